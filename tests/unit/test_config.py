@@ -1,0 +1,491 @@
+"""Config loading: defaults, the example config, includes, ${ENV}, presets, and the
+exact text of every error (FILE:LINE: key.path: message)."""
+
+from __future__ import annotations
+
+import ipaddress
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from vio_sbc.config import (
+    Config,
+    Direction,
+    HostPort,
+    load_config,
+    parse_config_text,
+)
+from vio_sbc.config.schema import twilio_networks
+from vio_sbc.errors import ConfigError, ConfigIssue
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def parse(text: str, env: dict[str, str] | None = None) -> Config:
+    return parse_config_text(textwrap.dedent(text), "vio.yaml", env={} if env is None else env)
+
+
+def errors(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(text, env)
+    return [str(issue) for issue in info.value.issues]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+# --- defaults and the example -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "sip:\nrtp:\nlog:\n"])
+def test_empty_config_uses_defaults_and_builtin_agent(text: str) -> None:
+    config = parse(text)
+    assert config.sip.listen == HostPort("127.0.0.1", 5060)
+    assert config.sip.transports == ("udp", "tcp")
+    assert config.sip.stranger_response == "403"
+    assert (config.rtp.port_min, config.rtp.port_max) == (20000, 20999)
+    assert config.storage.dir == "var"
+    assert config.workspace.default_agent == "receptionist"
+    assert list(config.agents) == ["receptionist"]
+    receptionist = config.agents["receptionist"]
+    assert receptionist.kind == "scripted"
+    assert receptionist.greeting == "Thanks for calling. How can I help?"
+    assert config.trunks == {} and config.numbers == {}
+    assert config.log.level == "info"
+    assert config.source == "vio.yaml" and config.secrets == ()
+
+
+def test_empty_file_loads(tmp_path: Path) -> None:
+    path = write(tmp_path / "vio.yaml", "")
+    config = load_config(path, env={})
+    assert config.source == str(path)
+    assert "receptionist" in config.agents
+
+
+def test_example_config_loads_with_its_included_trunk() -> None:
+    config = load_config(REPO / "config" / "vio.yaml", env={})
+    assert config.sip.listen == HostPort("127.0.0.1", 5060)
+    assert config.storage.dir == "var"
+    assert set(config.agents) == {"receptionist", "echo"}
+    assert config.agents["echo"].kind == "echo"
+    assert set(config.trunks) == {"pbx", "freepbx"}
+    pbx, freepbx = config.trunks["pbx"], config.trunks["freepbx"]
+    assert pbx.kind == "byoc"
+    assert pbx.inbound.allow == (ipaddress.ip_network("127.0.0.2/32"),)
+    assert freepbx.inbound.allow == (ipaddress.ip_network("127.0.0.5/32"),)
+    assert freepbx.file.endswith("example-freepbx.yaml")
+    assert freepbx.number_format.international_prefix == "011"
+    first, second = config.numbers["+14155550100"], config.numbers["+14155550101"]
+    assert (first.trunk, first.direction, first.agent) == ("pbx", Direction.BOTH, "receptionist")
+    assert (second.direction, second.agent) == (Direction.INBOUND, None)
+    assert config.agent_for(second) == (config.agents["receptionist"], True)
+
+
+def test_full_config_values() -> None:
+    config = parse("""\
+        sip:
+          listen: "[::1]:5070"
+          public_address: sbc.example.com
+          transports: [tcp]
+          max_calls: 5
+          stranger_response: drop
+        rtp: {ports: 30000-30009, clock_rate: 16000, codecs: [G722], inactivity_timeout_s: 2.5}
+        agents:
+          receptionist: {kind: scripted, greeting: null, temperature: 0.3, steps: [a, b]}
+        trunks:
+          pbx:
+            kind: byoc
+            inbound: {allow: [10.0.0.0/8, 192.0.2.7, "2001:db8::/32"]}
+            number_format: {country_code: 44, national_prefix: 0, international_prefix: 00}
+            ring_seconds: 2.5
+            recording: false
+            outbound: {host: sip.example.com}
+            register: {user: u}
+            rates: {}
+        numbers:
+          "+442071234567": {trunk: pbx, direction: outbound, ring_seconds: 1, recording: true}
+        log: {level: debug, sip_trace: true, pjsip_level: 5}
+        """)
+    assert config.sip.listen == HostPort("::1", 5070)
+    assert str(config.sip.listen) == "[::1]:5070"
+    assert config.sip.public_address == "sbc.example.com"
+    assert config.sip.transports == ("tcp",)
+    assert config.sip.stranger_response == "drop"
+    assert (config.rtp.port_min, config.rtp.port_max, config.rtp.clock_rate) == (30000, 30009,
+                                                                                   16000)
+    assert config.rtp.codecs == ("G722",) and config.rtp.inactivity_timeout_s == 2.5
+    agent = config.agents["receptionist"]
+    assert agent.greeting is None
+    assert agent.options == {"temperature": 0.3, "steps": ["a", "b"]}
+    trunk = config.trunks["pbx"]
+    assert trunk.inbound.allow == tuple(ipaddress.ip_network(n) for n in
+                                        ("10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"))
+    # unquoted digit strings are taken as written (not YAML's octal 011 / int 00)
+    fmt = trunk.number_format
+    assert (fmt.country_code, fmt.national_prefix, fmt.international_prefix) == ("44", "0", "00")
+    assert (trunk.ring_seconds, trunk.recording, trunk.line) == (2.5, False, 11)
+    number = config.numbers["+442071234567"]
+    assert (number.direction, number.ring_seconds, number.recording) == (Direction.OUTBOUND,
+                                                                          1.0, True)
+    assert (number.file, number.line) == ("vio.yaml", 21)
+    assert (config.log.level, config.log.sip_trace, config.log.pjsip_level) == ("debug", True, 5)
+
+
+# --- pinned error messages --------------------------------------------------------------
+
+PINNED = [
+    ("foo: 1\n",
+     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, include, log, numbers, rtp, "
+     "sip, storage, trunks, workspace)"),
+    ("sip:\n  max_calls: abc\n",
+     "vio.yaml:2: sip.max_calls: expected an integer, got string 'abc'"),
+    ("sip:\n  max_calls: 0\n", "vio.yaml:2: sip.max_calls: must be at least 1, got 0"),
+    ("sip:\n  listen: 127.0.0.1\n",
+     "vio.yaml:2: sip.listen: expected host:port or [ipv6]:port, got string '127.0.0.1'"),
+    ("sip:\n  listen: 127.0.0.1:0\n",
+     "vio.yaml:2: sip.listen: port must be between 1 and 65535, got 0"),
+    ("sip:\n  listen: localhost:5060\n",
+     "vio.yaml:2: sip.listen: host 'localhost' is not an IP address (listen needs an IP literal)"),
+    ("sip:\n  public_address: bad host\n",
+     "vio.yaml:2: sip.public_address: 'bad host' is not an IP address or hostname"),
+    ("sip:\n  transports: [udp, sctp]\n",
+     "vio.yaml:2: sip.transports[1]: invalid value 'sctp' (expected one of: udp, tcp)"),
+    ("sip:\n  transports: []\n", "vio.yaml:2: sip.transports: must not be empty"),
+    ("sip:\n  transports: udp\n", "vio.yaml:2: sip.transports: expected a list, got string 'udp'"),
+    ("sip:\n  stranger_response: 404\n",
+     "vio.yaml:2: sip.stranger_response: invalid value 404 (expected one of: 403, drop)"),
+    ("rtp:\n  ports: 20001-20999\n",
+     "vio.yaml:2: rtp.ports: MIN must be even (RTP uses even ports), got 20001"),
+    ("rtp:\n  ports: 1000-2000\n",
+     "vio.yaml:2: rtp.ports: must satisfy 1024 <= MIN < MAX <= 65535, got 1000-2000"),
+    ("rtp:\n  ports: 20000-x\n",
+     "vio.yaml:2: rtp.ports: expected MIN-MAX (e.g. 20000-20999), got string '20000-x'"),
+    ("rtp:\n  ports: 20000\n",
+     "vio.yaml:2: rtp.ports: expected MIN-MAX (e.g. 20000-20999), got integer 20000"),
+    ("rtp:\n  clock_rate: 44100\n",
+     "vio.yaml:2: rtp.clock_rate: invalid value 44100 (expected one of: 8000, 16000)"),
+    ("rtp:\n  codecs: [PCMU, opus]\n",
+     "vio.yaml:2: rtp.codecs[1]: invalid value 'opus' (expected one of: PCMU, PCMA, G722)"),
+    ("rtp:\n  codecs: [PCMU, PCMU]\n", "vio.yaml:2: rtp.codecs[1]: duplicate value 'PCMU'"),
+    ("rtp:\n  inactivity_timeout_s: 0\n",
+     "vio.yaml:2: rtp.inactivity_timeout_s: must be greater than 0, got 0"),
+    ("storage:\n  recordings: maybe\n",
+     "vio.yaml:2: storage.recordings: expected true or false, got string 'maybe'"),
+    ("storage:\n  dir: ''\n", "vio.yaml:2: storage.dir: must not be empty"),
+    ("log:\n  level: loud\n",
+     "vio.yaml:2: log.level: invalid value 'loud' (expected one of: debug, info, warning, error)"),
+    ("log:\n  pjsip_level: 7\n", "vio.yaml:2: log.pjsip_level: must be between 0 and 6, got 7"),
+    ("sip: [1]\n", "vio.yaml:1: sip: expected a mapping, got a list"),
+    ("- 1\n", "vio.yaml:1: expected a mapping, got a list"),
+    ("workspace:\n  default_agent: x\n",
+     "vio.yaml:2: workspace.default_agent: unknown agent 'x' (defined: receptionist)"),
+    ("agents:\n  bot: {kind: echo}\n",
+     "vio.yaml:1: workspace.default_agent: unknown agent 'receptionist' (defined: bot)"),
+    ("agents:\n  receptionist: {greeting: hi}\n",
+     "vio.yaml:2: agents.receptionist: missing required key 'kind'"),
+    ("agents:\n  receptionist: {kind: robot}\n",
+     "vio.yaml:2: agents.receptionist.kind: invalid value 'robot' (expected one of: scripted, "
+     "echo, tone)"),
+    ("agents:\n  receptionist: {kind: echo, greeting: 5}\n",
+     "vio.yaml:2: agents.receptionist.greeting: expected a string, got integer 5"),
+    ("agents:\n  receptionist: {kind: echo, voice: [a]}\n",
+     "vio.yaml:2: agents.receptionist.voice: expected a string, got a list"),
+    ("trunks:\n  pbx:\n    recording: true\n",
+     "vio.yaml:2: trunks.pbx: missing required key 'kind'"),
+    ("trunks:\n  pbx: {kind: sip}\n",
+     "vio.yaml:2: trunks.pbx.kind: invalid value 'sip' (expected one of: byoc, twilio)"),
+    ("trunks:\n  pbx:\n    kind: byoc\n    inbound:\n      allow: [127.0.0.2/32, 10.0.0.300/32]\n",
+     "vio.yaml:5: trunks.pbx.inbound.allow[1]: invalid network '10.0.0.300/32': not an IPv4 or "
+     "IPv6 address"),
+    ("trunks:\n  pbx: {kind: byoc, inbound: {allow: [10.0.0.1/24]}}\n",
+     "vio.yaml:2: trunks.pbx.inbound.allow[0]: invalid network '10.0.0.1/24': host bits set (did "
+     "you mean 10.0.0.0/24?)"),
+    ("trunks:\n  pbx: {kind: byoc, inbound: {allow: [10.0.0.0/33]}}\n",
+     "vio.yaml:2: trunks.pbx.inbound.allow[0]: invalid network '10.0.0.0/33': prefix length must "
+     "be 0-32"),
+    ("trunks:\n  pbx: {kind: byoc, inbound: {allow: [twilio]}}\n",
+     "vio.yaml:2: trunks.pbx.inbound.allow[0]: the 'twilio' preset is only allowed on a trunk of "
+     "kind twilio"),
+    ("trunks:\n  pbx: {kind: byoc, inbound: {deny: []}}\n",
+     "vio.yaml:2: trunks.pbx.inbound.deny: unknown key 'deny' (expected one of: allow)"),
+    ("trunks:\n  pbx: {kind: byoc, ring_seconds: 61}\n",
+     "vio.yaml:2: trunks.pbx.ring_seconds: must be between 0 and 60, got 61"),
+    ("trunks:\n  pbx: {kind: byoc, number_format: {national_length: 3}}\n",
+     "vio.yaml:2: trunks.pbx.number_format.national_length: must be between 4 and 15, got 3"),
+    ("trunks:\n  pbx: {kind: byoc, number_format: {national_prefix: '0a'}}\n",
+     "vio.yaml:2: trunks.pbx.number_format.national_prefix: expected a string of digits, got "
+     "string '0a'"),
+    ("trunks:\n  pbx: {kind: byoc, number_format: {country_code: '1234'}}\n",
+     "vio.yaml:2: trunks.pbx.number_format.country_code: must be at most 3 digits, got '1234'"),
+    ("trunks:\n  pbx: {kind: byoc, register: [x]}\n",
+     "vio.yaml:2: trunks.pbx.register: expected a mapping, got a list"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+1415": {trunk: pbx}\n',
+     "vio.yaml:4: numbers.+1415: '+1415' is not an E.164 number (+ then 8-15 digits, no "
+     "leading 0)"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+04155550100": {trunk: pbx}\n',
+     "vio.yaml:4: numbers.+04155550100: '+04155550100' is not an E.164 number (+ then 8-15 digits,"
+     " no leading 0)"),
+    ("trunks:\n  pbx: {kind: byoc}\nnumbers:\n  +14155550100: {trunk: pbx}\n",
+     'vio.yaml:4: numbers.+14155550100: number +14155550100 must be quoted (YAML reads it as an '
+     'integer): write "+14155550100"'),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+14155550100": {trunk: nope}\n',
+     "vio.yaml:4: numbers.+14155550100.trunk: unknown trunk 'nope' (defined: pbx)"),
+    ('numbers:\n  "+14155550100":\n    trunk: nope\n',
+     "vio.yaml:3: numbers.+14155550100.trunk: unknown trunk 'nope' (defined: none)"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+14155550100": {trunk: pbx, agent: ghost}\n',
+     "vio.yaml:4: numbers.+14155550100.agent: unknown agent 'ghost' (defined: receptionist)"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+14155550100": {trunk: pbx, direction: up}\n',
+     "vio.yaml:4: numbers.+14155550100.direction: invalid value 'up' (expected one of: inbound, "
+     "outbound, both)"),
+    ('numbers:\n  "+14155550100": {direction: both}\n',
+     "vio.yaml:2: numbers.+14155550100: missing required key 'trunk'"),
+    ('numbers:\n  "+14155550100":\n',
+     "vio.yaml:2: numbers.+14155550100: expected a mapping, got null"),
+    ("sip:\n  max_calls: 1\n  max_calls: 2\n",
+     "vio.yaml:3: sip.max_calls: duplicate key 'max_calls' (first at line 2)"),
+    ("sip:\n  listen: [1\n",
+     "vio.yaml:3: invalid YAML: while parsing a flow sequence, expected ',' or ']', but got "
+     "'<stream end>'"),
+    ("sip: {}\n---\nrtp: {}\n",
+     "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
+     "document"),
+    ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
+     "include, log, numbers, rtp, sip, storage, trunks, workspace)"),
+    ("include: [x.yaml]\n",
+     "vio.yaml:1: include: include needs a base directory (use load_config)"),
+    ("include: 5\n",
+     "vio.yaml:1: include: expected a glob pattern or a list of them, got integer 5"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PINNED)
+def test_error_message_is_pinned(text: str, expected: str) -> None:
+    assert errors(text) == [expected]
+
+
+def test_issue_str_and_error_text() -> None:
+    issue = ConfigIssue("vio.yaml", 3, "sip.max_calls", "expected an integer, got null")
+    assert str(issue) == "vio.yaml:3: sip.max_calls: expected an integer, got null"
+    assert str(ConfigIssue("vio.yaml", 0, "", "cannot read file: x")) == "vio.yaml: cannot read " \
+        "file: x"
+    error = ConfigError([issue, issue])
+    assert str(error) == f"{issue}\n{issue}"
+
+
+def test_empty_value_is_blamed_on_its_key_line() -> None:
+    assert errors("sip:\n  max_calls:\nrtp: {}\n") == [
+        "vio.yaml:2: sip.max_calls: expected an integer, got null"]
+
+
+def test_every_error_is_reported_at_once() -> None:
+    assert errors("""\
+        sip:
+          listen: 127.0.0.1:70000
+          max_calls: abc
+          colour: blue
+        rtp:
+          ports: 20001-20999
+        workspace:
+          default_agent: nobody
+        trunks:
+          pbx:
+            inbound:
+              allow: [10.0.0.300/32, 127.0.0.2]
+        numbers:
+          "+1415": {trunk: pbx}
+          "+14155550100": {trunk: nope, direction: sideways}
+        log:
+          level: loud
+        """) == [
+        "vio.yaml:2: sip.listen: port must be between 1 and 65535, got 70000",
+        "vio.yaml:3: sip.max_calls: expected an integer, got string 'abc'",
+        "vio.yaml:4: sip.colour: unknown key 'colour' (expected one of: listen, max_calls, "
+        "public_address, stranger_response, transports, user_agent)",
+        "vio.yaml:6: rtp.ports: MIN must be even (RTP uses even ports), got 20001",
+        "vio.yaml:8: workspace.default_agent: unknown agent 'nobody' (defined: receptionist)",
+        "vio.yaml:10: trunks.pbx: missing required key 'kind'",
+        "vio.yaml:12: trunks.pbx.inbound.allow[0]: invalid network '10.0.0.300/32': not an IPv4 "
+        "or IPv6 address",
+        "vio.yaml:14: numbers.+1415: '+1415' is not an E.164 number (+ then 8-15 digits, no "
+        "leading 0)",
+        "vio.yaml:15: numbers.+14155550100.direction: invalid value 'sideways' (expected one of: "
+        "inbound, outbound, both)",
+        "vio.yaml:15: numbers.+14155550100.trunk: unknown trunk 'nope' (defined: pbx)",
+        "vio.yaml:17: log.level: invalid value 'loud' (expected one of: debug, info, warning, "
+        "error)",
+    ]
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "absent.yaml", env={})
+    assert [str(i) for i in info.value.issues] == [
+        f"{tmp_path / 'absent.yaml'}: cannot read file: No such file or directory"]
+
+
+# --- includes --------------------------------------------------------------------------
+
+MAIN = """\
+    trunks:
+      pbx: {kind: byoc}
+    numbers:
+      "+14155550100": {trunk: pbx}
+    include: [trunks/*.yaml, nothing/*.yaml]
+    """
+
+
+def test_include_adds_trunks_and_numbers(tmp_path: Path) -> None:
+    main = write(tmp_path / "vio.yaml", MAIN)
+    write(tmp_path / "trunks" / "carrier.yaml", """\
+        trunks:
+          carrier: {kind: twilio, inbound: {allow: [twilio]}}
+        numbers:
+          "+14155550199": {trunk: carrier, direction: inbound}
+          "+14155550198": {trunk: pbx}
+        """)
+    config = load_config(main, env={})
+    assert list(config.trunks) == ["pbx", "carrier"]
+    assert config.trunks["carrier"].file == str(tmp_path / "trunks" / "carrier.yaml")
+    assert config.trunks["carrier"].line == 2
+    assert set(config.numbers) == {"+14155550100", "+14155550199", "+14155550198"}
+    assert config.numbers["+14155550198"].trunk == "pbx"
+
+
+def test_duplicates_across_included_files(tmp_path: Path) -> None:
+    main = write(tmp_path / "vio.yaml", MAIN)
+    write(tmp_path / "trunks" / "a.yaml", """\
+        numbers:
+          "+14155550101": {trunk: pbx}
+        """)
+    write(tmp_path / "trunks" / "b.yaml", """\
+        trunks:
+          pbx: {kind: byoc}
+        numbers:
+          "+14155550100": {trunk: pbx}
+          "+14155550101": {trunk: pbx}
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_config(main, env={})
+    a, b = tmp_path / "trunks" / "a.yaml", tmp_path / "trunks" / "b.yaml"
+    assert [str(i) for i in info.value.issues] == [
+        f"{b}:2: trunks.pbx: duplicate trunk 'pbx', first defined at {main}:2",
+        f"{b}:4: numbers.+14155550100: duplicate number +14155550100, first defined at {main}:4",
+        f"{b}:5: numbers.+14155550101: duplicate number +14155550101, first defined at {a}:2",
+    ]
+
+
+def test_included_file_may_hold_only_trunks_and_numbers(tmp_path: Path) -> None:
+    main = write(tmp_path / "vio.yaml", MAIN)
+    bad = write(tmp_path / "trunks" / "bad.yaml", "sip: {max_calls: 3}\nagents: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(main, env={})
+    assert [str(i) for i in info.value.issues] == [
+        f"{bad}:1: sip: 'sip' is not allowed in an included file (only: trunks, numbers)",
+        f"{bad}:2: agents: 'agents' is not allowed in an included file (only: trunks, numbers)",
+    ]
+
+
+def test_included_file_that_does_not_parse(tmp_path: Path) -> None:
+    main = write(tmp_path / "vio.yaml", MAIN)
+    bad = write(tmp_path / "trunks" / "bad.yaml", "trunks:\n  x: {kind: byoc\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(main, env={})
+    assert [str(i) for i in info.value.issues] == [
+        f"{bad}:3: invalid YAML: while parsing a flow mapping, expected ',' or '}}', but got "
+        "'<stream end>'"]
+
+
+def test_include_relative_to_main_file_with_relative_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "conf" / "vio.yaml", MAIN)
+    write(tmp_path / "conf" / "trunks" / "x.yaml", "numbers:\n  '+14155550100': {trunk: pbx}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config("conf/vio.yaml", env={})
+    assert [str(i) for i in info.value.issues] == [
+        "conf/trunks/x.yaml:2: numbers.+14155550100: duplicate number +14155550100, first "
+        "defined at conf/vio.yaml:4"]
+
+
+def test_include_with_base_dir_in_parse_config_text(tmp_path: Path) -> None:
+    write(tmp_path / "t.yaml", "trunks:\n  pbx: {kind: byoc}\n")
+    config = parse_config_text("include: t.yaml\n", env={}, base_dir=tmp_path)
+    assert list(config.trunks) == ["pbx"]
+
+
+# --- ${ENV} ----------------------------------------------------------------------------
+
+
+def test_env_references_are_resolved_and_kept_as_secrets() -> None:
+    config = parse("""\
+        sip:
+          user_agent: "vio/${VERSION:-dev} $${LITERAL}"
+          max_calls: ${MAX_CALLS}
+          public_address: ${PUBLIC:-}
+        trunks:
+          pbx:
+            kind: byoc
+            register: {user: me, password: "${SIP_PASSWORD}"}
+        agents:
+          receptionist: {kind: scripted, api_key: "${API_KEY}"}
+        """, env={"MAX_CALLS": "50", "SIP_PASSWORD": "s3cret", "API_KEY": "0123"})
+    assert config.sip.user_agent == "vio/dev ${LITERAL}"
+    assert config.sip.max_calls == 50  # unquoted: typed like YAML types the expanded text
+    assert config.sip.public_address is None
+    assert config.agents["receptionist"].options == {"api_key": "0123"}  # quoted: a string
+    assert config.secrets == ("dev", "50", "s3cret", "0123")
+
+
+def test_env_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIO_TEST_UA", "from-environ")
+    config = parse_config_text("sip: {user_agent: '${VIO_TEST_UA}'}\n")
+    assert config.sip.user_agent == "from-environ"
+    assert config.secrets == ("from-environ",)
+
+
+def test_env_errors_name_the_variable_and_never_print_its_value() -> None:
+    assert errors("""\
+        sip:
+          user_agent: "${UNSET_VAR}"
+          max_calls: ${MAX}
+          public_address: "${BROKEN"
+        trunks:
+          pbx: {kind: byoc, register: {password: "${bad-name}"}}
+        """, env={"MAX": "hunter2"}) == [
+        "vio.yaml:2: sip.user_agent: environment variable 'UNSET_VAR' is not set",
+        "vio.yaml:3: sip.max_calls: expected an integer, got string '${MAX}'",
+        "vio.yaml:4: sip.public_address: unterminated '${' (write $${ for a literal ${)",
+        "vio.yaml:6: trunks.pbx.register.password: invalid reference '${bad-name}' (expected "
+        "${NAME} or ${NAME:-default})",
+    ]
+
+
+# --- twilio preset ---------------------------------------------------------------------
+
+
+def test_twilio_preset() -> None:
+    config = parse("""\
+        trunks:
+          tw:
+            kind: twilio
+            inbound: {allow: [twilio, 192.0.2.1]}
+          custom:
+            kind: twilio
+            inbound: {allow: [54.172.60.0/30]}
+        """)
+    tw = config.trunks["tw"].inbound
+    assert tw.allow_preset == "twilio"
+    assert tw.allow == (*twilio_networks(), ipaddress.ip_network("192.0.2.1/32"))
+    custom = config.trunks["custom"].inbound
+    assert (custom.allow_preset, custom.allow) == (None, (ipaddress.ip_network("54.172.60.0/30"),))
+
+
+def test_twilio_ranges_data() -> None:
+    networks = twilio_networks()
+    assert ipaddress.ip_network("54.172.60.0/30") in networks
+    assert ipaddress.ip_network("177.71.206.192/30") in networks
+    assert len(set(networks)) == len(networks) >= 8

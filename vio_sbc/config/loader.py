@@ -1,0 +1,297 @@
+"""Load the YAML configuration into a typed `Config`, reporting every problem at once.
+
+`load_config(path)` reads the main file, expands `include:` globs (relative to
+the main file's directory; included files may hold only `trunks:` and
+`numbers:`), substitutes `${VAR}` / `${VAR:-default}` in string values, and
+validates the lot. Problems are collected as `ConfigIssue`s (FILE:LINE:
+key.path: message) and raised together in one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from vio_sbc.config.model import AgentConfig, Config, NumberConfig, TrunkConfig
+from vio_sbc.config.nodes import STR, Doc, Issues, Item, entries, join, line_of, unknown_key
+from vio_sbc.config.schema import (
+    BUILTIN_AGENT_NAME,
+    NumberEntry,
+    build_agents,
+    build_include,
+    build_log,
+    build_numbers,
+    build_rtp,
+    build_sip,
+    build_storage,
+    build_trunks,
+    build_workspace,
+    builtin_agent,
+)
+from vio_sbc.errors import ConfigError, ConfigIssue
+
+TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log")
+INCLUDED_KEYS = ("trunks", "numbers")
+
+# $${ is a literal ${; ${NAME} or ${NAME:-default}; a lone ${ is unterminated
+_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_RESOLVER = yaml.resolver.Resolver()
+_VAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the main config file and its includes.
+
+    `env` resolves ${VAR} references (default: os.environ). Raises `ConfigError`
+    listing every problem found.
+    """
+    file = str(path)
+    text = _read(file)
+    if isinstance(text, ConfigIssue):
+        raise ConfigError([text])
+    return _Loader(env).run(text, file, os.path.dirname(file))
+
+
+def parse_config_text(text: str, filename: str = "<string>",
+                      env: Mapping[str, str] | None = None,
+                      base_dir: str | Path | None = None) -> Config:
+    """Validate config text. `include:` is only allowed when `base_dir` is given."""
+    base = None if base_dir is None else str(base_dir)
+    return _Loader(env).run(text, filename, base)
+
+
+def _read(file: str) -> str | ConfigIssue:
+    try:
+        return Path(file).read_bytes().decode("utf-8")
+    except OSError as exc:
+        return ConfigIssue(file, 0, "", f"cannot read file: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        return ConfigIssue(file, 0, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+
+
+def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]]:
+    """Substitute ${...} references: (result, substituted values, error messages)."""
+    values: list[str] = []
+    errors: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        whole, inner = match.group(0), match.group(1)
+        if whole == "$${":
+            return "${"
+        if inner is None:
+            errors.append("unterminated '${' (write $${ for a literal ${)")
+            return whole
+        var = _VAR.fullmatch(inner)
+        if var is None:
+            errors.append(f"invalid reference {whole!r} (expected ${{NAME}} or ${{NAME:-default}})")
+            return whole
+        name, default = var.group(1), var.group(2)
+        value = env.get(name)
+        if default is not None and not value:
+            value = default
+        if value is None:
+            errors.append(f"environment variable {name!r} is not set")
+            return whole
+        values.append(value)
+        return value
+
+    return _REF.sub(replace, text), values, errors
+
+
+class _Loader:
+    def __init__(self, env: Mapping[str, str] | None) -> None:
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.issues = Issues()
+        self.secrets: list[str] = []
+        self.files: list[str] = []  # in the order read, for sorting issues
+        self.agent_names: set[str] = set()
+        self.agents: dict[str, AgentConfig] = {}
+        self.trunk_names: dict[str, Item] = {}
+        self.trunks: dict[str, TrunkConfig] = {}
+        self.number_first: dict[str, Item] = {}
+        self.numbers: dict[str, NumberConfig] = {}
+        self.number_entries: list[NumberEntry] = []
+
+    def run(self, text: str, file: str, base_dir: str | None) -> Config:
+        root = self._parse(text, file)
+        top = entries(root, self.issues) if root is not None else []
+        items: dict[str, Item] = {}
+        for key, child in top or []:
+            if key in TOP_KEYS:
+                items[key] = child
+            else:
+                self.issues.add(file, child.key_line, child.path, unknown_key(key, TOP_KEYS))
+        sip = build_sip(items.get("sip"), self.issues)
+        rtp = build_rtp(items.get("rtp"), self.issues)
+        storage = build_storage(items.get("storage"), self.issues)
+        workspace, default_item = build_workspace(items.get("workspace"), self.issues)
+        log = build_log(items.get("log"), self.issues)
+        agents_item = items.get("agents")
+        if agents_item is None or agents_item.is_null:
+            self.agent_names.add(BUILTIN_AGENT_NAME)
+            self.agents[BUILTIN_AGENT_NAME] = builtin_agent()
+        else:
+            for name, _, agent in build_agents(agents_item, self.issues):
+                self.agent_names.add(name)
+                if agent is not None:
+                    self.agents[name] = agent
+        self._add_routes(items)
+        if "include" in items:
+            self._include(items["include"], file, base_dir)
+        self._check_references()
+        if default_item is None and workspace.default_agent not in self.agent_names:
+            where = agents_item.key_line if agents_item is not None else 0
+            self.issues.add(file, where, "workspace.default_agent",
+                            self._unknown("agent", workspace.default_agent, self.agent_names))
+        elif default_item is not None and workspace.default_agent not in self.agent_names:
+            self.issues.at(default_item,
+                           self._unknown("agent", workspace.default_agent, self.agent_names))
+        if self.issues.items:
+            rank = {f: i for i, f in enumerate(self.files)}
+            ordered = sorted(self.issues.items, key=lambda i: (rank.get(i.file, -1), i.line))
+            raise ConfigError(ordered)
+        return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
+                      agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
+                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)))
+
+    # --- reading ---------------------------------------------------------------------
+
+    def _parse(self, text: str, file: str) -> Item | None:
+        """The checked, env-substituted root item of one file (None if empty or broken)."""
+        self.files.append(file)
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            what = ", ".join(p for p in (exc.context, exc.problem) if p)
+            self.issues.add(file, mark.line + 1 if mark else 0, "", f"invalid YAML: {what}")
+            return None
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + 1
+            self.issues.add(file, line, "", f"invalid YAML: {str(exc).splitlines()[0]}")
+            return None
+        except yaml.YAMLError as exc:
+            self.issues.add(file, 0, "", f"invalid YAML: {exc}")
+            return None
+        if node is None:
+            return None
+        doc = Doc(file)
+        self._prepare(node, "", doc, set())
+        return Item.root(node, doc)
+
+    def _prepare(self, node: Node, path: str, doc: Doc, seen: set[int]) -> None:
+        """Report duplicate and merge keys and substitute ${...} in string values, once
+        per node (aliases share nodes)."""
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.tag == STR and "${" in node.value:
+                result, values, errors = expand(node.value, self.env)
+                for message in errors:
+                    self.issues.add(doc.file, line_of(node), path, message)
+                if errors:
+                    doc.broken.add(id(node))
+                doc.templates[id(node)] = node.value
+                node.value = result
+                if node.style is None:  # unquoted: typed like YAML types the expanded text
+                    node.tag = _RESOLVER.resolve(  # type: ignore[no-untyped-call]
+                        ScalarNode, result, (True, False))
+                self.secrets.extend(values)
+        elif isinstance(node, SequenceNode):
+            for i, child in enumerate(node.value):
+                self._prepare(child, f"{path}[{i}]", doc, seen)
+        elif isinstance(node, MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if not isinstance(key, ScalarNode):
+                    continue  # reported when the mapping is read
+                key_path = join(path, key.value)
+                if key.tag == "tag:yaml.org,2002:merge":
+                    self.issues.add(doc.file, line_of(key), key_path,
+                                    "merge keys (<<) are not supported")
+                    continue
+                ident = (key.tag, key.value)
+                if ident in first:
+                    self.issues.add(doc.file, line_of(key), key_path,
+                                    f"duplicate key {key.value!r} (first at line {first[ident]})")
+                    continue
+                first[ident] = line_of(key)
+                self._prepare(value, key_path, doc, seen)
+
+    def _include(self, item: Item, main_file: str, base_dir: str | None) -> None:
+        patterns = build_include(item, self.issues)
+        if patterns and base_dir is None:
+            self.issues.at(item, "include needs a base directory (use load_config)")
+            return
+        done: set[str] = {os.path.realpath(main_file)}
+        for pattern, _ in patterns:
+            full = os.path.join(glob.escape(base_dir or ""), pattern)
+            for file in sorted(glob.glob(full, recursive=True)):
+                real = os.path.realpath(file)
+                if real in done or not os.path.isfile(file):
+                    continue
+                done.add(real)
+                self._load_included(file)
+
+    def _load_included(self, file: str) -> None:
+        text = _read(file)
+        if isinstance(text, ConfigIssue):
+            self.files.append(file)
+            self.issues.items.append(text)
+            return
+        root = self._parse(text, file)
+        items: dict[str, Item] = {}
+        for key, child in (entries(root, self.issues) if root is not None else None) or []:
+            if key in INCLUDED_KEYS:
+                items[key] = child
+            else:
+                self.issues.add(file, child.key_line, child.path,
+                                f"{key!r} is not allowed in an included file "
+                                f"(only: {', '.join(INCLUDED_KEYS)})")
+        self._add_routes(items)
+
+    # --- trunks, numbers and references ------------------------------------------------
+
+    def _add_routes(self, items: Mapping[str, Item]) -> None:
+        if "trunks" in items:
+            for name, item, trunk in build_trunks(items["trunks"], self.issues):
+                first = self.trunk_names.get(name)
+                if first is not None:
+                    self.issues.add(item.file, item.key_line, item.path,
+                                    f"duplicate trunk {name!r}, first defined at "
+                                    f"{first.file}:{first.key_line}")
+                    continue
+                self.trunk_names[name] = item
+                if trunk is not None:
+                    self.trunks[name] = trunk
+        if "numbers" in items:
+            for entry in build_numbers(items["numbers"], self.issues):
+                first = self.number_first.get(entry.number)
+                if first is not None:
+                    self.issues.add(entry.item.file, entry.item.key_line, entry.item.path,
+                                    f"duplicate number {entry.number}, first defined at "
+                                    f"{first.file}:{first.key_line}")
+                    continue
+                self.number_first[entry.number] = entry.item
+                self.number_entries.append(entry)
+                if entry.config is not None:
+                    self.numbers[entry.number] = entry.config
+
+    def _check_references(self) -> None:
+        for entry in self.number_entries:
+            for kind, defined in (("trunk", self.trunk_names), ("agent", self.agent_names)):
+                ref = entry.refs.get(kind)
+                if ref is not None and ref.node.value not in defined:
+                    self.issues.at(ref, self._unknown(kind, ref.node.value, defined))
+
+    @staticmethod
+    def _unknown(kind: str, name: str, defined: set[str] | Mapping[str, object]) -> str:
+        names = ", ".join(sorted(defined)) or "none"
+        return f"unknown {kind} {name!r} (defined: {names})"

@@ -1,0 +1,151 @@
+"""The typed configuration: plain frozen dataclasses, validated once at load.
+
+`vio_sbc.config.loader.load_config` builds a `Config` from YAML or raises
+`ConfigError` listing every problem with file, line and key path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Direction(str, Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    BOTH = "both"
+
+    @property
+    def allows_inbound(self) -> bool:
+        return self in (Direction.INBOUND, Direction.BOTH)
+
+    @property
+    def allows_outbound(self) -> bool:
+        return self in (Direction.OUTBOUND, Direction.BOTH)
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    listen: HostPort = HostPort("127.0.0.1", 5060)
+    public_address: str | None = None  # advertised in Contact and SDP c=
+    transports: tuple[Literal["udp", "tcp"], ...] = ("udp", "tcp")
+    max_calls: int = 200  # concurrent calls; the pjsua2 build must allow at least this
+    user_agent: str = "vio-sbc"
+    stranger_response: Literal["403", "drop"] = "403"
+
+
+@dataclass(frozen=True, slots=True)
+class RtpSettings:
+    port_min: int = 20000
+    port_max: int = 20999
+    clock_rate: int = 8000  # conference bridge clock; 8000 is ~3x cheaper for narrowband
+    codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722")
+    inactivity_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    dir: str = "var"
+    recordings: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSettings:
+    default_agent: str = "receptionist"
+    name: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    name: str
+    kind: Literal["scripted", "echo", "tone"]
+    greeting: str | None = None
+    voice: str = "en-us"
+    # kind-specific settings not modelled above are kept as plain data
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberFormat:
+    """How a trunk's national numbers become E.164.
+
+    `country_code` (e.g. "1", "44"): with `national_prefix` ("0"), a number
+    starting with the prefix becomes +<cc><rest>; with `national_length`
+    (10 for NANP), a bare national number of that length becomes +<cc><number>.
+    `international_prefix` ("00", "011") is replaced by "+".
+    """
+
+    country_code: str | None = None
+    national_prefix: str | None = None
+    national_length: int | None = None
+    international_prefix: str = "00"
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkInbound:
+    allow: tuple[IPNetwork, ...] = ()
+    allow_preset: str | None = None  # "twilio" when the preset was used
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkConfig:
+    name: str
+    kind: Literal["byoc", "twilio"]
+    inbound: TrunkInbound = TrunkInbound()
+    number_format: NumberFormat = NumberFormat()
+    ring_seconds: float = 0.0  # send 180 and wait this long before answering
+    recording: bool = True
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NumberConfig:
+    number: str  # E.164
+    trunk: str
+    direction: Direction = Direction.BOTH
+    agent: str | None = None  # None: the workspace default agent answers
+    ring_seconds: float | None = None  # overrides the trunk's
+    recording: bool | None = None
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    sip_trace: bool = False
+    pjsip_level: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    sip: SipSettings
+    rtp: RtpSettings
+    storage: StorageSettings
+    workspace: WorkspaceSettings
+    agents: dict[str, AgentConfig]
+    trunks: dict[str, TrunkConfig]
+    numbers: dict[str, NumberConfig]
+    log: LogSettings = LogSettings()
+    source: str = ""  # path of the main file
+    secrets: tuple[str, ...] = ()  # resolved ${ENV} values, for log redaction
+
+    def agent_for(self, number: NumberConfig) -> tuple[AgentConfig, bool]:
+        """The agent answering `number`, and whether it is the workspace default."""
+        if number.agent is not None:
+            return self.agents[number.agent], False
+        return self.agents[self.workspace.default_agent], True
