@@ -1,0 +1,90 @@
+"""structlog JSON logging with secrets redacted and a rate limiter for noisy events."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "***"
+
+
+class Redactor:
+    """structlog processor replacing every configured secret in any string value."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets: tuple[str, ...] = ()
+        self.set(secrets)
+
+    def set(self, secrets: Iterable[str]) -> None:
+        # longest first so a secret containing another is replaced whole
+        self.secrets = tuple(sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        for s in self.secrets:
+            if s in text:
+                text = text.replace(s, REDACTED)
+        return text
+
+    def __call__(
+        self, _logger: Any, _name: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if not self.secrets:
+            return event
+        for k, v in list(event.items()):
+            if isinstance(v, str):
+                event[k] = self.scrub(v)
+            elif v is not None and not isinstance(v, int | float | bool):
+                s = str(v)
+                scrubbed = self.scrub(s)
+                if scrubbed != s:
+                    event[k] = scrubbed
+        return event
+
+
+redactor = Redactor()
+
+
+def configure(level: str = "info", stream: TextIO | None = None) -> None:
+    """JSON lines on `stream` (stdout by default)."""
+    lvl = getattr(logging, level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redactor,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+class RateLimiter:
+    """Allows `burst` events per key per `window` seconds; counts what it suppressed."""
+
+    def __init__(self, burst: int = 5, window: float = 60.0) -> None:
+        self.burst = burst
+        self.window = window
+        self._seen: dict[str, tuple[float, int, int]] = {}
+
+    def allow(self, key: str, now: float | None = None) -> tuple[bool, int]:
+        """(allowed, suppressed since the last allowed event for this key)."""
+        t = time.monotonic() if now is None else now
+        start, count, suppressed = self._seen.get(key, (t, 0, 0))
+        if t - start >= self.window:
+            start, count = t, 0
+        if count < self.burst:
+            self._seen[key] = (start, count + 1, 0)
+            if len(self._seen) > 10000:
+                self._seen.clear()
+            return True, suppressed
+        self._seen[key] = (start, count, suppressed + 1)
+        return False, suppressed + 1

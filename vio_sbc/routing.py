@@ -1,0 +1,115 @@
+"""Inbound routing: a pure function from (config, source, Request-URI) to a route.
+
+No sockets, no pjsua2: the SIP adapter calls `route_inbound` and answers with
+the refusal's status when it raises.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from vio_sbc.config.model import AgentConfig, Config, NumberConfig, NumberFormat, TrunkConfig
+from vio_sbc.errors import SipRefusal
+
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_VISUAL = re.compile(r"[\s\-.()]")
+
+
+class StrangerRefusal(SipRefusal):
+    """The source address belongs to no trunk: refused, logged to the log stream only."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    trunk: TrunkConfig
+    number: NumberConfig
+    agent: AgentConfig
+    default_agent: bool  # True when the number has no agent and the workspace default answers
+
+
+def request_uri_user(uri: str) -> str:
+    """The user part of a sip:/sips:/tel: URI (`sip:+1415@h;user=phone` -> `+1415`)."""
+    u = uri.strip()
+    if u.startswith("<") and u.endswith(">"):
+        u = u[1:-1]
+    scheme, sep, rest = u.partition(":")
+    if not sep:
+        raise SipRefusal(400, f"Request-URI has no scheme: {uri!r}")
+    scheme = scheme.lower()
+    if scheme == "tel":
+        user = rest.split(";", 1)[0]
+    elif scheme in ("sip", "sips"):
+        if "@" not in rest:
+            raise SipRefusal(404, f"Request-URI has no user part: {uri!r}")
+        user = rest.rsplit("@", 1)[0].split(";", 1)[0]
+        user = user.split(":", 1)[0]  # drop a password, never used
+    else:
+        raise SipRefusal(416, f"unsupported URI scheme {scheme!r}", "Unsupported URI Scheme")
+    return unquote(user)
+
+
+def normalise_number(user: str, fmt: NumberFormat) -> str | None:
+    """E.164 form of a dialled user part under a trunk's number format, or None."""
+    s = _VISUAL.sub("", user)
+    if s.startswith("+"):
+        digits = s[1:]
+        candidate = "+" + digits
+    else:
+        digits = s
+        if not digits.isdigit():
+            return None
+        if fmt.international_prefix and digits.startswith(fmt.international_prefix):
+            candidate = "+" + digits[len(fmt.international_prefix):]
+        elif (
+            fmt.country_code
+            and fmt.national_prefix
+            and digits.startswith(fmt.national_prefix)
+        ):
+            candidate = "+" + fmt.country_code + digits[len(fmt.national_prefix):]
+        elif fmt.country_code and fmt.national_length and len(digits) == fmt.national_length:
+            candidate = "+" + fmt.country_code + digits
+        else:
+            candidate = "+" + digits
+    return candidate if _E164.match(candidate) else None
+
+
+def trunks_for_source(cfg: Config, source_ip: str) -> list[TrunkConfig]:
+    """Trunks whose `inbound.allow` contains `source_ip`, in config order."""
+    try:
+        ip = ipaddress.ip_address(source_ip)
+    except ValueError:
+        return []
+    return [t for t in cfg.trunks.values() if any(ip in net for net in t.inbound.allow)]
+
+
+def route_inbound(cfg: Config, source_ip: str, request_uri: str) -> Route:
+    """Decide who answers an INVITE, or raise the SipRefusal to answer with.
+
+    403 stranger (no trunk allows the source) · 404 unknown number ·
+    403 number is outbound-only · 403 number belongs to another trunk.
+    """
+    trunks = trunks_for_source(cfg, source_ip)
+    if not trunks:
+        raise StrangerRefusal(403, f"source {source_ip} is in no trunk's inbound.allow")
+    user = request_uri_user(request_uri)
+    number: NumberConfig | None = None
+    for trunk in trunks:
+        e164 = normalise_number(user, trunk.number_format)
+        if e164 is not None and e164 in cfg.numbers:
+            number = cfg.numbers[e164]
+            break
+    if number is None:
+        raise SipRefusal(404, f"no number {user!r} on trunk(s) {', '.join(t.name for t in trunks)}")
+    owner = next((t for t in trunks if t.name == number.trunk), None)
+    if owner is None:
+        raise SipRefusal(
+            403, f"number {number.number} belongs to trunk {number.trunk!r}, not "
+            f"{', '.join(t.name for t in trunks)}"
+        )
+    if not number.direction.allows_inbound:
+        raise SipRefusal(403, f"number {number.number} is {number.direction.value}-only")
+    agent, is_default = cfg.agent_for(number)
+    return Route(trunk=owner, number=number, agent=agent, default_agent=is_default)
