@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from vio_sbc.store.calllog import CallLog
+from vio_sbc.store.schema import MIGRATIONS
+
+
+def test_rows_written_and_live_calls_closed_as_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "vio.db"
+    log = CallLog(db)
+    log.open_call({"id": "a", "direction": "inbound", "status": "received", "received_at": 1.0})
+    log.open_call({"id": "b", "direction": "inbound", "status": "received", "received_at": 2.0})
+    log.update_call("a", status="ended", ended_at=3.0)
+    log.update_call("b", status="answered", answered_at=2.5)
+    log.add_event("b", 10, "dtmf", "5")
+    assert log.flush()
+    log.close()
+    assert log.get("a") is not None
+    # simulate a crash: "b" stayed live; a new CallLog closes it
+    log2 = CallLog(db)
+    assert log2.interrupted_on_start == 1
+    row = log2.get("b")
+    assert row is not None and row["status"] == "interrupted" and row["hangup_side"] == "system"
+    assert log2.get("a")["status"] == "ended"  # type: ignore[index]
+    log2.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT kind, data FROM call_events").fetchall() == [("dtmf", "5")]

@@ -1,0 +1,135 @@
+"""The agent engine: runs each call's processors off the media clock thread.
+
+The media adapter calls `Session.push_audio` from the conference-bridge clock
+thread (a queue put, nothing else) and pops 20 ms playout frames with
+`Session.next_playout`. One engine thread takes frames from the shared queue
+and runs the call's pipeline (turn detector -> agent); audio it produces is cut
+into 20 ms frames onto the call's playout deque, an Interrupt clears that deque
+first, and control frames (hangup, transcript, speech events) go to the
+`control` queue that the SIP thread drains.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from vio_sbc.agent.audio import chunk
+from vio_sbc.agent.frames import (
+    FRAME_MS,
+    CallEnded,
+    Frame,
+    InputAudio,
+    Interrupt,
+    OutputAudio,
+)
+from vio_sbc.agent.processor import Processor
+
+log = structlog.get_logger("vio_sbc.agent")
+_STOP = object()
+
+
+@dataclass(eq=False)
+class Session:
+    """One call's view from the engine. Counters are written by one thread each."""
+
+    call_id: str
+    sample_rate: int
+    pipeline: Sequence[Processor]
+    inbox: queue.SimpleQueue[tuple[Session, int, object]]
+    playout: deque[bytes] = field(default_factory=deque)
+    rx_frames: int = 0        # written by the clock thread
+    tx_frames: int = 0        # clock thread: frames requested while the call is up
+    tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
+    ended: bool = False
+
+    @property
+    def frame_bytes(self) -> int:
+        return 2 * self.sample_rate * FRAME_MS // 1000
+
+    # -- clock thread: keep these tiny --------------------------------------
+    def push_audio(self, pcm: bytes) -> None:
+        self.inbox.put((self, self.rx_frames, pcm))
+        self.rx_frames += 1
+
+    def next_playout(self) -> bytes | None:
+        self.tx_frames += 1
+        try:
+            pcm = self.playout.popleft()
+        except IndexError:
+            return None
+        self.tx_audio_frames += 1
+        return pcm
+
+    # -- any thread ---------------------------------------------------------
+    def push(self, frame: Frame) -> None:
+        self.inbox.put((self, -1, frame))
+
+    @property
+    def playing(self) -> bool:
+        return bool(self.playout)
+
+
+class Engine:
+    def __init__(self, on_control: Callable[[Session, Frame], None]) -> None:
+        self.inbox: queue.SimpleQueue[tuple[Session, int, object]] = queue.SimpleQueue()
+        self._on_control = on_control
+        self._thread = threading.Thread(target=self._run, name="agent-engine", daemon=True)
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread.is_alive():
+            self.inbox.put((None, -1, _STOP))  # type: ignore[arg-type]
+            self._thread.join(timeout)
+
+    def session(self, call_id: str, sample_rate: int, pipeline: Sequence[Processor]) -> Session:
+        return Session(call_id, sample_rate, pipeline, self.inbox)
+
+    def _run(self) -> None:
+        while True:
+            sess, seq, item = self.inbox.get()
+            if item is _STOP:
+                return
+            if sess.ended:
+                continue
+            if isinstance(item, bytes):
+                frame: Frame = InputAudio(
+                    pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
+                )
+            else:
+                assert isinstance(item, Frame)
+                frame = item
+            try:
+                self._dispatch(sess, frame)
+            except Exception:
+                self.errors += 1
+                log.exception("agent_error", call_id=sess.call_id)
+            if isinstance(frame, CallEnded):
+                sess.ended = True
+                sess.playout.clear()
+
+    def _dispatch(self, sess: Session, frame: Frame) -> None:
+        frames: list[Frame] = [frame]
+        for proc in sess.pipeline:
+            nxt: list[Frame] = []
+            for f in frames:
+                nxt.extend(proc.process(f))
+            frames = nxt
+        for f in frames:
+            if isinstance(f, InputAudio):
+                continue
+            if isinstance(f, OutputAudio):
+                sess.playout.extend(chunk(f.pcm, sess.frame_bytes))
+            elif isinstance(f, Interrupt):
+                sess.playout.clear()
+                self._on_control(sess, f)
+            else:
+                self._on_control(sess, f)

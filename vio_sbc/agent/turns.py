@@ -1,0 +1,110 @@
+"""Turn-taking: a QUIET -> STARTING -> SPEAKING -> STOPPING state machine over
+per-frame voice decisions, and the processor that runs webrtcvad in front of it.
+
+The state machine is pure (booleans and milliseconds in, events out) so it is
+table-tested without audio; `VadTurnDetector` adds webrtcvad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from vio_sbc.agent.frames import Frame, InputAudio, SpeechStarted, SpeechStopped
+
+
+class TurnState(str, Enum):
+    QUIET = "quiet"
+    STARTING = "starting"
+    SPEAKING = "speaking"
+    STOPPING = "stopping"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnParams:
+    start_ms: int = 60    # voiced time needed before speech counts as started
+    stop_ms: int = 600    # unvoiced time needed before the turn is over (endpointing)
+    aggressiveness: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.aggressiveness <= 3:
+            raise ValueError(f"aggressiveness must be 0..3, got {self.aggressiveness}")
+        if self.start_ms <= 0 or self.stop_ms <= 0:
+            raise ValueError("start_ms and stop_ms must be positive")
+
+
+class TurnMachine:
+    """Feeds (is_speech, t_ms, frame_ms); returns SpeechStarted / SpeechStopped events."""
+
+    def __init__(self, params: TurnParams | None = None) -> None:
+        self.params = params or TurnParams()
+        self.state = TurnState.QUIET
+        self._run_ms = 0           # voiced (STARTING) or unvoiced (STOPPING) run length
+        self._speech_start = 0     # t_ms of the first voiced frame of the turn
+        self._last_voiced_end = 0
+
+    def step(self, is_speech: bool, t_ms: int, frame_ms: int = 20) -> Frame | None:
+        s = self.state
+        if s is TurnState.QUIET:
+            if is_speech:
+                self.state, self._run_ms, self._speech_start = TurnState.STARTING, frame_ms, t_ms
+                return self._maybe_started(t_ms, frame_ms)
+            return None
+        if s is TurnState.STARTING:
+            if not is_speech:
+                self.state, self._run_ms = TurnState.QUIET, 0
+                return None
+            self._run_ms += frame_ms
+            return self._maybe_started(t_ms, frame_ms)
+        if s is TurnState.SPEAKING:
+            if is_speech:
+                self._last_voiced_end = t_ms + frame_ms
+                return None
+            self.state, self._run_ms = TurnState.STOPPING, frame_ms
+            return self._maybe_stopped()
+        # STOPPING
+        if is_speech:
+            self.state, self._run_ms = TurnState.SPEAKING, 0
+            self._last_voiced_end = t_ms + frame_ms
+            return None
+        self._run_ms += frame_ms
+        return self._maybe_stopped()
+
+    def _maybe_started(self, t_ms: int, frame_ms: int) -> Frame | None:
+        if self._run_ms >= self.params.start_ms:
+            self.state = TurnState.SPEAKING
+            self._last_voiced_end = t_ms + frame_ms
+            return SpeechStarted(t_ms=self._speech_start)
+        return None
+
+    def _maybe_stopped(self) -> Frame | None:
+        if self._run_ms >= self.params.stop_ms:
+            self.state, self._run_ms = TurnState.QUIET, 0
+            end = self._last_voiced_end
+            return SpeechStopped(t_ms=end, duration_ms=end - self._speech_start)
+        return None
+
+
+class VadTurnDetector:
+    """Processor: passes every frame through and adds speech events (webrtcvad)."""
+
+    def __init__(self, params: TurnParams | None = None) -> None:
+        import webrtcvad
+
+        self.params = params or TurnParams()
+        self.machine = TurnMachine(self.params)
+        self._vad = webrtcvad.Vad(self.params.aggressiveness)
+        self.voiced_frames = 0
+
+    def process(self, frame: Frame) -> Iterable[Frame]:
+        if not isinstance(frame, InputAudio):
+            return (frame,)
+        ms = int(frame.duration_ms)
+        try:
+            voiced = bool(self._vad.is_speech(frame.pcm, frame.sample_rate))
+        except Exception:  # frame size webrtcvad does not take: treat as unvoiced
+            voiced = False
+        self.voiced_frames += voiced
+        ev = self.machine.step(voiced, frame.t_ms, ms)
+        return (frame,) if ev is None else (frame, ev)
