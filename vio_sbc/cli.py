@@ -1,0 +1,129 @@
+"""The `vio-sbc` command: run, check, numbers."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from vio_sbc import __version__
+from vio_sbc.errors import ConfigError
+
+EXIT_INVALID = 2
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from vio_sbc.config import load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(f"{args.config}: {len(exc.issues)} error(s)", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"{args.config}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{args.config}: OK ({len(cfg.trunks)} trunk(s), {len(cfg.numbers)} number(s), "
+          f"{len(cfg.agents)} agent(s))")
+    return 0
+
+
+def cmd_numbers(args: argparse.Namespace) -> int:
+    from vio_sbc.config import load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return EXIT_INVALID
+    rows = [("NUMBER", "TRUNK", "DIRECTION", "AGENT")]
+    for num in sorted(cfg.numbers.values(), key=lambda n: n.number):
+        agent, is_default = cfg.agent_for(num)
+        rows.append((num.number, num.trunk, num.direction.value,
+                     f"{agent.name} (workspace default)" if is_default else agent.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from vio_sbc import log as vlog
+    from vio_sbc.config import load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(f"{args.config}: invalid, not starting", file=sys.stderr)
+        return EXIT_INVALID
+    vlog.redactor.set(cfg.secrets)
+    vlog.configure(cfg.log.level)
+    import structlog
+
+    from vio_sbc.sip.switch import Softswitch, StartupError
+
+    logger = structlog.get_logger("vio_sbc")
+    stop = {"flag": False}
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop["flag"] = True
+        logger.info("signal", signal=signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    switch = Softswitch(cfg)
+    if switch.calllog.interrupted_on_start:
+        logger.warning("calls_interrupted", count=switch.calllog.interrupted_on_start)
+    try:
+        switch.start()
+    except StartupError as exc:
+        logger.error("startup_failed", error=str(exc))
+        print(f"vio-sbc: {exc}", file=sys.stderr)
+        return 1
+    try:
+        switch.run(lambda: stop["flag"], grace_s=args.grace)
+    finally:
+        switch.shutdown()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vio-sbc", description="vio_sbc: SIP edge of Vio.")
+    p.add_argument("--version", action="version", version=f"vio-sbc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run the softswitch in the foreground (JSON logs on stdout)",
+                       description="Run the softswitch. SIGTERM drains: new calls get 503, live "
+                       "calls may finish within --grace seconds, then are hung up; exit 0.")
+    r.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    r.add_argument("--grace", type=float, default=30.0, help="drain grace period in seconds")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check", help="validate a config file (exit 0 valid, 2 invalid)",
+                       description="Validate a config; every error as FILE:LINE: key.path: msg.")
+    c.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    c.set_defaults(func=cmd_check)
+
+    n = sub.add_parser("numbers", help="list numbers with trunk, direction and effective agent",
+                       description="List each number, its trunk, direction and the agent "
+                       "that answers it, marking where the workspace default applies.")
+    n.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    n.set_defaults(func=cmd_numbers)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    rc: int = args.func(args)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""pjsua2 Call adapter for inbound calls: state, media port and call-log rows.
+
+Every callback runs on the main thread (mainThreadOnly); exceptions are caught
+and logged here because pjsua2 would print and swallow them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pjsua2 as pj
+import structlog
+
+from vio_sbc.agent.engine import Session
+from vio_sbc.agent.frames import CallEnded, CallStarted, InputDtmf
+from vio_sbc.callstate import CallState, Event, State
+from vio_sbc.routing import Route
+from vio_sbc.rtp.port import CallMediaPort, release_port
+
+if TYPE_CHECKING:
+    from vio_sbc.sip.switch import Softswitch
+
+_ACTIVE = pj.PJSUA_CALL_MEDIA_ACTIVE
+_HOLD = (pj.PJSUA_CALL_MEDIA_REMOTE_HOLD, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD)
+
+
+class SbcCall(pj.Call):  # type: ignore[misc]
+    def __init__(self, switch: Softswitch, acc: Any, call_id: int, *, source: str,
+                 transport: str, sip_call_id: str, caller: str, callee: str) -> None:
+        super().__init__(acc, call_id)
+        self.switch = switch
+        self.id = uuid.uuid4().hex
+        self.sip_call_id = sip_call_id
+        self.source = source
+        self.transport = transport
+        self.caller = caller
+        self.callee = callee
+        self.state = CallState()
+        self.route: Route | None = None
+        self.session: Session | None = None
+        self.port: CallMediaPort | None = None
+        self.logged = False  # has a row in the call table
+        self.hangup_side: str | None = None
+        self.answered_at: float | None = None
+        self.codec: str | None = None
+        self.log = structlog.get_logger("vio_sbc.call").bind(
+            call_id=self.id, sip_call_id=sip_call_id
+        )
+
+    # -- actions (main thread) ----------------------------------------------
+    def respond(self, status: int, reason: str = "", headers: dict[str, str] | None = None) -> None:
+        prm = pj.CallOpParam()
+        prm.statusCode = status
+        if reason:
+            prm.reason = reason
+        for name, value in (headers or {}).items():
+            h = pj.SipHeader()
+            h.hName, h.hValue = name, value
+            prm.txOption.headers.append(h)
+        self.answer(prm)
+
+    def ring(self) -> None:
+        self.state.fire(Event.RING)
+        self.respond(180)
+        if self.logged:
+            self.switch.calllog.update_call(self.id, status="ringing", ringing_at=time.time())
+
+    def accept(self) -> None:
+        if self.state.state not in (State.RECEIVED, State.RINGING):
+            return  # cancelled while ringing
+        self.state.fire(Event.ANSWER)
+        self.answered_at = time.time()
+        self.respond(200)
+        self.switch.calllog.update_call(self.id, status="answered", answered_at=self.answered_at)
+        self.log.info("call_answered")
+
+    def end(self, side: str, status: int = 200) -> None:
+        if self.state.final:
+            return
+        self.hangup_side = self.hangup_side or side
+        prm = pj.CallOpParam()
+        prm.statusCode = status
+        try:
+            self.hangup(prm)
+        except pj.Error as exc:
+            self.log.warning("hangup_failed", error=exc.info())
+
+    # -- pjsua2 callbacks -----------------------------------------------------
+    def onCallState(self, prm: Any) -> None:
+        try:
+            ci = self.getInfo()
+            if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+                if self.state.can(Event.CONFIRM):
+                    self.state.fire(Event.CONFIRM)
+            elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._disconnected(ci.lastStatusCode, ci.lastReason)
+        except Exception:
+            self.log.exception("on_call_state_failed")
+
+    def onCallMediaState(self, prm: Any) -> None:
+        try:
+            ci = self.getInfo()
+            for mi in ci.media:
+                if mi.type != pj.PJMEDIA_TYPE_AUDIO:
+                    continue
+                if mi.status == _ACTIVE:
+                    if self.state.state is State.HELD:
+                        self.state.fire(Event.RESUME)
+                        self.log.info("call_resumed")
+                    self._connect_media(mi.index)
+                elif mi.status in _HOLD and self.state.can(Event.HOLD):
+                    if self.state.state is not State.HELD:
+                        self.log.info("call_held")
+                    self.state.fire(Event.HOLD)
+        except Exception:
+            self.log.exception("on_call_media_state_failed")
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        try:
+            digit = str(prm.digit)
+            t_ms = self._t_ms()
+            if self.session is not None:
+                self.session.push(InputDtmf(digit=digit, duration_ms=int(prm.duration), t_ms=t_ms))
+            self.switch.calllog.add_event(self.id, t_ms, "dtmf", digit)
+            self.log.info("dtmf", digit=digit)
+        except Exception:
+            self.log.exception("on_dtmf_failed")
+
+    # -- internals ------------------------------------------------------------
+    def _t_ms(self) -> int:
+        return int((time.time() - self.answered_at) * 1000) if self.answered_at else 0
+
+    def _connect_media(self, index: int) -> None:
+        aud = self.getAudioMedia(index)
+        if self.session is None:
+            assert self.route is not None
+            agent = self.switch.build_pipeline(self.route)
+            rate = self.switch.cfg.rtp.clock_rate
+            self.session = self.switch.engine.session(self.id, rate, agent)
+            self.port = CallMediaPort(self.session)
+            self.port.create(f"call-{self.id[:8]}")
+            try:
+                si = self.getStreamInfo(index)
+                self.codec = f"{si.codecName}/{si.codecClockRate}"
+            except pj.Error:
+                self.codec = None
+            self.switch.calllog.update_call(self.id, codec=self.codec)
+            self.session.push(CallStarted(
+                call_id=self.id, number=self.route.number.number, caller=self.caller,
+                agent=self.route.agent.name, sample_rate=rate,
+            ))
+            self.log.info("media_active", codec=self.codec)
+        assert self.port is not None
+        aud.startTransmit(self.port)
+        self.port.startTransmit(aud)
+
+    def _disconnected(self, status: int, reason: str) -> None:
+        if self.state.final:
+            return
+        if self.state.state in (State.RECEIVED, State.RINGING):
+            if status == 487:
+                self.state.fire(Event.CANCEL)
+                self.hangup_side = self.hangup_side or "caller"
+            else:
+                self.state.fire(Event.REFUSE)
+        else:
+            self.state.fire(Event.HANGUP)
+            self.hangup_side = self.hangup_side or "caller"
+        self.switch.call_ended(self, status, reason)
+
+    def release_media(self) -> None:
+        if self.session is not None:
+            self.session.push(CallEnded(reason=self.hangup_side or "unknown"))
+        if self.port is not None:
+            release_port(self.port)
+            self.port = None

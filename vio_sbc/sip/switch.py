@@ -1,0 +1,372 @@
+"""The softswitch: pjsua2 endpoint, transports, the inbound account and main loop.
+
+All SIP work happens on the thread that calls `run()` (threadCnt=0,
+mainThreadOnly): pjsua2 callbacks, timers, call-log bookkeeping and control
+frames from the agent engine. Media runs on the bridge's clock thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import itertools
+import queue
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+import structlog
+
+from vio_sbc.agent.agents import make_agent
+from vio_sbc.agent.engine import Engine, Session
+from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine
+from vio_sbc.agent.processor import Processor
+from vio_sbc.agent.tts import EspeakTts
+from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.callstate import Event
+from vio_sbc.config.model import Config
+from vio_sbc.errors import SipRefusal, VioError
+from vio_sbc.log import RateLimiter
+from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
+from vio_sbc.sip.call import SbcCall
+from vio_sbc.sip.limits import Limits, check_limits, effective_limits
+from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
+from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.store.calllog import CallLog
+
+log = structlog.get_logger("vio_sbc.sip")
+
+
+class StartupError(VioError):
+    pass
+
+
+class InboundAccount(pj.Account):  # type: ignore[misc]
+    def __init__(self, switch: Softswitch) -> None:
+        super().__init__()
+        self.switch = switch
+
+    def onIncomingCall(self, prm: Any) -> None:
+        try:
+            self.switch.incoming(self, prm)
+        except Exception:
+            log.exception("incoming_call_failed")
+
+
+class Softswitch:
+    def __init__(self, cfg: Config, calllog: CallLog | None = None) -> None:
+        self.cfg = cfg
+        self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
+        self.tts = EspeakTts()
+        self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
+        self.engine = Engine(lambda s, f: self.control.put((s, f)))
+        self.calls: dict[str, SbcCall] = {}
+        self.hangup_after_playout: dict[str, SbcCall] = {}
+        self._reap: list[SbcCall] = []
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self.draining = False
+        self.stranger_log = RateLimiter(burst=3, window=60.0)
+        self.ep: Any = None
+        self._log_writer: StructlogWriter | None = None
+        self.acc: InboundAccount | None = None
+        self.limits: Limits | None = None
+        self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
+
+    # -- life cycle --------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.cfg
+        ep = pj.Endpoint()
+        with stdout_to_stderr():
+            ep.libCreate()
+        self.ep = ep
+        self._log_writer = StructlogWriter()
+        ec = pj.EpConfig()
+        # Ask for more than any build has: pjsua clamps to its compile-time
+        # PJSUA_MAX_CALLS, so the effective figure logged is the build's limit.
+        # sip.max_calls is enforced by admission (503 beyond it).
+        ec.uaConfig.maxCalls = 1 << 20
+        ec.uaConfig.threadCnt = 0
+        ec.uaConfig.mainThreadOnly = True
+        ec.uaConfig.userAgent = cfg.sip.user_agent
+        ec.medConfig.maxMediaPorts = 2 * cfg.sip.max_calls + 16
+        ec.medConfig.clockRate = cfg.rtp.clock_rate
+        ec.medConfig.sndClockRate = cfg.rtp.clock_rate
+        ec.medConfig.noVad = True
+        ec.medConfig.ecTailLen = 0
+        ec.medConfig.quality = 4
+        ec.logConfig.consoleLevel = cfg.log.pjsip_level
+        ec.logConfig.level = cfg.log.pjsip_level
+        ec.logConfig.msgLogging = 1 if cfg.log.sip_trace else 0
+        ec.logConfig.writer = self._log_writer
+        ec.logConfig.decor = 0
+        ep.libInit(ec)
+        self.limits = effective_limits(pj, ep)
+        log.info("pjsua2_limits", version=self.limits.version, library=self.limits.library,
+                 max_calls=self.limits.max_calls, max_conf_ports=self.limits.max_conf_ports,
+                 configured_max_calls=cfg.sip.max_calls)
+        why = check_limits(self.limits, cfg.sip.max_calls, ec.medConfig.maxMediaPorts)
+        if why:
+            ep.libDestroy()
+            raise StartupError(why)
+        host, port = cfg.sip.listen.host, cfg.sip.listen.port
+        for kind in cfg.sip.transports:
+            tc = pj.TransportConfig()
+            tc.port = port
+            tc.boundAddress = host
+            if cfg.sip.public_address:
+                tc.publicAddress = cfg.sip.public_address
+            ttype = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
+            try:
+                ep.transportCreate(ttype, tc)
+            except pj.Error as exc:
+                ep.libDestroy()
+                raise StartupError(
+                    f"cannot listen on {kind} {cfg.sip.listen}: {exc.info()}"
+                ) from exc
+        ep.libStart()
+        ep.audDevManager().setNullDev()
+        self._set_codecs()
+        self.acc = InboundAccount(self)
+        self.acc.create(self._account_config(), True)
+        for agent in cfg.agents.values():  # warm the TTS cache: first calls answer fast
+            if agent.kind == "scripted" and agent.greeting:
+                self.tts.render(agent.greeting, cfg.rtp.clock_rate, agent.voice)
+        self.engine.start()
+        log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
+                 rtp_ports=f"{cfg.rtp.port_min}-{cfg.rtp.port_max}")
+
+    def _account_config(self) -> Any:
+        cfg = self.cfg
+        ac = pj.AccountConfig()
+        host = cfg.sip.public_address or cfg.sip.listen.host
+        ac.idUri = f"sip:vio@{host}:{cfg.sip.listen.port}"
+        ac.mediaConfig.transportConfig.port = cfg.rtp.port_min
+        ac.mediaConfig.transportConfig.portRange = cfg.rtp.port_max - cfg.rtp.port_min
+        ac.mediaConfig.transportConfig.boundAddress = cfg.sip.listen.host
+        if cfg.sip.public_address:
+            ac.mediaConfig.transportConfig.publicAddress = cfg.sip.public_address
+        ac.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_DISABLED
+        ac.natConfig.iceEnabled = False
+        ac.natConfig.sdpNatRewriteUse = 0
+        ac.natConfig.contactRewriteUse = 0
+        ac.natConfig.viaRewriteUse = 0
+        ac.callConfig.timerUse = pj.PJSUA_SIP_TIMER_OPTIONAL
+        return ac
+
+    def _set_codecs(self) -> None:
+        wanted = [c.upper() for c in self.cfg.rtp.codecs]
+        for ci in self.ep.codecEnum2():
+            name = ci.codecId.split("/")[0].upper()
+            prio = 255 - wanted.index(name) if name in wanted else 0
+            self.ep.codecSetPriority(ci.codecId, prio)
+
+    def run(self, should_stop: Callable[[], bool], grace_s: float = 30.0) -> None:
+        """Serve until `should_stop()`; then drain (503 to new calls) up to `grace_s`."""
+        drain_deadline: float | None = None
+        while True:
+            self.ep.libHandleEvents(10)
+            self._tick()
+            if drain_deadline is None and should_stop():
+                self.draining = True
+                drain_deadline = time.monotonic() + grace_s
+                log.info("draining", live_calls=len(self.calls), grace_s=grace_s)
+            if drain_deadline is not None:
+                if not self.calls:
+                    break
+                if time.monotonic() >= drain_deadline:
+                    log.info("grace_expired", live_calls=len(self.calls))
+                    break
+
+    def shutdown(self) -> None:
+        ep = self.ep
+        if ep is None:
+            return
+        for call in list(self.calls.values()):
+            call.hangup_side = call.hangup_side or "system"
+        ep.hangupAllCalls()
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end and self.calls:
+            ep.libHandleEvents(10)
+            self._tick()
+        for call in list(self.calls.values()):  # no answer to our BYE: close the rows anyway
+            self.call_ended(call, 500, "shutdown")
+        self._tick()
+        ep.audDevManager().setNoDev()
+        self.engine.stop()
+        self._reap.clear()
+        self.calls.clear()
+        if self.acc is not None:
+            self.acc.shutdown()
+            self.acc = None
+        gc.collect()
+        ep.libDestroy()
+        self.ep = None
+        self.calllog.flush()
+        self.calllog.close()
+        log.info("stopped", **self.stats)
+
+    # -- timers and control frames -------------------------------------------
+    def later(self, delay_s: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._seq), fn))
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self._timers)
+            try:
+                fn()
+            except Exception:
+                log.exception("timer_failed")
+        while True:
+            try:
+                sess, frame = self.control.get_nowait()
+            except queue.Empty:
+                break
+            self._control(sess, frame)
+        for cid, call in list(self.hangup_after_playout.items()):
+            if call.session is None or not call.session.playing:
+                del self.hangup_after_playout[cid]
+                call.end("agent")
+        if self._reap:
+            reap, self._reap = self._reap, []
+            for call in reap:
+                call.release_media()
+            del reap
+
+    def _control(self, sess: Session, frame: Frame) -> None:
+        call = self.calls.get(sess.call_id)
+        if isinstance(frame, TranscriptLine):
+            self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
+        elif isinstance(frame, HangupRequest) and call is not None:
+            self.hangup_after_playout[call.id] = call
+
+    # -- calls ---------------------------------------------------------------
+    def build_pipeline(self, route: Route) -> Sequence[Processor]:
+        opts = route.agent.options
+        params = TurnParams(
+            start_ms=int(opts.get("vad_start_ms", 60)),  # type: ignore[call-overload]
+            stop_ms=int(opts.get("vad_stop_ms", 600)),  # type: ignore[call-overload]
+            aggressiveness=int(opts.get("vad_aggressiveness", 2)),  # type: ignore[call-overload]
+        )
+        return [VadTurnDetector(params), make_agent(route.agent, self.tts)]
+
+    def incoming(self, acc: InboundAccount, prm: Any) -> None:
+        self.stats["invites"] += 1
+        rdata = prm.rdata
+        src = source_ip(rdata.srcAddress)
+        try:
+            req = parse_request(rdata.wholeMsg)
+        except SipParseError as exc:
+            call = SbcCall(self, acc, prm.callId, source=src, transport="udp", sip_call_id="",
+                           caller="", callee="")
+            self._refuse(call, 400, "Bad Request")
+            log.warning("invite_unparseable", source=src, error=str(exc))
+            return
+        call = SbcCall(
+            self, acc, prm.callId, source=src, transport=req.transport,
+            sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
+            callee=req.uri,
+        )
+        try:
+            if self.draining:
+                raise SipRefusal(503, "draining: not accepting new calls")
+            if len(self.calls) >= self.cfg.sip.max_calls:
+                raise SipRefusal(503, f"sip.max_calls ({self.cfg.sip.max_calls}) reached")
+            route = route_inbound(self.cfg, src, req.uri)
+        except StrangerRefusal as ref:
+            self.stats["strangers"] += 1
+            ok, suppressed = self.stranger_log.allow(src)
+            if ok:
+                log.warning("stranger_refused", source=src, request_uri=req.uri,
+                            status=ref.status, suppressed=suppressed)
+            self._refuse(call, ref.status, ref.reason)
+            return
+        except SipRefusal as ref:
+            self.stats["refused"] += 1
+            trunks = [t.name for t in trunks_for_source(self.cfg, src)]
+            call.logged = True
+            self.calllog.open_call(self._row(call, trunk=trunks[0] if trunks else None,
+                                             status="refused"))
+            self.calllog.update_call(call.id, final_status=ref.status, final_reason=ref.reason,
+                                     ended_at=time.time())
+            call.log.info("call_refused", source=src, request_uri=req.uri, status=ref.status,
+                          detail=ref.detail)
+            headers = {"Retry-After": "30"} if ref.status == 503 else None
+            self._refuse(call, ref.status, ref.reason, headers)
+            return
+        self.calls[call.id] = call
+        call.route = route
+        call.log = call.log.bind(trunk=route.trunk.name, number=route.number.number,
+                                 agent=route.agent.name)
+        call.logged = True
+        self.calllog.open_call(self._row(call, trunk=route.trunk.name, status="received",
+                                         number=route.number.number, agent=route.agent.name,
+                                         default_agent=int(route.default_agent)))
+        call.log.info("call_received", source=src, caller=call.caller,
+                      default_agent=route.default_agent, transport=req.transport)
+        self.stats["answered"] += 1
+        ring = route.number.ring_seconds
+        if ring is None:
+            ring = route.trunk.ring_seconds
+        if ring > 0:
+            call.ring()
+            self.later(ring, call.accept)
+        else:
+            call.accept()
+
+    def _refuse(self, call: SbcCall, status: int, reason: str,
+                headers: dict[str, str] | None = None) -> None:
+        """Final answer from inside onIncomingCall: pjsua frees the call slot at once
+        and reports no state change, so the object is only kept until the next tick."""
+        call.state.fire(Event.REFUSE)
+        try:
+            call.respond(status, reason, headers)
+        finally:
+            self._reap.append(call)
+
+    def _row(self, call: SbcCall, **fields: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": call.id, "sip_call_id": call.sip_call_id, "direction": "inbound",
+            "caller": call.caller, "callee": call.callee, "source": call.source,
+            "transport": call.transport, "received_at": time.time(),
+        }
+        row.update(fields)
+        return row
+
+    def call_ended(self, call: SbcCall, status: int, reason: str) -> None:
+        self.calls.pop(call.id, None)
+        self.hangup_after_playout.pop(call.id, None)
+        now = time.time()
+        if call.logged:
+            fields: dict[str, Any] = {"ended_at": now, "hangup_side": call.hangup_side}
+            st = call.state.state.value
+            if call.state.was_answered:
+                fields.update(status="ended", final_status=200, final_reason="OK")
+                if call.answered_at:
+                    fields["duration_s"] = round(now - call.answered_at, 3)
+            elif st in ("refused", "cancelled"):
+                fields.update(status=st)
+                if status:
+                    fields.update(final_status=status, final_reason=reason)
+            if call.session is not None:
+                s = call.session
+                fields.update(rx_frames=s.rx_frames, tx_frames=s.tx_frames,
+                              tx_audio_frames=s.tx_audio_frames,
+                              rx_voiced_frames=_voiced(s))
+            self.calllog.update_call(call.id, **fields)
+            call.log.info(
+                "call_ended", status=fields.get("status"), hangup_side=call.hangup_side,
+                duration_s=fields.get("duration_s"), rx_frames=fields.get("rx_frames"),
+                tx_audio_frames=fields.get("tx_audio_frames"),
+            )
+        self._reap.append(call)
+
+
+def _voiced(s: Session) -> int:
+    for p in s.pipeline:
+        if isinstance(p, VadTurnDetector):
+            return p.voiced_frames
+    return 0
