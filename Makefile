@@ -30,7 +30,7 @@ test: install lint
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check vio_sbc tests bench scripts
+	$(VENV)/bin/ruff check vio_sbc tests scripts $(wildcard bench)
 	$(VENV)/bin/mypy
 
 bench: install
