@@ -29,10 +29,12 @@ class VioError(Exception):
 class SipRefusal(VioError):
     """A routing or admission refusal, with the SIP response it implies."""
 
-    def __init__(self, status: int, detail: str, reason: str | None = None) -> None:
+    def __init__(self, status: int, detail: str, reason: str | None = None,
+                 retry_after: int | None = None) -> None:
         if not 400 <= status <= 699:
             raise ValueError(f"SipRefusal status must be 4xx-6xx, got {status}")
         self.status = status
+        self.retry_after = retry_after  # seconds, sent as Retry-After (503)
         self.reason = reason or REASONS.get(status, "Refused")
         self.detail = detail
         super().__init__(f"{status} {self.reason}: {detail}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from vio_sbc.config import (
+    AdmissionSettings,
     Config,
     Direction,
     HostPort,
@@ -92,7 +93,7 @@ def test_full_config_values() -> None:
           public_address: sbc.example.com
           transports: [tcp]
           max_calls: 5
-          stranger_response: drop
+          stranger_response: 403
         rtp: {ports: 30000-30009, clock_rate: 16000, codecs: [G722], inactivity_timeout_s: 2.5}
         agents:
           receptionist: {kind: scripted, greeting: null, temperature: 0.3, steps: [a, b]}
@@ -114,7 +115,7 @@ def test_full_config_values() -> None:
     assert str(config.sip.listen) == "[::1]:5070"
     assert config.sip.public_address == "sbc.example.com"
     assert config.sip.transports == ("tcp",)
-    assert config.sip.stranger_response == "drop"
+    assert config.sip.stranger_response == "403"
     assert (config.rtp.port_min, config.rtp.port_max, config.rtp.clock_rate) == (30000, 30009,
                                                                                    16000)
     assert config.rtp.codecs == ("G722",) and config.rtp.inactivity_timeout_s == 2.5
@@ -133,6 +134,18 @@ def test_full_config_values() -> None:
                                                                           1.0, True)
     assert (number.file, number.line) == ("vio.yaml", 21)
     assert (config.log.level, config.log.sip_trace, config.log.pjsip_level) == ("debug", True, 5)
+
+
+def test_admission_values() -> None:
+    config = parse("""\
+        sip:
+          max_cps: 2.5
+          admission: {rate: 3, burst: 4, max_failures: 5, failure_window_s: 6, block_s: 7}
+        """)
+    assert config.sip.max_cps == 2.5
+    assert config.sip.admission == AdmissionSettings(rate=3, burst=4, max_failures=5,
+                                                     failure_window_s=6, block_s=7)
+    assert parse("sip: {}\n").sip.admission == AdmissionSettings()
 
 
 # --- pinned error messages --------------------------------------------------------------
@@ -157,7 +170,18 @@ PINNED = [
     ("sip:\n  transports: []\n", "vio.yaml:2: sip.transports: must not be empty"),
     ("sip:\n  transports: udp\n", "vio.yaml:2: sip.transports: expected a list, got string 'udp'"),
     ("sip:\n  stranger_response: 404\n",
-     "vio.yaml:2: sip.stranger_response: invalid value 404 (expected one of: 403, drop)"),
+     "vio.yaml:2: sip.stranger_response: invalid value 404 (expected one of: 403)"),
+    ("sip:\n  stranger_response: drop\n",
+     "vio.yaml:2: sip.stranger_response: 'drop' is not supported: pjsua2 answers every INVITE "
+     "it parses, so strangers get 403 (the minimal answer)"),
+    ("sip:\n  max_cps: -1\n", "vio.yaml:2: sip.max_cps: must be at least 0, got -1"),
+    ("sip:\n  admission: {rate: 0}\n",
+     "vio.yaml:2: sip.admission.rate: must be greater than 0, got 0"),
+    ("sip:\n  admission: {burst: 0}\n",
+     "vio.yaml:2: sip.admission.burst: must be at least 1, got 0"),
+    ("sip:\n  admission: {ban: 1}\n",
+     "vio.yaml:2: sip.admission.ban: unknown key 'ban' (expected one of: block_s, burst, "
+     "failure_window_s, max_failures, rate)"),
     ("rtp:\n  ports: 20001-20999\n",
      "vio.yaml:2: rtp.ports: MIN must be even (RTP uses even ports), got 20001"),
     ("rtp:\n  ports: 1000-2000\n",
@@ -303,8 +327,8 @@ def test_every_error_is_reported_at_once() -> None:
         """) == [
         "vio.yaml:2: sip.listen: port must be between 1 and 65535, got 70000",
         "vio.yaml:3: sip.max_calls: expected an integer, got string 'abc'",
-        "vio.yaml:4: sip.colour: unknown key 'colour' (expected one of: listen, max_calls, "
-        "public_address, stranger_response, transports, user_agent)",
+        "vio.yaml:4: sip.colour: unknown key 'colour' (expected one of: admission, listen, "
+        "max_calls, max_cps, public_address, stranger_response, transports, user_agent)",
         "vio.yaml:6: rtp.ports: MIN must be even (RTP uses even ports), got 20001",
         "vio.yaml:8: workspace.default_agent: unknown agent 'nobody' (defined: receptionist)",
         "vio.yaml:10: trunks.pbx: missing required key 'kind'",

@@ -2,6 +2,7 @@
 
 from vio_sbc.config.loader import load_config, parse_config_text
 from vio_sbc.config.model import (
+    AdmissionSettings,
     AgentConfig,
     Config,
     Direction,
@@ -19,6 +20,7 @@ from vio_sbc.config.model import (
 )
 
 __all__ = [
+    "AdmissionSettings",
     "AgentConfig",
     "Config",
     "Direction",

@@ -38,13 +38,28 @@ class HostPort:
 
 
 @dataclass(frozen=True, slots=True)
+class AdmissionSettings:
+    """Per-source limits on INVITEs (see vio_sbc/admission.py)."""
+
+    rate: float = 20.0  # INVITEs per second per source address (trunks included)
+    burst: int = 40  # INVITEs a source may send at once
+    max_failures: int = 10  # refused attempts per unknown source within failure_window_s...
+    failure_window_s: float = 60.0
+    block_s: float = 300.0  # ...before it is blocked for this long
+
+
+@dataclass(frozen=True, slots=True)
 class SipSettings:
     listen: HostPort = HostPort("127.0.0.1", 5060)
     public_address: str | None = None  # advertised in Contact and SDP c=
     transports: tuple[Literal["udp", "tcp"], ...] = ("udp", "tcp")
     max_calls: int = 200  # concurrent calls; the pjsua2 build must allow at least this
     user_agent: str = "vio-sbc"
-    stranger_response: Literal["403", "drop"] = "403"
+    # unknown sources always get 403: pjsua2 answers every INVITE it parses, so
+    # "drop" cannot be done honestly (see docs/security.md)
+    stranger_response: Literal["403"] = "403"
+    max_cps: float = 50.0  # new calls per second, all trunks together; 0 = no limit
+    admission: AdmissionSettings = AdmissionSettings()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import SequenceNode
 
 from vio_sbc.config.model import (
+    AdmissionSettings,
     AgentConfig,
     Direction,
     HostPort,
@@ -106,7 +107,26 @@ def _host(item: Item, issues: Issues) -> str:
 def _stranger(item: Item, issues: Issues) -> str:
     if item.tag == INT and item.node.value == "403":  # unquoted 403
         return "403"
-    return str(choice("403", "drop")(item, issues))
+    if item.tag == STR and item.node.value == "drop":
+        raise Invalid("'drop' is not supported: pjsua2 answers every INVITE it parses, "
+                      "so strangers get 403 (the minimal answer)")
+    return str(choice("403")(item, issues))
+
+
+ADMISSION_SPEC = {
+    "rate": number(positive=True),
+    "burst": integer(lo=1),
+    "max_failures": integer(lo=1),
+    "failure_window_s": number(positive=True),
+    "block_s": number(positive=True),
+}
+
+
+def _admission(item: Item, issues: Issues) -> AdmissionSettings:
+    sec = section(item, ADMISSION_SPEC, issues)
+    if sec is None:
+        raise Reported
+    return AdmissionSettings(**sec.values)
 
 
 SIP_SPEC = {
@@ -116,6 +136,8 @@ SIP_SPEC = {
     "max_calls": integer(lo=1),
     "user_agent": string(nonempty=True),
     "stranger_response": _stranger,
+    "max_cps": number(lo=0),
+    "admission": _admission,
 }
 
 

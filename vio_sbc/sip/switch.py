@@ -19,6 +19,7 @@ from typing import Any
 import pjsua2 as pj
 import structlog
 
+from vio_sbc.admission import Admission, Decision
 from vio_sbc.agent.agents import make_agent
 from vio_sbc.agent.engine import Engine, Session
 from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine
@@ -73,7 +74,9 @@ class Softswitch:
         self._log_writer: StructlogWriter | None = None
         self.acc: InboundAccount | None = None
         self.limits: Limits | None = None
-        self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
+        self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0, "shed": 0}
+        self.admission = Admission(cfg.sip.admission, cfg.sip.max_cps, time.monotonic())
+        self._next_expiry = 0.0
 
     # -- life cycle --------------------------------------------------------
     def start(self) -> None:
@@ -214,6 +217,9 @@ class Softswitch:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        if now >= self._next_expiry:
+            self._next_expiry = now + 1.0
+            self._expire_blocks(now)
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
             try:
@@ -270,14 +276,26 @@ class Softswitch:
             sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
             callee=req.uri,
         )
+        now = time.monotonic()
+        trusted = bool(trunks_for_source(self.cfg, src))
+        decision = self.admission.check_source(src, now, trusted)
+        if not decision.admitted:
+            self._shed_source(call, src, trusted, decision)
+            return
         try:
             if self.draining:
                 raise SipRefusal(503, "draining: not accepting new calls")
             if len(self.calls) >= self.cfg.sip.max_calls:
                 raise SipRefusal(503, f"sip.max_calls ({self.cfg.sip.max_calls}) reached")
             route = route_inbound(self.cfg, src, req.uri)
+            over = self.admission.take_call(now)
+            if not over.admitted:
+                raise SipRefusal(503, f"sip.max_cps ({self.cfg.sip.max_cps:g}) exceeded",
+                                 retry_after=over.retry_after)
         except StrangerRefusal as ref:
             self.stats["strangers"] += 1
+            self.admission.failed(src, now)
+            self._log_blocks()
             ok, suppressed = self.stranger_log.allow(src)
             if ok:
                 log.warning("stranger_refused", source=src, request_uri=req.uri,
@@ -294,7 +312,8 @@ class Softswitch:
                                      ended_at=time.time())
             call.log.info("call_refused", source=src, request_uri=req.uri, status=ref.status,
                           detail=ref.detail)
-            headers = {"Retry-After": "30"} if ref.status == 503 else None
+            headers = ({"Retry-After": str(ref.retry_after or 30)} if ref.status == 503
+                       else None)
             self._refuse(call, ref.status, ref.reason, headers)
             return
         self.calls[call.id] = call
@@ -316,6 +335,28 @@ class Softswitch:
             self.later(ring, call.accept)
         else:
             call.accept()
+
+    def _shed_source(self, call: SbcCall, src: str, trusted: bool, decision: Decision) -> None:
+        """A source over its rate or blocked: no route lookup, no call row, no log line
+        per request. Strangers get the same 403 as always (no hint); a trunk gets 503
+        with Retry-After."""
+        self.stats["shed"] += 1
+        self._log_blocks()
+        if trusted:
+            self._refuse(call, 503, "Service Unavailable",
+                         {"Retry-After": str(decision.retry_after)})
+        else:
+            self._refuse(call, 403, "Forbidden")
+
+    def _log_blocks(self) -> None:
+        for b in self.admission.drain_started():
+            log.warning("source_blocked", source=b.source, reason=b.reason,
+                        block_s=self.cfg.sip.admission.block_s)
+
+    def _expire_blocks(self, now: float) -> None:
+        for b in self.admission.expire(now):
+            log.info("source_unblocked", source=b.source, reason=b.reason,
+                     refused_while_blocked=b.refused)
 
     def _refuse(self, call: SbcCall, status: int, reason: str,
                 headers: dict[str, str] | None = None) -> None:
