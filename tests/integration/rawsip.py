@@ -58,6 +58,14 @@ def request(method: str, server_port: int, *, src: str = "127.0.0.2", src_port: 
     )
 
 
+def call_id_of(text: str) -> str | None:
+    for ln in text.split("\n"):
+        name, _, value = ln.rstrip("\r").partition(":")
+        if name.strip().lower() in ("call-id", "i"):
+            return value.strip()
+    return None
+
+
 class UdpPeer:
     def __init__(self, src: str = "127.0.0.2") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -68,12 +76,23 @@ class UdpPeer:
     def close(self) -> None:
         self.sock.close()
 
+    def exchange(self, text: str, server_port: int, timeout: float = 2.0) -> list[Reply]:
+        """Send a request; its replies (matched by Call-ID); ACK a final non-2xx one."""
+        cid = call_id_of(text)
+        self.send(text, server_port)
+        replies = self.replies(timeout=timeout, call_id=cid)
+        if replies and replies[-1].status >= 300 and text.startswith("INVITE"):
+            self.ack(text, replies[-1], server_port)
+        return replies
+
     def send(self, data: bytes | str, server_port: int) -> None:
         raw = data.encode() if isinstance(data, str) else data
         self.sock.sendto(raw, ("127.0.0.1", server_port))
 
-    def replies(self, timeout: float = 2.0, until_final: bool = True) -> list[Reply]:
-        """Replies until a final (>= 200) one arrives or `timeout` passes."""
+    def replies(self, timeout: float = 2.0, until_final: bool = True,
+                call_id: str | None = None) -> list[Reply]:
+        """Replies (to `call_id` only, if given) until a final (>= 200) one arrives or
+        `timeout` passes."""
         out: list[Reply] = []
         deadline = time.monotonic() + timeout
         while True:
@@ -91,6 +110,8 @@ class UdpPeer:
                 reply = parse_reply(data)
             except (ValueError, IndexError):
                 continue
+            if call_id is not None and reply.headers.get("call-id") != call_id:
+                continue  # e.g. a retransmission for an earlier request
             out.append(reply)
             if until_final and reply.status >= 200:
                 return out

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
+from vio_sbc.sip.message import (
+    SipParseError,
+    addr_uri,
+    datagram_length_problem,
+    parse_request,
+    source_ip,
+)
 
 INVITE = (
     "INVITE sip:+14155550100@127.0.0.1:5060 SIP/2.0\r\n"
@@ -55,3 +61,21 @@ def test_addr_uri(value: str, uri: str) -> None:
 def test_source_ip() -> None:
     assert source_ip("127.0.0.2:5060") == "127.0.0.2"
     assert source_ip("[::1]:5060") == "::1"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("INVITE x SIP/2.0\r\nContent-Length: 4\r\n\r\nv=0\n", None),
+    ("INVITE x SIP/2.0\r\nl: 0\r\n\r\n", None),
+    ("INVITE x SIP/2.0\r\n\r\nbody", None),  # absent: the datagram's end is the end
+    ("INVITE x SIP/2.0\nContent-Length: 2\n\nab", None),
+    ("INVITE x SIP/2.0\r\nContent-Length: 9\r\n\r\nv=0\n",
+     "Content-Length 9 does not match the 4-byte body"),
+    ("INVITE x SIP/2.0\r\nContent-Length: 1\r\n\r\nv=0\n",
+     "Content-Length 1 does not match the 4-byte body"),
+    ("INVITE x SIP/2.0\r\nContent-Length: 2\r\n\r\n\u00e9",
+     None),  # bytes, not characters
+    ("INVITE x SIP/2.0\r\nContent-Length: -3\r\n\r\n",
+     "Content-Length is not a number: '-3'"),
+])
+def test_datagram_length_problem(text: str, problem: str | None) -> None:
+    assert datagram_length_problem(text, parse_request(text).headers) == problem

@@ -70,9 +70,14 @@ class SbcCall(pj.Call):  # type: ignore[misc]
     def accept(self) -> None:
         if self.state.state not in (State.RECEIVED, State.RINGING):
             return  # cancelled while ringing
+        try:
+            self.respond(200)
+        except pj.Error as exc:  # e.g. no free RTP port: refuse rather than leave it hanging
+            self.log.error("answer_failed", error=exc.info())
+            self.end("system", 503)
+            return
         self.state.fire(Event.ANSWER)
         self.answered_at = time.time()
-        self.respond(200)
         self.switch.calllog.update_call(self.id, status="answered", answered_at=self.answered_at)
         self.log.info("call_answered")
 

@@ -92,3 +92,26 @@ def source_ip(src: str) -> str:
     if s.count(":") == 1:
         return s.split(":", 1)[0]
     return s
+
+
+def datagram_length_problem(text: str, headers: dict[str, str]) -> str | None:
+    """Why a request received as one UDP datagram has a Content-Length that does not
+    match its body (RFC 3261 18.3: larger must be rejected; smaller would cut the
+    body, which then cannot be what the sender meant), or None when it matches or
+    is absent."""
+    value = headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        return f"Content-Length is not a number: {value[:20]!r}"
+    sep = text.find("\r\n\r\n")
+    if sep >= 0:
+        body = text[sep + 4:]
+    else:
+        sep = text.find("\n\n")
+        body = text[sep + 2:] if sep >= 0 else ""
+    actual = len(body.encode("utf-8", "surrogateescape"))
+    declared = int(value)
+    if declared != actual:
+        return f"Content-Length {declared} does not match the {actual}-byte body"
+    return None

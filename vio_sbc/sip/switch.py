@@ -33,7 +33,13 @@ from vio_sbc.log import RateLimiter
 from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
-from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
+from vio_sbc.sip.message import (
+    SipParseError,
+    addr_uri,
+    datagram_length_problem,
+    parse_request,
+    source_ip,
+)
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.store.calllog import CallLog
 
@@ -74,7 +80,9 @@ class Softswitch:
         self._log_writer: StructlogWriter | None = None
         self.acc: InboundAccount | None = None
         self.limits: Limits | None = None
-        self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0, "shed": 0}
+        self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0, "shed": 0,
+                      "malformed": 0}
+        self.malformed_log = RateLimiter(burst=3, window=60.0)
         self.admission = Admission(cfg.sip.admission, cfg.sip.max_cps, time.monotonic())
         self._next_expiry = 0.0
 
@@ -276,6 +284,14 @@ class Softswitch:
             sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
             callee=req.uri,
         )
+        bad_length = (datagram_length_problem(rdata.wholeMsg, req.headers)
+                      if req.transport == "udp" else None)
+        if bad_length:
+            self.stats["malformed"] += 1
+            if self.malformed_log.allow(src)[0]:
+                log.warning("invite_malformed", source=src, error=bad_length)
+            self._refuse(call, 400, "Bad Request")
+            return
         now = time.monotonic()
         trusted = bool(trunks_for_source(self.cfg, src))
         decision = self.admission.check_source(src, now, trusted)
