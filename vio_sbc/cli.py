@@ -87,9 +87,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         logger.error("startup_failed", error=str(exc))
         print(f"vio-sbc: {exc}", file=sys.stderr)
         return 1
+    ops = None
+    if cfg.http is not None:
+        from vio_sbc.ops.http import OpsServer
+
+        try:
+            ops = OpsServer(cfg.http.listen.host, cfg.http.listen.port, switch.health,
+                            switch.metrics)
+        except OSError as exc:
+            switch.shutdown()
+            print(f"vio-sbc: cannot listen on http {cfg.http.listen}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
+        ops.start()
+        logger.info("http_listening", http=str(cfg.http.listen))
     try:
         switch.run(lambda: stop["flag"], grace_s=args.grace)
     finally:
+        if ops is not None:
+            ops.stop()
         switch.shutdown()
     return 0
 
@@ -116,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "that answers it, marking where the workspace default applies.")
     n.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     n.set_defaults(func=cmd_numbers)
+
+    from vio_sbc.cli_status import add_parser as add_status
+
+    add_status(sub)
     return p
 
 

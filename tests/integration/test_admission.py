@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,9 +141,15 @@ def test_overload_at_twice_max_cps_sheds_with_503(make_server: list[Server],
            "-timeout_error", "-cid_str", "ovl-%u-%p@%s"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    with srv.db() as c:
-        rows = c.execute("SELECT status, final_status, rx_voiced_frames, tx_audio_frames "
-                         "FROM calls WHERE sip_call_id LIKE 'ovl-%'").fetchall()
+    deadline = time.monotonic() + 15  # the call log is written asynchronously
+    while True:
+        with srv.db() as c:
+            rows = c.execute("SELECT status, final_status, rx_voiced_frames, tx_audio_frames "
+                             "FROM calls WHERE sip_call_id LIKE 'ovl-%' "
+                             "AND ended_at IS NOT NULL").fetchall()
+        if len(rows) >= total or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     admitted = [r for r in rows if r["status"] == "ended"]
     shed = [r for r in rows if r["final_status"] == 503]
     assert len(admitted) + len(shed) == total == len(rows)

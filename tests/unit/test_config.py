@@ -14,6 +14,7 @@ from vio_sbc.config import (
     Config,
     Direction,
     HostPort,
+    HttpSettings,
     load_config,
     parse_config_text,
 )
@@ -148,12 +149,21 @@ def test_admission_values() -> None:
     assert parse("sip: {}\n").sip.admission == AdmissionSettings()
 
 
+def test_http_is_off_unless_configured() -> None:
+    assert parse("sip: {}\n").http is None
+    assert parse("http: {listen: 127.0.0.1:9100}\n").http == HttpSettings(
+        HostPort("127.0.0.1", 9100))
+
+
 # --- pinned error messages --------------------------------------------------------------
 
 PINNED = [
     ("foo: 1\n",
-     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, include, log, numbers, rtp, "
-     "sip, storage, trunks, workspace)"),
+     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, http, include, log, numbers, "
+     "rtp, sip, storage, trunks, workspace)"),
+    ("http: {}\n", "vio.yaml:1: http: missing required key 'listen'"),
+    ("http:\n  listen: 8089\n",
+     "vio.yaml:2: http.listen: expected host:port or [ipv6]:port, got integer 8089"),
     ("sip:\n  max_calls: abc\n",
      "vio.yaml:2: sip.max_calls: expected an integer, got string 'abc'"),
     ("sip:\n  max_calls: 0\n", "vio.yaml:2: sip.max_calls: must be at least 1, got 0"),
@@ -278,7 +288,7 @@ PINNED = [
      "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
      "document"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "include, log, numbers, rtp, sip, storage, trunks, workspace)"),
+     "http, include, log, numbers, rtp, sip, storage, trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",

@@ -147,6 +147,13 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The operator endpoint (/healthz, /readyz, /metrics); off when absent."""
+
+    listen: HostPort = HostPort("127.0.0.1", 8089)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     sip: SipSettings
     rtp: RtpSettings
@@ -158,6 +165,7 @@ class Config:
     log: LogSettings = LogSettings()
     source: str = ""  # path of the main file
     secrets: tuple[str, ...] = ()  # resolved ${ENV} values, for log redaction
+    http: HttpSettings | None = None
 
     def agent_for(self, number: NumberConfig) -> tuple[AgentConfig, bool]:
         """The agent answering `number`, and whether it is the workspace default."""

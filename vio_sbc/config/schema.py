@@ -22,6 +22,7 @@ from vio_sbc.config.model import (
     AgentConfig,
     Direction,
     HostPort,
+    HttpSettings,
     IPNetwork,
     LogSettings,
     NumberConfig,
@@ -139,6 +140,14 @@ SIP_SPEC = {
     "max_cps": number(lo=0),
     "admission": _admission,
 }
+
+
+def build_http(item: Item | None, issues: Issues) -> HttpSettings | None:
+    """`http:` turns the operator endpoint on; `listen` is required in it."""
+    if item is None:
+        return None
+    sec = section(item, {"listen": _listen}, issues, required=("listen",), null_ok=False)
+    return HttpSettings(**sec.values) if sec else None
 
 
 def build_sip(item: Item | None, issues: Issues) -> SipSettings:

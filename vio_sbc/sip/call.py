@@ -45,6 +45,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.hangup_side: str | None = None
         self.answered_at: float | None = None
         self.codec: str | None = None
+        self.media_index: int | None = None  # active audio stream, for RTP statistics
+        self.created = time.monotonic()  # INVITE received, for the answer latency
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id
         )
@@ -78,6 +80,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             return
         self.state.fire(Event.ANSWER)
         self.answered_at = time.time()
+        self.switch.metrics.answered(time.monotonic() - self.created)
         self.switch.calllog.update_call(self.id, status="answered", answered_at=self.answered_at)
         self.log.info("call_answered")
 
@@ -139,6 +142,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
 
     def _connect_media(self, index: int) -> None:
         aud = self.getAudioMedia(index)
+        self.media_index = index
         if self.session is None:
             assert self.route is not None
             agent = self.switch.build_pipeline(self.route)
@@ -174,6 +178,16 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             self.state.fire(Event.HANGUP)
             self.hangup_side = self.hangup_side or "caller"
         self.switch.call_ended(self, status, reason)
+
+    def rx_packets(self) -> int | None:
+        """RTP packets received on the audio stream; None while none is expected
+        (no active media yet, or the call is on hold)."""
+        if self.media_index is None or self.state.state is not State.ACTIVE:
+            return None
+        try:
+            return int(self.getStreamStat(self.media_index).rtcp.rxStat.pkt)
+        except pj.Error:
+            return None
 
     def release_media(self) -> None:
         if self.session is not None:

@@ -30,7 +30,10 @@ from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
 from vio_sbc.log import RateLimiter
+from vio_sbc.ops.http import Health, db_writable
+from vio_sbc.ops.metrics import Metrics, reject_reason
 from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
+from vio_sbc.rtp.inactivity import InactivityWatch
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import (
@@ -85,6 +88,11 @@ class Softswitch:
         self.malformed_log = RateLimiter(burst=3, window=60.0)
         self.admission = Admission(cfg.sip.admission, cfg.sip.max_cps, time.monotonic())
         self._next_expiry = 0.0
+        self.rtp_watch = InactivityWatch(cfg.rtp.inactivity_timeout_s)
+        self.metrics = Metrics()
+        self.health = Health()
+        self.health.add_check("sip_transport", self._transport_ready)
+        self.health.add_check("call_log", db_writable(self.calllog.path))
 
     # -- life cycle --------------------------------------------------------
     def start(self) -> None:
@@ -225,9 +233,12 @@ class Softswitch:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        self.health.beat()
         if now >= self._next_expiry:
             self._next_expiry = now + 1.0
             self._expire_blocks(now)
+            self._check_rtp(now)
+            self._update_gauges()
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
             try:
@@ -290,6 +301,7 @@ class Softswitch:
             self.stats["malformed"] += 1
             if self.malformed_log.allow(src)[0]:
                 log.warning("invite_malformed", source=src, error=bad_length)
+            self.metrics.reject("malformed")
             self._refuse(call, 400, "Bad Request")
             return
         now = time.monotonic()
@@ -310,6 +322,7 @@ class Softswitch:
                                  retry_after=over.retry_after)
         except StrangerRefusal as ref:
             self.stats["strangers"] += 1
+            self.metrics.reject("stranger")
             self.admission.failed(src, now)
             self._log_blocks()
             ok, suppressed = self.stranger_log.allow(src)
@@ -320,6 +333,8 @@ class Softswitch:
             return
         except SipRefusal as ref:
             self.stats["refused"] += 1
+            self.metrics.reject(reject_reason(ref.status, ref.detail))
+            self.metrics.call_finished("refused")
             trunks = [t.name for t in trunks_for_source(self.cfg, src)]
             call.logged = True
             self.calllog.open_call(self._row(call, trunk=trunks[0] if trunks else None,
@@ -357,6 +372,7 @@ class Softswitch:
         per request. Strangers get the same 403 as always (no hint); a trunk gets 503
         with Retry-After."""
         self.stats["shed"] += 1
+        self.metrics.reject(decision.verdict.value)
         self._log_blocks()
         if trusted:
             self._refuse(call, 503, "Service Unavailable",
@@ -373,6 +389,36 @@ class Softswitch:
         for b in self.admission.expire(now):
             log.info("source_unblocked", source=b.source, reason=b.reason,
                      refused_while_blocked=b.refused)
+
+    def _transport_ready(self) -> tuple[bool, str]:
+        """For /readyz (HTTP thread): reads two attributes only."""
+        if self.ep is None:
+            return False, "SIP endpoint not started"
+        if self.draining:
+            return False, "draining: not accepting new calls"
+        return True, f"{'/'.join(self.cfg.sip.transports)} on {self.cfg.sip.listen}"
+
+    def _update_gauges(self) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for call in self.calls.values():
+            key = ("inbound", call.route.trunk.name if call.route else "")
+            counts[key] = counts.get(key, 0) + 1
+        self.metrics.set_active(counts)
+        self.metrics.blocked_sources.set(self.admission.blocked_count)
+
+    def _check_rtp(self, now: float) -> None:
+        """End calls that have received no RTP for rtp.inactivity_timeout_s."""
+        for key in self.rtp_watch.keys() - self.calls.keys():
+            self.rtp_watch.forget(key)
+        for call in list(self.calls.values()):
+            idle = self.rtp_watch.observe(call.id, call.rx_packets(), now)
+            if idle is None:
+                continue
+            detail = f"no RTP received for {idle:.0f} s"
+            call.log.warning("rtp_timeout", idle_s=round(idle, 1),
+                             timeout_s=self.cfg.rtp.inactivity_timeout_s)
+            self.calllog.add_event(call.id, call._t_ms(), "rtp_timeout", detail)
+            call.end("system")
 
     def _refuse(self, call: SbcCall, status: int, reason: str,
                 headers: dict[str, str] | None = None) -> None:
@@ -414,6 +460,9 @@ class Softswitch:
                               tx_audio_frames=s.tx_audio_frames,
                               rx_voiced_frames=_voiced(s))
             self.calllog.update_call(call.id, **fields)
+            self.metrics.call_finished(str(fields.get("status") or st))
+            if call.session is not None and fields.get("duration_s"):
+                self.metrics.frames(call.session.rx_frames, float(fields["duration_s"]))
             call.log.info(
                 "call_ended", status=fields.get("status"), hangup_side=call.hangup_side,
                 duration_s=fields.get("duration_s"), rx_frames=fields.get("rx_frames"),
