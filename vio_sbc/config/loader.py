@@ -36,6 +36,7 @@ from vio_sbc.config.schema import (
     builtin_agent,
 )
 from vio_sbc.errors import ConfigError, ConfigIssue
+from vio_sbc.log import Redactor
 
 TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log",
             "http")
@@ -158,11 +159,16 @@ class _Loader:
         if self.issues.items:
             rank = {f: i for i, f in enumerate(self.files)}
             ordered = sorted(self.issues.items, key=lambda i: (rank.get(i.file, -1), i.line))
-            raise ConfigError(ordered)
+            raise ConfigError(self._redacted(ordered))
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
                       source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
                       http=http)
+
+    def _redacted(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+        """Messages quote bad values: never a ${ENV} secret's (check output, logs)."""
+        scrub = Redactor(self.secrets).scrub
+        return [ConfigIssue(i.file, i.line, i.path, scrub(i.message)) for i in issues]
 
     # --- reading ---------------------------------------------------------------------
 

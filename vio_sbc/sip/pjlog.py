@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import sys
 import threading
@@ -24,33 +25,63 @@ _DIGITS = re.compile(r"[0-9]+")
 
 
 class StructlogWriter(pj.LogWriter):  # type: ignore[misc]
-    """pjsua2 LogWriter: may be called from any pjlib thread; keep it simple.
+    """pjsua2 LogWriter: called from any pjlib thread, and re-entrantly.
+
+    `write` only puts the line on a SimpleQueue (whose `put` is re-entrant); a
+    thread of its own formats and logs it. Logging inline deadlocked the main loop
+    (seen under load): Python's GC can run a SWIG destructor while the main thread
+    is inside a structlog call holding the stdout lock; pjsip logs from that
+    destructor, and the nested structlog call waited for the lock its own thread
+    held.
 
     Malformed packets make pjsip log one error each: lines are cut to MAX_MSG
-    characters and rate-limited per message shape (digits ignored), with the
-    count of suppressed lines reported on the next one allowed."""
+    characters and rate-limited per message shape (digits ignored), with the count
+    of suppressed lines reported on the next one allowed. With `trace`
+    (log.sip_trace: the operator asked for every message) nothing is cut or
+    suppressed."""
 
-    def __init__(self, burst: int = 5, window: float = 60.0) -> None:
+    def __init__(self, burst: int = 5, window: float = 60.0, trace: bool = False) -> None:
         super().__init__()
         self.limiter = RateLimiter(burst=burst, window=window)
-        self._lock = threading.Lock()
+        self.trace = trace
+        self._q: queue.SimpleQueue[tuple[int, str, str] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="pjsip-log", daemon=True)
+        self._thread.start()
 
     def write(self, entry: Any) -> None:
         try:
-            msg = str(entry.msg).rstrip()
-            key = _DIGITS.sub("#", msg[:60])
-            with self._lock:
-                ok, suppressed = self.limiter.allow(key)
+            self._q.put((int(entry.level), str(entry.msg), str(entry.threadName)))
+        except Exception:  # never raise into C
+            pass
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Log what is queued, then stop (after libDestroy: no more lines come)."""
+        self._q.put(None)
+        self._thread.join(timeout)
+
+    def _drain(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            try:
+                self._emit(*item)
+            except Exception:  # a bad line must not stop the logging thread
+                pass
+
+    def _emit(self, level: int, text: str, thread: str) -> None:
+        msg = text.rstrip()
+        suppressed = 0
+        if not self.trace:
+            ok, suppressed = self.limiter.allow(_DIGITS.sub("#", msg[:60]))
             if not ok:
                 return
             if len(msg) > MAX_MSG:
                 msg = msg[:MAX_MSG] + f"... [{len(msg) - MAX_MSG} more]"
-            fields: dict[str, Any] = {"msg": msg, "thread": str(entry.threadName)}
-            if suppressed:
-                fields["suppressed"] = suppressed
-            getattr(_log, _LEVELS.get(int(entry.level), "debug"))("pjsip", **fields)
-        except Exception:  # never raise into C
-            pass
+        fields: dict[str, Any] = {"msg": msg, "thread": thread}
+        if suppressed:
+            fields["suppressed"] = suppressed
+        getattr(_log, _LEVELS.get(level, "debug"))("pjsip", **fields)
 
 
 @contextlib.contextmanager

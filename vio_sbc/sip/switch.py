@@ -101,7 +101,7 @@ class Softswitch:
         with stdout_to_stderr():
             ep.libCreate()
         self.ep = ep
-        self._log_writer = StructlogWriter()
+        self._log_writer = StructlogWriter(trace=cfg.log.sip_trace)
         ec = pj.EpConfig()
         # Ask for more than any build has: pjsua clamps to its compile-time
         # PJSUA_MAX_CALLS, so the effective figure logged is the build's limit.
@@ -223,6 +223,8 @@ class Softswitch:
         gc.collect()
         ep.libDestroy()
         self.ep = None
+        if self._log_writer is not None:
+            self._log_writer.close()
         self.calllog.flush()
         self.calllog.close()
         log.info("stopped", **self.stats)
