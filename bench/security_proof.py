@@ -97,8 +97,11 @@ def scanners(tmp: Path) -> None:
 
 
 def overload(tmp: Path, cps: float, seconds: float) -> None:
-    srv = start_server(tmp, BASE_CONFIG.replace(
-        "  max_calls: 50\n", f"  max_calls: 200\n  max_cps: {cps:g}\n"))
+    low, high = free_rtp_range(size=600)  # RTP ports for every admitted call
+    text = BASE_CONFIG.replace(
+        "  max_calls: 50\n", f"  max_calls: 200\n  max_cps: {cps:g}\n"
+        "  admission: {{rate: 1000, burst: 1000}}\n")  # max_cps alone sheds
+    srv = start_server(tmp, text.replace("{rtp_min}-{rtp_max}", f"{low}-{high}"))
     total = int(2 * cps * seconds)
     try:
         cmd = [shutil.which("sipp") or "sipp", srv.addr, "-sf",
@@ -108,6 +111,8 @@ def overload(tmp: Path, cps: float, seconds: float) -> None:
                "-r", f"{2 * cps:g}", "-m", str(total), "-l", str(total), "-nostdin",
                "-timeout", f"{int(seconds) + 60}s", "-timeout_error", "-cid_str", "ovl-%u-%p@%s"]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 90, cwd=tmp)
+        if p.returncode != 0:
+            print("sipp:", (p.stdout + p.stderr)[-1500:])
         deadline = time.monotonic() + 20
         while True:
             with srv.db() as c:
@@ -133,9 +138,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cps", type=float, default=10.0, help="sip.max_cps of the overload run")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the overload run")
+    ap.add_argument("--overload-only", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        for name, fn in (("corpus", corpus), ("scanners", scanners)):
+        for name, fn in (() if args.overload_only else (("corpus", corpus),
+                                                         ("scanners", scanners))):
             sub = Path(d) / name
             sub.mkdir()
             fn(sub)
