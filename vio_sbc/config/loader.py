@@ -165,7 +165,8 @@ class _Loader:
             ordered = sorted(self.issues.items, key=lambda i: (rank.get(i.file, -1), i.line))
             raise ConfigError(ordered)
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
-                      agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log, dialer=dialer,
+                      agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
+                      dialer=dialer,
                       source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)))
 
     # --- reading ---------------------------------------------------------------------
