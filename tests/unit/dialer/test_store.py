@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
+import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,29 +37,37 @@ def test_schema_is_versioned_in_its_own_file(store: JobStore) -> None:
     assert store.path.name == "dialer.db"
 
 
-def test_two_connections_never_claim_the_same_job(tmp_path: Path) -> None:
-    a = JobStore(tmp_path / "dialer.db", owner="A")
-    b = JobStore(tmp_path / "dialer.db", owner="B")
-    a.add_jobs([JobSpec(FROM, f"+1415555{i:04d}") for i in range(200)], T0)
-    got: dict[str, list[int]] = {"A": [], "B": []}
-    barrier = threading.Barrier(2)
+def _claim_all(path: str, owner: str, start: Any, out: Any) -> None:
+    s = JobStore(path, owner=owner)
+    start.wait(10)
+    got = []
+    while (c := s.claim(T0, 60, from_numbers=[FROM])) is not None:
+        got.append(c.job_id)
+        time.sleep(0.002)  # the dialer places the call between claims; SQLite's busy
+        # handler is not fair, so without a gap one process could take every job
+    out.put(got)
 
-    def run(s: JobStore) -> None:
-        barrier.wait(10)
-        while (c := s.claim(T0, 60, from_numbers=[FROM])) is not None:
-            got[s.owner].append(c.job_id)
 
-    threads = [threading.Thread(target=run, args=(s,)) for s in (a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    claimed = got["A"] + got["B"]
-    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 200
-    assert got["A"] and got["B"]  # both really competed
+def test_two_processes_never_claim_the_same_job(tmp_path: Path) -> None:
+    """Two processes, each with its own connection, race over 300 jobs."""
+    path = str(tmp_path / "dialer.db")
+    a = JobStore(path, owner="A")
+    a.add_jobs([JobSpec(FROM, f"+1415555{i:04d}") for i in range(300)], T0)
+    ctx = multiprocessing.get_context("fork")
+    start, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(path, o, start, out)) for o in "AB"]
+    for p in procs:
+        p.start()
+    got = [out.get(timeout=30), out.get(timeout=30)]
+    for p in procs:
+        p.join(10)
+    claimed = got[0] + got[1]
+    assert len(claimed) == 300 and len(set(claimed)) == 300
+    assert got[0] and got[1]  # both really competed
     rows = a.jobs()
     assert {r["status"] for r in rows} == {"dialing"} and all(r["attempts"] == 1 for r in rows)
-    assert len(a.attempts()) == 200
+    assert len(a.attempts()) == 300
+    assert {r["lease_owner"] for r in rows} == {"A", "B"}
 
 
 def test_claim_writes_the_attempt_row_and_lease(store: JobStore) -> None:
