@@ -87,10 +87,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         logger.error("startup_failed", error=str(exc))
         print(f"vio-sbc: {exc}", file=sys.stderr)
         return 1
+    if cfg.dialer.enabled:
+        from vio_sbc.dialer.api import start_dialer
+
+        switch.dialer = start_dialer(switch, cfg)
     try:
         switch.run(lambda: stop["flag"], grace_s=args.grace)
     finally:
         switch.shutdown()
+        if switch.dialer is not None:
+            switch.dialer.close()
     return 0
 
 
@@ -116,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "that answers it, marking where the workspace default applies.")
     n.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     n.set_defaults(func=cmd_numbers)
+
+    from vio_sbc.cli_dialer import register as register_dialer
+
+    register_dialer(sub)
     return p
 
 

@@ -82,10 +82,10 @@ class Dialer:
             self.draining = True
             log.info("dialer_draining", live=len(self.live))
 
-    def close(self, wall: float) -> None:
+    def close(self, wall: float | None = None) -> None:
         """After the switch stopped: attempts whose result never came are resolved from
         the call log now (not left for a lease to expire); queued jobs stay queued."""
-        now = self.now(wall)
+        now = self.now(self.clock() if wall is None else wall)
         for claim, policy in list(self.live.values()):
             self._resolve(claim.job_id, claim.attempt_id, claim.attempt, policy,
                           self._call_id_of(claim), now)

@@ -14,7 +14,7 @@ import queue
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 import structlog
@@ -35,6 +35,9 @@ from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.store.calllog import CallLog
+
+if TYPE_CHECKING:
+    from vio_sbc.dialer.engine import Dialer
 
 log = structlog.get_logger("vio_sbc.sip")
 
@@ -74,6 +77,7 @@ class Softswitch:
         self.acc: InboundAccount | None = None
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
+        self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
     def start(self) -> None:
@@ -171,6 +175,8 @@ class Softswitch:
             self._tick()
             if drain_deadline is None and should_stop():
                 self.draining = True
+                if self.dialer is not None:
+                    self.dialer.drain()
                 drain_deadline = time.monotonic() + grace_s
                 log.info("draining", live_calls=len(self.calls), grace_s=grace_s)
             if drain_deadline is not None:
@@ -230,6 +236,8 @@ class Softswitch:
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
                 call.end("agent")
+        if self.dialer is not None:
+            self.dialer.tick(time.time())
         if self._reap:
             reap, self._reap = self._reap, []
             for call in reap:
