@@ -158,7 +158,8 @@ class _Loader:
             raise ConfigError(ordered)
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
-                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)))
+                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
+                      warnings=tuple(self.issues.warnings))
 
     # --- reading ---------------------------------------------------------------------
 
