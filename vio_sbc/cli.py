@@ -27,6 +27,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{args.config}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
+    for warning in cfg.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.config}: OK ({len(cfg.trunks)} trunk(s), {len(cfg.numbers)} number(s), "
           f"{len(cfg.agents)} agent(s))")
     return 0

@@ -167,7 +167,8 @@ class _Loader:
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
                       dialer=dialer,
-                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)))
+                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
+                      warnings=tuple(self.issues.warnings))
 
     # --- reading ---------------------------------------------------------------------
 

@@ -45,6 +45,10 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX IF NOT EXISTS call_events_call ON call_events(call_id)",
     ],
+    # outbound calls placed for a dialer job (vio_sbc/sip/outcall.py)
+    [
+        "ALTER TABLE calls ADD COLUMN dialer_job_id TEXT",
+    ],
 ]
 
 
