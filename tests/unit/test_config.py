@@ -152,8 +152,8 @@ PINNED = [
      "vio.yaml:2: dialer.enabled: expected true or false, got integer 1"),
     ("dialer:\n  lease_s: 0\n",
      "vio.yaml:2: dialer.lease_s: must be between 1 and 3600, got 0"),
-    ("dialer:\n  trunk_cps: {pbx: 0}\n",
-     "vio.yaml:2: dialer.trunk_cps.pbx: must be greater than 0, got 0"),
+    ("dialer:\n  cps: 1\n", "vio.yaml:2: dialer.cps: unknown key 'cps' (expected one of: "
+     "clock_offset_s, enabled, lease_s, poll_s, refused_retry_s, ring_timeout_s)"),
     ("sip:\n  max_calls: abc\n",
      "vio.yaml:2: sip.max_calls: expected an integer, got string 'abc'"),
     ("sip:\n  max_calls: 0\n", "vio.yaml:2: sip.max_calls: must be at least 1, got 0"),

@@ -134,7 +134,7 @@ class _Loader:
         storage = build_storage(items.get("storage"), self.issues)
         workspace, default_item = build_workspace(items.get("workspace"), self.issues)
         log = build_log(items.get("log"), self.issues)
-        dialer, trunk_cps_item = build_dialer(items.get("dialer"), self.issues)
+        dialer = build_dialer(items.get("dialer"), self.issues)
         agents_item = items.get("agents")
         if agents_item is None or agents_item.is_null:
             self.agent_names.add(BUILTIN_AGENT_NAME)
@@ -155,11 +155,6 @@ class _Loader:
         elif default_item is not None and workspace.default_agent not in self.agent_names:
             self.issues.at(default_item,
                            self._unknown("agent", workspace.default_agent, self.agent_names))
-        for name in dialer.trunk_cps:
-            if name not in self.trunk_names and trunk_cps_item is not None:
-                child = next(c for k, c in entries(trunk_cps_item, Issues()) or [] if k == name)
-                self.issues.add(child.file, child.key_line, child.path,
-                                self._unknown("trunk", name, self.trunk_names))
         if self.issues.items:
             rank = {f: i for i, f in enumerate(self.files)}
             ordered = sorted(self.issues.items, key=lambda i: (rank.get(i.file, -1), i.line))

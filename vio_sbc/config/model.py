@@ -185,8 +185,6 @@ class DialerSettings:
     enabled: bool = False
     lease_s: float = 60.0  # a dead process's claimed job is resolved after this
     poll_s: float = 0.1  # how often the main loop looks for due jobs
-    cps: float = 1.0  # pacing per trunk unless trunk_cps names it (Twilio's default is 1)
-    trunk_cps: dict[str, float] = field(default_factory=dict)
     ring_timeout_s: float = 45.0
     refused_retry_s: float = 5.0  # re-queue delay when place_call refuses with 503
     clock_offset_s: float = 0.0  # added to the wall clock; a testing aid for windows

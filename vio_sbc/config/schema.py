@@ -191,38 +191,20 @@ def build_log(item: Item | None, issues: Issues) -> LogSettings:
     return LogSettings(**sec.values) if sec else LogSettings()
 
 
-def _trunk_cps(item: Item, issues: Issues) -> dict[str, float]:
-    out: dict[str, float] = {}
-    failed = False
-    for name, child in entries(item, issues) or []:
-        try:
-            out[name] = number(positive=True)(child, issues)
-        except Invalid as exc:
-            issues.at(child, exc.message)
-            failed = True
-    if failed:
-        raise Reported
-    return out
-
-
 DIALER_SPEC = {
     "enabled": boolean,
     "lease_s": number(1, 3600),
     "poll_s": number(0.01, 10),
-    "cps": number(positive=True),
-    "trunk_cps": _trunk_cps,
     "ring_timeout_s": number(1, 600),
     "refused_retry_s": number(0, 3600),
     "clock_offset_s": number(),
 }
 
 
-def build_dialer(item: Item | None, issues: Issues) -> tuple[DialerSettings, Item | None]:
-    """The settings, and the `trunk_cps` item if given (its names must be trunks)."""
+def build_dialer(item: Item | None, issues: Issues) -> DialerSettings:
+    """Pacing and concurrency per trunk come from the trunk's `outbound` section."""
     sec = section(item, DIALER_SPEC, issues) if item is not None else None
-    if sec is None:
-        return DialerSettings(), None
-    return DialerSettings(**sec.values), sec.items.get("trunk_cps")
+    return DialerSettings(**sec.values) if sec else DialerSettings()
 
 
 # --- agents ----------------------------------------------------------------------------

@@ -11,16 +11,18 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING
 
 import structlog
 
 from vio_sbc.config.model import Config
-from vio_sbc.dialer.contract import Originator
 from vio_sbc.dialer.engine import Dialer
 from vio_sbc.dialer.rules import RetryPolicy, normalise_number
 from vio_sbc.dialer.store import JobSpec, JobStore
 from vio_sbc.dialer.windows import DialerError
+
+if TYPE_CHECKING:
+    from vio_sbc.sip.switch import Softswitch
 
 log = structlog.get_logger("vio_sbc.dialer")
 
@@ -40,14 +42,19 @@ def outbound_trunks(cfg: Config) -> dict[str, str]:
     return {n.number: n.trunk for n in cfg.numbers.values() if n.direction.allows_outbound}
 
 
-def start_dialer(switch: Any, cfg: Config) -> Dialer:
-    """The Dialer for `vio-sbc run`: `switch` is the Softswitch (place_call,
-    outbound_capacity; call log for resolving attempts a crash cut off)."""
-    if not hasattr(switch, "place_call"):
-        raise DialerError("this build has no outbound call path (Softswitch.place_call)")
-    originator = cast(Originator, switch)
-    dialer = Dialer(originator, open_store(cfg), cfg.dialer, outbound_trunks(cfg),
+def trunk_cps(cfg: Config) -> dict[str, float]:
+    """Calls per second of each trunk that can call out (its `outbound.cps`)."""
+    return {t.name: t.outbound.cps for t in cfg.trunks.values() if t.outbound is not None}
+
+
+def start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
+    """The Dialer for `vio-sbc run`: `switch` places the calls; its call log resolves
+    attempts a crash cut off."""
+    dialer = Dialer(switch, open_store(cfg), cfg.dialer, outbound_trunks(cfg), trunk_cps(cfg),
                     switch.calllog.get)
+    idle = sorted({t for t in outbound_trunks(cfg).values() if t not in trunk_cps(cfg)})
+    if idle:
+        log.warning("dialer_trunks_without_outbound", trunks=idle)
     counts = dialer.store.counts()
     log.info("dialer_started", owner=dialer.store.owner, db=str(db_path(cfg)),
              queued=counts["queued"], retry_wait=counts["retry_wait"],

@@ -1,41 +1,26 @@
 """What the dialer needs from the switch: the trunk outbound path.
 
-`Originator` is the two Softswitch methods the dialer calls (main thread only).
-The request/result types mirror vio_sbc.sip.outbound field for field, so the
-switch satisfies the protocol and the dialer is testable without SIP.
+`Originator` is the two Softswitch methods the dialer calls (main thread only);
+the Softswitch satisfies it, and the unit tests drive the dialer with a small
+in-memory one. Request and result types are those of vio_sbc.sip.outbound
+(free of pjsua2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
 
-@dataclass(frozen=True, slots=True)
-class OutboundRequest:
-    from_number: str
-    to_number: str
-    agent: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
-    job_id: str | None = None
-    ring_timeout_s: float = 45.0
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundResult:
-    call_id: str
-    outcome: str  # "answered" | "busy" | "no_answer" | "rejected" | "failed"
-    sip_status: int
-    reason: str
-    duration_s: float
+__all__ = ["Originator", "OutboundRefused", "OutboundRequest", "OutboundResult"]
 
 
 class Originator(Protocol):
     def place_call(self, req: OutboundRequest,
                    on_result: Callable[[OutboundResult], None] | None = None) -> str:
-        """Start a call; returns its call-log id. Raises a SipRefusal up front
-        (OutboundRefused) when it cannot: 503 for capacity/trunk down, 4xx otherwise."""
+        """Start a call; returns its call-log id. Raises OutboundRefused (a SipRefusal)
+        up front when it cannot: 503 for capacity/cps/trunk down, 403/404 otherwise."""
 
     def outbound_capacity(self, trunk: str) -> tuple[int, int]:
         """(live outbound calls on `trunk`, the trunk's max_calls)."""

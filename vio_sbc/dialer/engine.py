@@ -37,14 +37,16 @@ MAX_CLAIMS_PER_TICK = 16
 
 class Dialer:
     def __init__(self, originator: Originator, store: JobStore, settings: DialerSettings,
-                 trunk_of: Mapping[str, str], lookup_call: CallLookup,
-                 clock: Callable[[], float] = time.time) -> None:
-        """`trunk_of` maps each outbound-capable from-number to its trunk;
+                 trunk_of: Mapping[str, str], trunk_cps: Mapping[str, float],
+                 lookup_call: CallLookup, clock: Callable[[], float] = time.time) -> None:
+        """`trunk_of` maps each outbound-capable from-number to its trunk, `trunk_cps`
+        each trunk to its calls per second (the trunk's `outbound.cps`);
         `lookup_call` reads a call-log row by id (to resolve attempts cut off by a crash)."""
         self.originator = originator
         self.store = store
         self.settings = settings
         self.trunk_of = dict(trunk_of)
+        self.trunk_cps = dict(trunk_cps)
         self.lookup_call = lookup_call
         self.clock = clock  # wall clock, for results arriving between ticks
         self.draining = False
@@ -98,7 +100,7 @@ class Dialer:
         open_trunks: dict[str, bool] = {}
         for trunk in set(self.trunk_of.values()):
             live, max_calls = self.originator.outbound_capacity(trunk)
-            cps = self.settings.trunk_cps.get(trunk, self.settings.cps)
+            cps = self.trunk_cps.get(trunk, 1.0)
             open_trunks[trunk] = trunk_hold(live=live, max_calls=max_calls,
                                             last_dial=self._last_trunk.get(trunk), cps=cps,
                                             now=now) is None

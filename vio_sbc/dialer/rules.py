@@ -154,12 +154,14 @@ def outcome_from_call_row(row: dict[str, object] | None) -> tuple[str, int, str,
         return "unknown", 0, "interrupted: no call-log record", False
     answered = row.get("answered_at") is not None or row.get("status") == "ended"
     ended = row.get("status") in ("ended", "refused", "cancelled", "failed", "busy",
-                                  "no_answer")
+                                  "no_answer", "rejected")
     status = row.get("final_status")
     sip_status = int(status) if isinstance(status, (int, float)) else 0
     reason = str(row.get("final_reason") or row.get("status") or "")
     if answered:
         return "answered", 200, reason or "OK", ended
+    if row.get("status") in ("busy", "no_answer", "rejected", "failed"):
+        return str(row["status"]), sip_status, reason, True
     if sip_status:
         bucket = {486: "busy", 600: "busy", 408: "no_answer", 480: "no_answer",
                   487: "no_answer"}.get(sip_status, "rejected")

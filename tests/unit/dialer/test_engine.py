@@ -55,10 +55,11 @@ class Switch:
 
 def make(tmp: Path, sw: Switch, owner: str = "A", rows: dict[str, Any] | None = None,
          **settings: Any) -> Dialer:
-    values: dict[str, Any] = {"enabled": True, "lease_s": 30.0, "poll_s": 0.01, "cps": 100.0}
+    values: dict[str, Any] = {"enabled": True, "lease_s": 30.0, "poll_s": 0.01}
     values.update(settings)
     return Dialer(sw, JobStore(tmp / "dialer.db", owner=owner), DialerSettings(**values),
-                  {FROM: "pbx"}, lambda cid: (rows or {}).get(cid), clock=lambda: sw.clock)
+                  {FROM: "pbx"}, {"pbx": 100.0}, lambda cid: (rows or {}).get(cid),
+                  clock=lambda: sw.clock)
 
 
 def run(d: Dialer, sw: Switch, until: float, step: float = 0.05) -> None:

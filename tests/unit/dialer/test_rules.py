@@ -162,6 +162,11 @@ def test_dnc() -> None:
      ("rejected", 404, "Not Found", True)),
     ({"status": "interrupted", "answered_at": None, "final_status": None},
      ("unknown", 0, "interrupted: call interrupted", False)),
+    # outbound rows carry the outcome as their status (vio_sbc/sip/outcall.py)
+    ({"status": "no_answer", "answered_at": None, "final_status": 487,
+      "final_reason": "Request Terminated"}, ("no_answer", 487, "Request Terminated", True)),
+    ({"status": "failed", "answered_at": None, "final_status": 503,
+      "final_reason": "Service Unavailable"}, ("failed", 503, "Service Unavailable", True)),
 ])
 def test_outcome_from_call_row(row: dict[str, object] | None,
                                result: tuple[str, int, str, bool]) -> None:
