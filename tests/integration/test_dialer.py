@@ -223,3 +223,28 @@ def test_kill_9_mid_campaign_then_restart_ends_every_job_exactly_once(tmp_path: 
         row = next(r for r in jobs if r["id"] == j["id"])
         if cut["outcome"] == "answered":
             assert (row["status"], row["attempts"]) == ("answered", j["attempts"])
+
+
+def test_sigterm_stops_claiming_lets_live_calls_finish_and_keeps_the_rest(
+        tmp_path: Path) -> None:
+    callee = Callee(tmp_path, talk_ms=2500)
+    srv = start_server(tmp_path, dialer_config(callee.port), extra_args=["--grace", "20"])
+    numbers = [f"+1415555{1000 + i}" for i in range(8)]
+    try:
+        campaign(srv, numbers, "--cps", "5", "--max-concurrent", "2")
+        wait_until("2 calls live", lambda: len(rows(
+            lambda: dialer_db(srv), "SELECT 1 FROM attempts WHERE status = 'placed'")) == 2,
+            15, srv)
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(40) == 0, srv.raw[-20:]
+    finally:
+        stop(srv)
+        callee.stop()
+    jobs = rows(lambda: dialer_db(srv), "SELECT * FROM jobs ORDER BY id")
+    counts = {s: sum(1 for j in jobs if j["status"] == s) for s in {j["status"] for j in jobs}}
+    assert counts == {"completed": 2, "queued": 6}
+    assert all(j["attempts"] == 0 for j in jobs if j["status"] == "queued")
+    assert len(callee.calls()) == 2 and all(c.end_ms is not None for c in callee.calls())
+    assert {r["status"] for r in call_log(srv)} == {"ended"}
+    assert [e["event"] for e in srv.lines if e["event"].startswith("dialer_")][-2:] == [
+        "dialer_attempt_ended", "dialer_stopped"]

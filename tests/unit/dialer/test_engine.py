@@ -186,3 +186,23 @@ def test_clock_offset_shifts_the_window(tmp_path: Path, offset: float) -> None:
     d.store.add_job(JobSpec(FROM, "+14155551000", campaign="c"), T0)
     d.tick(sw.clock)
     assert len(sw.placed) == (1 if offset == 0 else 0)  # 10:00 vs 19:00 in New York
+
+
+def test_result_reported_from_inside_place_call(tmp_path: Path) -> None:
+    """A switch that fails the call synchronously still gets it recorded once."""
+
+    class Instant(Switch):
+        def place_call(self, req: OutboundRequest,
+                       on_result: Callable[[OutboundResult], None] | None = None) -> str:
+            assert on_result is not None
+            on_result(OutboundResult("call-x", "failed", 500, "no route", 0.0))
+            return "call-x"
+
+    sw = Instant()
+    d = make(tmp_path, sw)
+    jid = d.store.add_job(JobSpec(FROM, "+14155551000"), T0)
+    d.tick(sw.clock)
+    job = d.store.job(jid)
+    assert (job["status"], job["last_status"], job["call_ids"]) == ("failed", 500, '["call-x"]')
+    assert [(a["status"], a["call_id"]) for a in d.store.attempts(jid)] == [("done", "call-x")]
+    assert d.live == {}
