@@ -5,6 +5,8 @@ and a reload that switches a number's direction while an inbound call stays up."
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -212,11 +214,11 @@ def test_outbound_through_407_termination_with_audio(
     media = free_rtp_range(TERM_IP, 4)[0]
     term = start_uas(tmp, "uas_twilio_407.xml", TERM_IP, term_port,
                      ["-mi", TERM_IP, "-mp", str(media), "-rtp_echo", "-m", "1", "-d", "4000",
-                      "-set", "pw", PASSWORD, "-set", "from", "+14155550130"])
+                      "-set", "from", "+14155550130"])
     try:
         out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000")
         assert out.returncode == 0, out.stdout + out.stderr + term.output()
-        assert ": answered (200 OK)" in out.stdout
+        assert ": answered (200 " in out.stdout
         assert term.wait(20) == 0, term.output()
     finally:
         term.stop()
@@ -230,8 +232,23 @@ def test_outbound_through_407_termination_with_audio(
     assert row["tx_audio_frames"] > 50      # the greeting went out...
     assert row["rx_voiced_frames"] > 20     # ...and came back through the far end
     messages = term.messages.read_text(errors="replace")
-    assert "Proxy-Authorization: Digest" in messages
     assert "P-Asserted-Identity: <sip:+14155550130@" in messages
+    assert digest_ok(messages, "vio-term", PASSWORD)
+
+
+def digest_ok(messages: str, username: str, password: str) -> bool:
+    """Recompute the RFC 2617 response of the Proxy-Authorization in SIPp's message log."""
+    m = re.search(r"^Proxy-Authorization: Digest (.*)$", messages, re.M)
+    assert m is not None, "no Proxy-Authorization in the INVITE"
+    p = dict(re.findall(r'(\w+)="?([^",]*)"?', m.group(1)))
+    assert p["username"] == username and p["realm"] == "sip.twilio.com"
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    ha1 = md5(f"{username}:{p['realm']}:{password}")
+    ha2 = md5(f"INVITE:{p['uri']}")
+    return md5(f"{ha1}:{p['nonce']}:{ha2}") == p["response"]
 
 
 def test_direction_switch_by_reload_while_an_inbound_call_lives(tmp_path: Path) -> None:
@@ -240,7 +257,7 @@ def test_direction_switch_by_reload_while_an_inbound_call_lives(tmp_path: Path) 
     media = free_rtp_range(TERM_IP, 4)[0]
     term = start_uas(tmp_path, "uas_twilio_407.xml", TERM_IP, term_port,
                      ["-mi", TERM_IP, "-mp", str(media), "-rtp_echo", "-m", "1", "-d", "1000",
-                      "-set", "pw", PASSWORD, "-set", "from", "+14155550130"])
+                      "-set", "from", "+14155550130"])
     inbound: subprocess.Popen[str] | None = None
     try:
         # inbound-only number: refused up front, nothing reaches the termination
