@@ -321,3 +321,32 @@ def test_sighup_reload_with_an_invalid_file_keeps_running(tmp_path: Path) -> Non
     finally:
         rc = srv.stop()
     assert rc == 0, srv.raw[-20:]
+
+
+def test_options_health_marks_the_trunk_down_and_up(tmp_path: Path) -> None:
+    term_port = free_port(TERM_IP)
+    text = config_text(term_port=term_port).replace(
+        "cps: 5\n      options_interval_s: 0",
+        "cps: 5\n      options_interval_s: 0.5\n      options_timeout_s: 0.5\n"
+        "      options_down_after: 2")
+    peer = start_uas(tmp_path, "uas_options.xml", TERM_IP, term_port, [])
+    srv = start_server(tmp_path, text)
+    try:
+        deadline = time.monotonic() + 15
+        while '"last_status": 200' not in cli(srv, "status", "--json").stdout:
+            assert time.monotonic() < deadline, "no answered OPTIONS ping"
+            time.sleep(0.2)
+        n = len(srv.lines)
+        peer.stop()
+        n, down = wait_after(srv, n, "trunk_down", trunk="tw", timeout=15)
+        assert down["last_status"] == 408 and down["failures"] == 2
+        out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000")
+        assert out.returncode == 3 and "is down (OPTIONS unanswered)" in out.stderr, out.stderr
+        assert "down (last 408)" in cli(srv, "status").stdout
+        peer = start_uas(tmp_path, "uas_options.xml", TERM_IP, term_port, [])
+        _, up = wait_after(srv, n, "trunk_up", trunk="tw", timeout=15)
+        assert up["last_status"] == 200
+    finally:
+        peer.stop()
+        rc = srv.stop()
+    assert rc == 0, srv.raw[-20:]
