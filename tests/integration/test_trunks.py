@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -350,3 +351,35 @@ def test_options_health_marks_the_trunk_down_and_up(tmp_path: Path) -> None:
         peer.stop()
         rc = srv.stop()
     assert rc == 0, srv.raw[-20:]
+
+
+@pytest.mark.parametrize(("scenario", "outcome", "status"), [
+    ("uas_busy.xml", "busy", 486), ("uas_ring_no_answer.xml", "no_answer", 487),
+])
+def test_standalone_call_out_reports_failures(tmp_path: Path, scenario: str, outcome: str,
+                                              status: int) -> None:
+    """No server runs on this config: `call-out` runs its own endpoint for the call."""
+    term_port = free_port(TERM_IP)
+    rtp_min, rtp_max = free_rtp_range()
+    cfg = tmp_path / "vio.yaml"
+    cfg.write_text(config_text(term_port=term_port).format(
+        port=free_port(), rtp_min=rtp_min, rtp_max=rtp_max, dir=tmp_path / "var",
+        trunk_ip="127.0.0.2"))
+    peer = start_uas(tmp_path, scenario, TERM_IP, term_port, ["-m", "1"])
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "vio_sbc.cli", "call-out", "-c", str(cfg), "--from",
+             "+14155550130", "--to", "+14155559000", "--ring-timeout", "1.5"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert f": {outcome} ({status} " in out.stdout, out.stdout
+        assert peer.wait(20) == 0, peer.output()
+    finally:
+        peer.stop()
+    call_id = out.stdout.split()[1].rstrip(":")
+    conn = sqlite3.connect(str(tmp_path / "var" / "vio.db"))
+    conn.row_factory = sqlite3.Row
+    with conn:
+        row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    assert (row["direction"], row["status"], row["final_status"]) == ("outbound", outcome, status)
+    assert row["answered_at"] is None and row["ended_at"] is not None
