@@ -114,11 +114,16 @@ class ControlServer:
             conn.settimeout(5.0)
             try:
                 line = _read_line(conn)
+                if not line.strip():
+                    return  # a probe (server_running) or a client that gave up
                 msg = json.loads(line)
                 if not isinstance(msg, dict) or not isinstance(msg.get("op"), str):
                     raise ValueError("expected a JSON object with an 'op'")
             except (OSError, ValueError) as exc:
-                _write(conn, {"ok": False, "error": f"bad request: {exc}", "final": True})
+                try:
+                    _write(conn, {"ok": False, "error": f"bad request: {exc}", "final": True})
+                except OSError:
+                    pass
                 return
             req = Request(op=msg.pop("op"), args=msg)
             self.requests.put(req)
