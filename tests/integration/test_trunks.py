@@ -383,3 +383,56 @@ def test_standalone_call_out_reports_failures(tmp_path: Path, scenario: str, out
         row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
     assert (row["direction"], row["status"], row["final_status"]) == ("outbound", outcome, status)
     assert row["answered_at"] is None and row["ended_at"] is not None
+
+
+def test_reload_reregisters_a_changed_trunk_and_removes_one_after_its_call(
+        tmp_path: Path) -> None:
+    reg_port = free_port(REGISTRAR_IP)
+    registrar = start_uas(tmp_path, "uas_registrar_401.xml", REGISTRAR_IP, reg_port,
+                          ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "30"])
+    srv = start_server(tmp_path, config_text(reg_port=reg_port).replace("expires: 6",
+                                                                          "expires: 30"))
+    call: subprocess.Popen[str] | None = None
+    try:
+        n, _ = wait_after(srv, 0, "trunk_registered", trunk="reg")
+        # a changed registration re-registers (the registrar grants what it grants: 30)
+        srv.config.write_text(srv.config.read_text().replace("expires: 30", "expires: 20"))
+        ok = cli(srv, "reload")
+        assert ok.returncode == 0 and "changed: reg" in ok.stdout, ok.stdout + ok.stderr
+        n, _ = wait_after(srv, n, "trunk_registered", trunk="reg")
+        # a call over the registered trunk is live while the trunk is removed
+        tag = f"rm-{time.monotonic_ns()}"
+        call = subprocess.Popen(
+            [sipp_bin(), srv.addr, "-sf", str(SCENARIOS / "uac_echo_audio.xml"),
+             "-s", "+14155550120", "-i", REGISTRAR_IP, "-p", str(free_port(REGISTRAR_IP)),
+             "-mi", REGISTRAR_IP, "-mp", str(free_rtp_range(REGISTRAR_IP, 4)[0]), "-m", "1",
+             "-nostdin", "-d", "4000", "-cid_str", f"{tag}-%u-%p@%s"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+        n, _ = wait_after(srv, n, "call_answered", trunk="reg")
+        text = srv.config.read_text()
+        start, end = text.index("  reg:\n"), text.index("  tw:\n")
+        srv.config.write_text((text[:start] + text[end:]).replace(
+            '  "+14155550120": {trunk: reg, direction: inbound, agent: echo}\n', ""))
+        ok = cli(srv, "reload")
+        assert ok.returncode == 0 and "removed: reg" in ok.stdout, ok.stdout + ok.stderr
+        n, retiring = wait_after(srv, n, "trunk_retiring", trunk="reg")
+        assert retiring["live_calls"] == 1
+        assert call.poll() is None  # the call is still up: the account stays for it
+        assert not any(e.get("event") == "trunk_removed" for e in srv.lines)
+        assert call.wait(30) == 0, call.stdout.read() if call.stdout else ""
+        row = srv.call_row(sip_call_id(srv, tag))
+        assert (row["trunk"], row["status"], row["hangup_side"]) == ("reg", "ended", "caller")
+        assert row["duration_s"] > 3.5
+        wait_after(srv, n, "trunk_removed", trunk="reg")
+        # removing the account unregistered it (a REGISTER with expiry 0)
+        deadline = time.monotonic() + 10
+        while not re.search(r"^Expires: 0\s*$", registrar.messages.read_text(), re.M):
+            assert time.monotonic() < deadline, "no un-REGISTER reached the registrar"
+            time.sleep(0.1)
+    finally:
+        registrar.stop()
+        if call is not None and call.poll() is None:
+            call.kill()
+            call.wait(10)
+        rc = srv.stop()
+    assert rc == 0, srv.raw[-20:]
