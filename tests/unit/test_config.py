@@ -79,6 +79,11 @@ def test_example_config_loads_with_its_included_trunk() -> None:
     assert freepbx.inbound.allow == (ipaddress.ip_network("127.0.0.5/32"),)
     assert freepbx.file.endswith("example-freepbx.yaml")
     assert freepbx.number_format.international_prefix == "011"
+    assert freepbx.outbound is not None and freepbx.outbound.host == "127.0.0.5"
+    assert freepbx.outbound.password == "change-me"  # ${PBX_PASSWORD:-change-me}
+    assert freepbx.register.enabled and freepbx.register.expires == 300
+    assert config.numbers["+14155550199"].trunk == "freepbx"
+    assert config.warnings == ()
     first, second = config.numbers["+14155550100"], config.numbers["+14155550101"]
     assert (first.trunk, first.direction, first.agent) == ("pbx", Direction.BOTH, "receptionist")
     assert (second.direction, second.agent) == (Direction.INBOUND, None)

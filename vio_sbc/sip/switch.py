@@ -247,8 +247,7 @@ class Softswitch:
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
                 call.end("agent")
-        self.trunks.tick()
-        for hook in self.tick_hooks:
+        for hook in (self.trunks.tick, *self.tick_hooks):
             try:
                 hook()
             except Exception:

@@ -23,7 +23,7 @@ from vio_sbc.config.model import Config, TrunkConfig
 from vio_sbc.config.trunk_schema import uri_host
 from vio_sbc.sip.message import source_ip
 from vio_sbc.trunks.admission import TokenBucket
-from vio_sbc.trunks.health import Health
+from vio_sbc.trunks.health import Health, ping_ok
 from vio_sbc.trunks.registration import Registration, refresh_margin_s
 
 if TYPE_CHECKING:
@@ -54,8 +54,7 @@ class TrunkAccount(pj.Account):  # type: ignore[misc]
 
     def onSendRequest(self, prm: Any) -> None:
         try:
-            code = int(prm.e.body.tsxState.tsx.statusCode)
-            self.mgr.on_ping_result(self.trunk, int(prm.userData), code)
+            self.mgr.on_ping_result(self.trunk, int(prm.e.body.tsxState.tsx.statusCode))
         except Exception:
             log.exception("options_result_failed", trunk=self.trunk)
 
@@ -93,8 +92,7 @@ class TrunkManager:
         self.buckets: dict[str, TokenBucket] = {}
         self.registrar_sources: dict[str, str] = {}  # registrar IP -> trunk
         self._next_ping: dict[str, float] = {}
-        self._pending: dict[str, tuple[int, float]] = {}  # trunk -> (token, deadline)
-        self._token = 0
+        self._pending: dict[str, float] = {}  # trunk -> deadline of its outstanding ping
 
     # -- accounts ----------------------------------------------------------------
     def account_config(self, trunk: TrunkConfig) -> Any:
@@ -241,7 +239,7 @@ class TrunkManager:
     # -- OPTIONS health ----------------------------------------------------------
     def tick(self) -> None:
         now = time.monotonic()
-        for name, (_tok, deadline) in list(self._pending.items()):
+        for name, deadline in list(self._pending.items()):
             if now >= deadline:
                 del self._pending[name]
                 self._ping_done(name, 408)
@@ -263,12 +261,10 @@ class TrunkManager:
             self._ping(name, f"sip:{out.uri_host}{tp}", out.options_timeout_s)
 
     def _ping(self, name: str, uri: str, timeout_s: float) -> None:
-        self._token += 1
         prm = pj.SendRequestParam()
         prm.method = "OPTIONS"
-        prm.userData = self._token
         prm.txOption.targetUri = uri
-        self._pending[name] = (self._token, time.monotonic() + timeout_s)
+        self._pending[name] = time.monotonic() + timeout_s
         try:
             self.accounts[name].sendRequest(prm)
         except pj.Error as exc:
@@ -276,11 +272,13 @@ class TrunkManager:
             log.warning("options_send_failed", trunk=name, error=exc.info())
             self._ping_done(name, 503)
 
-    def on_ping_result(self, name: str, token: int, code: int) -> None:
-        pending = self._pending.get(name)
-        if pending is None or pending[0] != token:
-            return  # late answer to a ping already counted as timed out
-        del self._pending[name]
+    def on_ping_result(self, name: str, code: int) -> None:
+        """Any SIP answer, even a late one, shows the peer is alive. A failure pjsip
+        reports (its own 408 comes ~32 s after the ping on UDP) counts only while a ping
+        is outstanding: ours already timed out after options_timeout_s."""
+        if name not in self._pending and not ping_ok(code):
+            return
+        self._pending.pop(name, None)
         self._ping_done(name, code)
 
     def _ping_done(self, name: str, code: int) -> None:

@@ -54,7 +54,8 @@ class Registration:
     failures: int = 0
 
     def attempt(self) -> None:
-        if self.status is not RegStatus.REGISTERED:
+        """A REGISTER goes out: a refresh still shows registered, a retry still failing."""
+        if self.status not in (RegStatus.REGISTERED, RegStatus.FAILING):
             self.status = RegStatus.REGISTERING
 
     def registered(self, code: int, reason: str, expires_s: int, now: float) -> None:

@@ -48,6 +48,8 @@ def test_registration_state() -> None:
     delay = r.failed(REG, 408, "Request Timeout", now=100.0, rng=random.Random(1))
     assert r.status is RegStatus.FAILING and r.failures == 1 and r.last_code == 408
     assert r.next_retry_at == pytest.approx(100.0 + delay) and 1.0 <= delay <= 2.0
+    r.attempt()  # the retry: still failing until it succeeds
+    assert r.status is RegStatus.FAILING
     r.failed(REG, 408, "Request Timeout", now=102.0, rng=random.Random(1))
     assert r.failures == 2
     r.registered(200, "OK", 60, now=110.0)
