@@ -52,6 +52,14 @@ def start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
     attempts a crash cut off."""
     dialer = Dialer(switch, open_store(cfg), cfg.dialer, outbound_trunks(cfg), trunk_cps(cfg),
                     switch.calllog.get)
+    seen = {"cfg": switch.cfg}
+
+    def follow_reload() -> None:  # `vio-sbc reload` / SIGHUP swaps switch.cfg
+        if switch.cfg is not seen["cfg"]:
+            seen["cfg"] = switch.cfg
+            dialer.reconfigure(outbound_trunks(switch.cfg), trunk_cps(switch.cfg))
+
+    switch.tick_hooks.append(follow_reload)
     idle = sorted({t for t in outbound_trunks(cfg).values() if t not in trunk_cps(cfg)})
     if idle:
         log.warning("dialer_trunks_without_outbound", trunks=idle)

@@ -78,6 +78,12 @@ class Dialer:
         except Exception:
             log.exception("dialer_tick_failed")
 
+    def reconfigure(self, trunk_of: Mapping[str, str], trunk_cps: Mapping[str, float]) -> None:
+        """New numbers/trunks after a config reload; calls in progress are unaffected."""
+        self.trunk_of, self.trunk_cps = dict(trunk_of), dict(trunk_cps)
+        log.info("dialer_reconfigured", numbers=sorted(self.trunk_of),
+                 trunks=sorted(self.trunk_cps))
+
     def drain(self) -> None:
         """Stop claiming; calls in progress finish and report as usual."""
         if not self.draining:

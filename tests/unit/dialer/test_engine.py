@@ -206,3 +206,15 @@ def test_result_reported_from_inside_place_call(tmp_path: Path) -> None:
     assert (job["status"], job["last_status"], job["call_ids"]) == ("failed", 500, '["call-x"]')
     assert [(a["status"], a["call_id"]) for a in d.store.attempts(jid)] == [("done", "call-x")]
     assert d.live == {}
+
+
+def test_reconfigure_follows_a_reload(tmp_path: Path) -> None:
+    sw = Switch()
+    d = make(tmp_path, sw)
+    d.store.add_jobs([JobSpec(FROM, f"+1415555{i:04d}") for i in range(2)], T0)
+    d.reconfigure({}, {})  # the number no longer calls out
+    run(d, sw, T0 + 1)
+    assert sw.placed == []
+    d.reconfigure({FROM: "pbx"}, {"pbx": 100.0})
+    run(d, sw, T0 + 2)
+    assert len(sw.placed) == 2
