@@ -317,6 +317,10 @@ class JobStore:
                 "WHERE id = ? AND status = 'dialing'",
                 (decision.status, decision.not_before, outcome, sip_status, reason, now,
                  now if decision.status in rules.TERMINAL else None, job_id))
+            # a retry of a campaign cancelled while this attempt was live is cancelled
+            conn.execute("UPDATE jobs SET status = 'cancelled', ended_at = ? WHERE id = ? "
+                         "AND status = 'retry_wait' AND campaign IN "
+                         "(SELECT name FROM campaigns WHERE status = 'cancelled')", (now, job_id))
             return cur.rowcount == 1
 
     def _end(self, conn: sqlite3.Connection, job_id: int, status: str, now: float, *,

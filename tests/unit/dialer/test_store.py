@@ -156,6 +156,10 @@ def test_pause_resume_cancel(store: JobStore) -> None:
     assert store.set_campaign_status("c1", "cancelled", T0) == 2
     assert store.job(c.job_id)["status"] == "dialing"  # a live attempt is never cut
     assert [store.job(i)["status"] for i in ids if i != c.job_id] == ["cancelled"] * 2
+    # the live attempt ends busy: its retry is cancelled with the campaign
+    assert store.finish(c.job_id, c.attempt_id, "busy", 486, "Busy Here",
+                        Decision("retry_wait", T0 + 60), T0)
+    assert store.job(c.job_id)["status"] == "cancelled"
     with pytest.raises(DialerError, match=r"^campaign 'c1' is cancelled$"):
         store.set_campaign_status("c1", "active", T0)
 
