@@ -157,6 +157,20 @@ def cmd_status(cfg: Config, store: Any, args: argparse.Namespace) -> int:
             return 0
 
 
+def cmd_list(cfg: Config, store: Any, args: argparse.Namespace) -> int:
+    from vio_sbc.dialer.rules import TERMINAL
+
+    table = [("CAMPAIGN", "STATUS", "FROM", "DONE")]
+    for c in store.campaigns():
+        counts = store.counts(c.name)
+        done = sum(counts[s] for s in TERMINAL)
+        table.append((c.name, c.status, c.from_number, f"{done}/{sum(counts.values())}"))
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    for r in table:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
 def cmd_dial(cfg: Config, store: Any, args: argparse.Namespace) -> int:
     from vio_sbc.dialer.api import schedule_callback
     from vio_sbc.dialer.windows import DialerError
@@ -235,6 +249,9 @@ def register(sub: Any) -> None:
         _cfg_arg(p)
         p.add_argument("name")
         p.set_defaults(func=lambda a: _run(a, cmd_set_status), action=action)
+    ls = csub.add_parser("list", help="every campaign with its status and progress")
+    _cfg_arg(ls)
+    ls.set_defaults(func=lambda a: _run(a, cmd_list))
     st = csub.add_parser("status", help="counts by status and a progress bar")
     _cfg_arg(st)
     st.add_argument("name")

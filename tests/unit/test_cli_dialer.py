@@ -68,6 +68,9 @@ def test_campaign_life(cfg: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
     # --watch returns at once when every job is done
     rc, out, _ = run(capsys, "campaign", "status", "-c", cfg, "spring", "--watch")
     assert rc == 0 and out.endswith(f"[{'#' * 30}] 2/2 done (100%)\n")
+    assert run(capsys, "campaign", "list", "-c", cfg)[1] == (
+        "CAMPAIGN  STATUS     FROM          DONE\n"
+        "spring    cancelled  +14155550100  2/2\n")
     store = open_store(load_config(cfg))
     [job] = [j for j in store.jobs("spring") if j["to_number"] == "+14155551001"]
     assert (job["tz"], job["name"], job["source_line"]) == ("Asia/Tokyo", "Cy", 4)
