@@ -28,7 +28,8 @@ def _build_ulaw_encode() -> npt.NDArray[np.uint8]:
     mag = np.minimum(np.where(neg, -v, v), 8159) + (0x84 >> 2)
     mask = np.where(neg, 0x7F, 0xFF)
     seg = np.searchsorted(_SEG_UEND, mag, side="left")  # first seg with mag <= end
-    code = np.where(seg >= 8, 0x7F, (np.minimum(seg, 7) << 4) | ((mag >> (np.minimum(seg, 7) + 1)) & 0xF))
+    s = np.minimum(seg, 7)
+    code = np.where(seg >= 8, 0x7F, (s << 4) | ((mag >> (s + 1)) & 0xF))
     return ((code ^ mask) & 0xFF).astype(np.uint8)
 
 

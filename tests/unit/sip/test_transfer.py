@@ -13,7 +13,7 @@ from vio_sbc.sip.transfer import (
 
 @pytest.mark.parametrize(("target", "host", "want"), [
     ("sip:alice@pbx.example.com", "127.0.0.2", "sip:alice@pbx.example.com"),
-    ("sips:+14155550999@carrier.example;transport=tls", "x", "sips:+14155550999@carrier.example;transport=tls"),
+    ("sips:+1415@carrier.example;transport=tls", "x", "sips:+1415@carrier.example;transport=tls"),
     ("+14155550999", "127.0.0.2", "sip:+14155550999@127.0.0.2"),
     ("1001", "127.0.0.2", "sip:1001@127.0.0.2"),
     ("1001", "::1", "sip:1001@[::1]"),
@@ -22,16 +22,12 @@ def test_refer_uri(target: str, host: str, want: str) -> None:
     assert refer_uri(target, host) == want
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("alice", "transfer target 'alice' is neither a sip:/sips: URI nor a number (+, digits, *, #)"),
-    ("http://x", "transfer target 'http://x' is neither a sip:/sips: URI nor a number (+, digits, *, #)"),
-    ("", "transfer target '' is neither a sip:/sips: URI nor a number (+, digits, *, #)"),
-    ("sip:a b@c", "transfer target 'sip:a b@c' is neither a sip:/sips: URI nor a number (+, digits, *, #)"),
-])
-def test_bad_targets_are_refused_with_a_precise_message(target: str, message: str) -> None:
+@pytest.mark.parametrize("target", ["alice", "http://x", "", "sip:a b@c"])
+def test_bad_targets_are_refused_with_a_precise_message(target: str) -> None:
     with pytest.raises(TransferTargetError) as exc:
         check_target(target)
-    assert str(exc.value) == message
+    assert str(exc.value) == (
+        f"transfer target {target!r} is neither a sip:/sips: URI nor a number (+, digits, *, #)")
 
 
 def test_number_without_host() -> None:
@@ -59,7 +55,7 @@ def test_refer_rejected_fails(status: int) -> None:
 
 
 def test_sipfrag_busy_after_accept_fails() -> None:
-    got, t = _run([(202, "Accepted", False), (486, "Busy Here", True)])
+    got, _ = _run([(202, "Accepted", False), (486, "Busy Here", True)])
     assert got == [None, Outcome.FAILED]
 
 
