@@ -507,3 +507,20 @@ def test_twilio_ranges_data() -> None:
     assert ipaddress.ip_network("54.172.60.0/30") in networks
     assert ipaddress.ip_network("177.71.206.192/30") in networks
     assert len(set(networks)) == len(networks) >= 8
+
+
+def test_websocket_agent_options_are_kept() -> None:
+    config = parse_config_text(
+        "agents:\n"
+        "  receptionist: {kind: scripted, transfer_digit: 0, transfer_to: '+14155550999'}\n"
+        "  bot:\n"
+        "    kind: websocket\n"
+        "    url: wss://agents.example.com/twilio\n"
+        "    parameters: {team: blue, tier: 2}\n"
+        "    connect_timeout_s: 2.5\n"
+    )
+    bot = config.agents["bot"]
+    assert bot.kind == "websocket"
+    assert bot.options == {"url": "wss://agents.example.com/twilio",
+                           "parameters": {"team": "blue", "tier": 2}, "connect_timeout_s": 2.5}
+    assert config.agents["receptionist"].options["transfer_to"] == "+14155550999"

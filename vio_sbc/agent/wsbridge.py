@@ -177,13 +177,20 @@ class WsBridge:
 
     def stop(self, timeout: float = 5.0) -> None:
         if not self._thread.is_alive():
+            if self._thread.ident is None:  # never started: no loop thread to stop
+                self.loop.close()
             return
 
         async def _cancel_all() -> None:
-            tasks = list(self.tasks)
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # calls still linked first (their close handshakes), then what the
+            # connections run themselves (keepalive pings)
+            for group in (list(self.tasks), None):
+                me = asyncio.current_task()
+                tasks = group if group is not None else [
+                    t for t in asyncio.all_tasks() if t is not me]
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
         fut: Any = asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop)
         try:
@@ -192,3 +199,5 @@ class WsBridge:
             log.warning("ws_bridge_stop_timeout")
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.loop.close()
