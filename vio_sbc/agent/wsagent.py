@@ -16,6 +16,7 @@ connect_timeout_s (default 5), fallback (text), account_sid (default AC + zeros)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -39,6 +40,7 @@ from vio_sbc.config.model import AgentConfig
 
 DEFAULT_FALLBACK = "Sorry, our assistant is not available right now. Please call again later."
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
+MAX_BUFFER_S = 60.0  # server audio queued ahead of the playout beyond this is dropped
 
 
 class Tts(Protocol):
@@ -81,6 +83,9 @@ class WebSocketAgent:
         self._push: Callable[[Frame], None] | None = None
         self._rest = b""  # server audio short of a whole frame
         self._over = False
+        self._queued_until = 0.0  # monotonic time the queued server audio ends
+        self.dropped_ms = 0  # server audio dropped for exceeding MAX_BUFFER_S
+        self.clock: Callable[[], float] = time.monotonic
 
     def attach(self, push: Callable[[Frame], None]) -> None:
         self._push = push
@@ -109,11 +114,12 @@ class WebSocketAgent:
                 self.link.send(frame)
             return ()
         if isinstance(frame, OutputAudio):
-            return () if self._over else self._frames(frame.pcm, pad=False)
+            return () if self._over or not self._room(frame) else self._frames(frame.pcm, False)
         if isinstance(frame, PlayoutMark):
             return () if self._over else [*self._frames(b"", pad=True), frame]
         if isinstance(frame, Interrupt):
             self._rest = b""
+            self._queued_until = 0.0
             return (frame,)
         if isinstance(frame, CallStarted):
             return self._start(frame)
@@ -124,6 +130,17 @@ class WebSocketAgent:
             if self.link is not None:
                 self.link.close()
         return ()
+
+    def _room(self, frame: OutputAudio) -> bool:
+        """Bound what a server can queue: at most MAX_BUFFER_S ahead of real time."""
+        now = self.clock()
+        start = max(now, self._queued_until)
+        dur = frame.duration_ms / 1000.0
+        if start + dur - now > MAX_BUFFER_S:
+            self.dropped_ms += int(frame.duration_ms)
+            return False
+        self._queued_until = start + dur
+        return True
 
     def _start(self, frame: CallStarted) -> list[Frame]:
         self.rate = frame.sample_rate

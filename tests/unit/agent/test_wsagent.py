@@ -194,3 +194,19 @@ def test_attach_gives_async_sources_the_session_push() -> None:
     assert bridge.deliver is not None
     bridge.deliver(Interrupt())
     assert sess.inbox.get_nowait() == (sess, -1, Interrupt())
+
+
+def test_server_audio_beyond_the_buffer_limit_is_dropped() -> None:
+    from vio_sbc.agent.wsagent import MAX_BUFFER_S
+
+    agent, _ = _agent()
+    now = [100.0]
+    agent.clock = lambda: now[0]
+    run(agent, [START])
+    second = OutputAudio(bytes(16000), 8000)  # 1 s
+    out = run(agent, [second] * int(MAX_BUFFER_S + 5))
+    assert len(out) == int(MAX_BUFFER_S) and agent.dropped_ms == 5000
+    now[0] += 2.0  # two seconds played: room for two more
+    assert len(run(agent, [second] * 3)) == 2
+    run(agent, [Interrupt()])  # a clear empties the queue: room again
+    assert len(run(agent, [second] * 3)) == 3
