@@ -1,5 +1,6 @@
-"""`vio-sbc status`: the running server's readiness and metrics at a glance, read
-from its HTTP endpoint (`http.listen`)."""
+"""`vio-sbc health`: the running server's readiness and metrics at a glance, read
+from its HTTP endpoint (`http.listen`). (`vio-sbc status` asks the control socket
+for trunk registrations and live calls.)"""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def render(ready_status: int, ready: dict[str, Any], metrics: str) -> list[str]:
     return lines
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_health(args: argparse.Namespace) -> int:
     from vio_sbc.config import load_config
 
     try:
@@ -78,7 +79,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(issue, file=sys.stderr)
         return EXIT_INVALID
     if cfg.http is None:
-        print(f"{args.config}: no http.listen configured: status needs the HTTP endpoint",
+        print(f"{args.config}: no http.listen configured: health needs the HTTP endpoint",
               file=sys.stderr)
         return EXIT_INVALID
     base = f"http://{cfg.http.listen}"
@@ -94,10 +95,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    s = sub.add_parser("status", help="readiness and metrics of the running server",
+    s = sub.add_parser("health", help="readiness and metrics of the running server (HTTP)",
                        description="Read /readyz and /metrics from the server's http.listen "
                        "and print them at a glance. Exit 0 ready, 1 not ready, 3 not "
                        "answering.")
     s.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     s.add_argument("--timeout", type=float, default=3.0, help="HTTP timeout in seconds")
-    s.set_defaults(func=cmd_status)
+    s.set_defaults(func=cmd_health)

@@ -1,5 +1,5 @@
 """The operator endpoint against the real server: /healthz, /readyz, /metrics, and
-`vio-sbc status` reading them."""
+`vio-sbc health` reading them."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_health_ready_and_metrics_follow_calls(ops_server: tuple[Server, str]) -
     assert rx > 50 and expected >= 90 and rx <= expected * 1.05  # ~2 s call, 20 ms frames
     assert "vio_active_calls" in metrics
 
-    out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "status", "-c", str(srv.config)],
+    out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "health", "-c", str(srv.config)],
                          capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -106,7 +106,7 @@ def test_readyz_fails_while_the_call_log_is_locked(ops_server: tuple[Server, str
         assert holder.stdout.readline().strip() == "locked"
         status, body, _ = get(base + "/readyz")
         assert status == 503 and '"ok": false' in body and "locked" in body
-        out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "status", "-c",
+        out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "health", "-c",
                               str(srv.config)], capture_output=True, text=True, timeout=30)
         assert out.returncode == 1 and out.stdout.startswith("ready: NO")
         assert "FAIL call_log" in out.stdout
@@ -118,11 +118,11 @@ def test_readyz_fails_while_the_call_log_is_locked(ops_server: tuple[Server, str
     assert get(base + "/readyz")[0] == 200
 
 
-def test_status_without_http_is_refused(tmp_path: Path) -> None:
+def test_health_without_http_is_refused(tmp_path: Path) -> None:
     cfg = tmp_path / "vio.yaml"
     cfg.write_text("sip: {listen: 127.0.0.1:5999}\n")
-    out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "status", "-c", str(cfg)],
+    out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "health", "-c", str(cfg)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
-    assert out.stderr.strip() == (f"{cfg}: no http.listen configured: status needs the HTTP "
+    assert out.stderr.strip() == (f"{cfg}: no http.listen configured: health needs the HTTP "
                                   "endpoint")

@@ -2,7 +2,7 @@
 
 The server runs with SIP tracing on (every message logged) and a secret in a field
 that goes on the wire (`sip.user_agent`), so the secret would be in the log if
-redaction failed; another sits in a trunk's `register.password`."""
+redaction failed; another is a trunk's `outbound.password` (digest credentials)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def test_no_secret_in_any_log_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             .replace("  max_calls: 50\n", '  max_calls: 50\n  user_agent: "${{VIO_TEST_UA}}"\n')
             .replace("    number_format: {{country_code: \"1\", national_length: 10}}\n",
                      "    number_format: {{country_code: \"1\", national_length: 10}}\n"
-                     "    register: {{user: pbx, password: \"${{VIO_TEST_PASSWORD}}\"}}\n")
+                     "    outbound: {{host: 127.0.0.5, username: pbx, "
+                     "password: \"${{VIO_TEST_PASSWORD}}\"}}\n")
             + "log: {{level: debug, sip_trace: true, pjsip_level: 5}}\n")
     assert "VIO_TEST_PASSWORD" in text and "VIO_TEST_UA" in text
     srv = start_server(tmp_path, text)
@@ -57,7 +58,7 @@ def test_check_output_never_shows_a_secret(tmp_path: Path) -> None:
     secret = f"pw-{secrets.token_hex(8)}"
     cfg = tmp_path / "vio.yaml"
     cfg.write_text('trunks:\n  t:\n    kind: byoc\n    inbound: {allow: ["${VIO_PW}"]}\n'
-                   '    register: {password: "${VIO_PW}"}\n')
+                   '    outbound: {host: 127.0.0.5, username: u, password: "${VIO_PW}"}\n')
     out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "check", "-c", str(cfg)],
                          capture_output=True, text=True, timeout=30,
                          env={"VIO_PW": secret, "PATH": "/usr/bin:/bin"})

@@ -44,7 +44,7 @@ def test_missing_empty_and_directory(tmp_path: Path) -> None:
 
 def test_config_errors_never_quote_an_env_secret() -> None:
     text = ('trunks:\n  t:\n    kind: byoc\n    inbound: {allow: ["${PW}"]}\n'
-            "    register: {user: u, password: \"${PW}\"}\n")
+            "    outbound: {host: 127.0.0.5, username: u, password: \"${PW}\"}\n")
     with pytest.raises(ConfigError) as info:
         parse_config_text(text, "v.yaml", env={"PW": "hunter2-secret"})
     assert [str(i) for i in info.value.issues] == [

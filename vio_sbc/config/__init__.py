@@ -17,6 +17,8 @@ from vio_sbc.config.model import (
     StorageSettings,
     TrunkConfig,
     TrunkInbound,
+    TrunkOutbound,
+    TrunkRegister,
     WorkspaceSettings,
 )
 
@@ -36,6 +38,8 @@ __all__ = [
     "StorageSettings",
     "TrunkConfig",
     "TrunkInbound",
+    "TrunkOutbound",
+    "TrunkRegister",
     "WorkspaceSettings",
     "load_config",
     "parse_config_text",

@@ -24,6 +24,7 @@ from vio_sbc.config.schema import (
     BUILTIN_AGENT_NAME,
     NumberEntry,
     build_agents,
+    build_dialer,
     build_http,
     build_include,
     build_log,
@@ -39,7 +40,7 @@ from vio_sbc.errors import ConfigError, ConfigIssue
 from vio_sbc.log import Redactor
 
 TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log",
-            "http")
+            "dialer", "http")
 INCLUDED_KEYS = ("trunks", "numbers")
 
 # $${ is a literal ${; ${NAME} or ${NAME:-default}; a lone ${ is unterminated
@@ -135,6 +136,7 @@ class _Loader:
         storage = build_storage(items.get("storage"), self.issues)
         workspace, default_item = build_workspace(items.get("workspace"), self.issues)
         log = build_log(items.get("log"), self.issues)
+        dialer = build_dialer(items.get("dialer"), self.issues)
         http = build_http(items.get("http"), self.issues)
         agents_item = items.get("agents")
         if agents_item is None or agents_item.is_null:
@@ -162,8 +164,9 @@ class _Loader:
             raise ConfigError(self._redacted(ordered))
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
+                      dialer=dialer,
                       source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
-                      http=http)
+                      warnings=tuple(self.issues.warnings), http=http)
 
     def _redacted(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
         """Messages quote bad values: never a ${ENV} secret's (check output, logs)."""

@@ -18,6 +18,8 @@ from vio_sbc.agent.frames import CallEnded, CallStarted, InputDtmf
 from vio_sbc.callstate import CallState, Event, State
 from vio_sbc.routing import Route
 from vio_sbc.rtp.port import CallMediaPort, release_port
+from vio_sbc.sip.transfer import TransferAttempt
+from vio_sbc.sip.xfer import on_transfer_status
 
 if TYPE_CHECKING:
     from vio_sbc.sip.switch import Softswitch
@@ -45,6 +47,9 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.hangup_side: str | None = None
         self.answered_at: float | None = None
         self.codec: str | None = None
+        self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
+        self.variables: dict[str, str] = {}  # to the agent in CallStarted
+        self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.media_index: int | None = None  # active audio stream, for RTP statistics
         self.created = time.monotonic()  # INVITE received, for the answer latency
         self.log = structlog.get_logger("vio_sbc.call").bind(
@@ -136,7 +141,16 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         except Exception:
             self.log.exception("on_dtmf_failed")
 
+    def onCallTransferStatus(self, prm: Any) -> None:
+        try:
+            on_transfer_status(self, prm)
+        except Exception:
+            self.log.exception("on_transfer_status_failed")
+
     # -- internals ------------------------------------------------------------
+    def t_ms(self) -> int:
+        return self._t_ms()
+
     def _t_ms(self) -> int:
         return int((time.time() - self.answered_at) * 1000) if self.answered_at else 0
 
@@ -157,8 +171,10 @@ class SbcCall(pj.Call):  # type: ignore[misc]
                 self.codec = None
             self.switch.calllog.update_call(self.id, codec=self.codec)
             self.session.push(CallStarted(
-                call_id=self.id, number=self.route.number.number, caller=self.caller,
-                agent=self.route.agent.name, sample_rate=rate,
+                call_id=self.id, number=self.route.number.number,
+                caller=self.callee if self.direction == "outbound" else self.caller,
+                agent=self.route.agent.name, sample_rate=rate, direction=self.direction,
+                variables=dict(self.variables),
             ))
             self.log.info("media_active", codec=self.codec)
         assert self.port is not None
