@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -126,3 +127,44 @@ def test_health_without_http_is_refused(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.strip() == (f"{cfg}: no http.listen configured: health needs the HTTP "
                                   "endpoint")
+
+
+def test_readyz_and_metrics_follow_trunk_registration(tmp_path: Path) -> None:
+    """A registering trunk: not ready until registered (SIPp registrar with 401
+    digest), vio_trunk_registered follows; the registrar gone -> not ready again."""
+    from tests.integration.test_trunks import (
+        PASSWORD,
+        REGISTRAR_IP,
+        config_text,
+        start_uas,
+        wait_after,
+    )
+
+    reg_port, http_port = free_port(REGISTRAR_IP), free_port()
+    text = config_text(reg_port=reg_port) + f"http: {{{{listen: 127.0.0.1:{http_port}}}}}\n"
+    srv = start_server(tmp_path, text)
+    base = f"http://127.0.0.1:{http_port}"
+    registrar = None
+    try:
+        srv.wait_event("http_listening")
+        status, body, _ = get(base + "/readyz")
+        assert status == 503 and "not registered: reg" in body, body
+        registrar = start_uas(tmp_path, "uas_registrar_401.xml", REGISTRAR_IP, reg_port,
+                              ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "6"])
+        n, _ = wait_after(srv, 0, "trunk_registered", trunk="reg", timeout=30)
+        deadline = time.monotonic() + 5  # gauges follow on the next 1 s tick
+        while get(base + "/readyz")[0] != 200:
+            assert time.monotonic() < deadline, get(base + "/readyz")[1]
+            time.sleep(0.1)
+        assert value(get(base + "/metrics")[1], "vio_trunk_registered", trunk="reg") == 1
+        registrar.stop()
+        wait_after(srv, n, "trunk_registration_failed", trunk="reg", timeout=30)
+        deadline = time.monotonic() + 5
+        while get(base + "/readyz")[0] != 503:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert value(get(base + "/metrics")[1], "vio_trunk_registered", trunk="reg") == 0
+    finally:
+        if registrar is not None:
+            registrar.stop()
+        assert srv.stop() == 0

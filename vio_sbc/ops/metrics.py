@@ -7,7 +7,7 @@ queue depth)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -79,7 +79,3 @@ def reject_reason(status: int, detail: str) -> str:
     return {400: "bad_request", 403: "forbidden", 404: "unknown_number",
             416: "bad_uri"}.get(status, f"status_{status}")
 
-
-def known_reasons() -> Iterable[str]:
-    return ("stranger", "rate_limited", "blocked", "over_cps", "max_calls", "draining",
-            "malformed", "unknown_number", "forbidden", "bad_request", "bad_uri")

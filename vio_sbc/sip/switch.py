@@ -52,6 +52,7 @@ from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
+from vio_sbc.trunks.registration import RegStatus
 
 if TYPE_CHECKING:
     from vio_sbc.dialer.engine import Dialer
@@ -108,6 +109,8 @@ class Softswitch:
         self.health = Health()
         self.health.add_check("sip_transport", self._transport_ready)
         self.health.add_check("call_log", db_writable(self.calllog.path))
+        self._registrations: dict[str, bool] = {}  # trunk -> registered (main thread writes)
+        self.health.add_check("trunk_registrations", self._registrations_ready)
         self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
@@ -477,6 +480,21 @@ class Softswitch:
             counts[key] = counts.get(key, 0) + 1
         self.metrics.set_active(counts)
         self.metrics.blocked_sources.set(self.admission.blocked_count)
+        regs = {name: reg.status is RegStatus.REGISTERED
+                for name, reg in self.trunks.regs.items()
+                if name in self.cfg.trunks and self.cfg.trunks[name].register.enabled}
+        for name, up in regs.items():
+            self.metrics.set_registration(name, up)
+        self._registrations = regs  # replaced whole: the HTTP thread reads a snapshot
+
+    def _registrations_ready(self) -> tuple[bool, str]:
+        regs = self._registrations
+        if not regs:
+            return True, "no trunk registers"
+        down = sorted(name for name, up in regs.items() if not up)
+        if down:
+            return False, f"not registered: {', '.join(down)}"
+        return True, f"registered: {', '.join(sorted(regs))}"
 
     def _check_rtp(self, now: float) -> None:
         """End calls that have received no RTP for rtp.inactivity_timeout_s."""
