@@ -112,6 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from vio_sbc.dialer.api import start_dialer
 
         switch.dialer = start_dialer(switch, cfg)
+        from vio_sbc.ops.metrics import watch_dialer
+
+        watch_dialer(switch.metrics, cfg)
     http_ops = None
     if cfg.http is not None:
         from vio_sbc.ops.http import OpsServer

@@ -168,3 +168,26 @@ def test_readyz_and_metrics_follow_trunk_registration(tmp_path: Path) -> None:
         if registrar is not None:
             registrar.stop()
         assert srv.stop() == 0
+
+
+def test_dialer_queue_depth_is_exported(tmp_path: Path) -> None:
+    from tests.integration.test_trunks import config_text
+
+    http_port = free_port()
+    text = (config_text() + "dialer: {{enabled: true}}\n"
+            + f"http: {{{{listen: 127.0.0.1:{http_port}}}}}\n")
+    srv = start_server(tmp_path, text)
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        srv.wait_event("http_listening")
+        assert value(get(base + "/metrics")[1], "vio_dialer_queue_depth") == 0
+        for n in range(2):  # callbacks a day ahead: queued, not dialled
+            out = subprocess.run(
+                [sys.executable, "-m", "vio_sbc.cli", "dial", "-c", str(srv.config),
+                 "--from", "+14155550130", "--to", f"+1415555990{n}",
+                 "--at", "2099-01-01T12:00:00+00:00"],
+                capture_output=True, text=True, timeout=30, cwd=tmp_path)
+            assert out.returncode == 0, out.stderr
+        assert value(get(base + "/metrics")[1], "vio_dialer_queue_depth") == 2
+    finally:
+        assert srv.stop() == 0

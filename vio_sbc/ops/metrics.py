@@ -8,8 +8,12 @@ queue depth)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from vio_sbc.config.model import Config
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 FRAME_MS = 20
@@ -79,3 +83,20 @@ def reject_reason(status: int, detail: str) -> str:
     return {400: "bad_request", 403: "forbidden", 404: "unknown_number",
             416: "bad_uri"}.get(status, f"status_{status}")
 
+
+
+def watch_dialer(metrics: Metrics, cfg: Config) -> None:
+    """vio_dialer_queue_depth: jobs waiting to be dialled (queued or waiting for a
+    retry), read from dialer.db at scrape time on a connection of its own."""
+    from vio_sbc.dialer.api import open_store
+    from vio_sbc.dialer.rules import CLAIMABLE
+
+    def depth() -> float:
+        store = open_store(cfg)
+        try:
+            counts = store.counts()
+        finally:
+            store.close()
+        return float(sum(counts.get(s, 0) for s in CLAIMABLE))
+
+    metrics.gauge_fn("vio_dialer_queue_depth", "Dialer jobs waiting to be placed", depth)
