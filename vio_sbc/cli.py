@@ -72,11 +72,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     logger = structlog.get_logger("vio_sbc")
-    stop = {"flag": False}
+    stop: dict[str, str | None] = {"signal": None, "logged": None}
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop["flag"] = True
-        logger.info("signal", signal=signal.Signals(signum).name)
+        # Only set a flag: logging here can deadlock. The handler runs on the main
+        # thread between two bytecodes, possibly inside structlog's write, whose lock
+        # is not re-entrant (seen: SIGTERM during a `call_ended` line hung the server).
+        stop["signal"] = signal.Signals(signum).name
+
+    def should_stop() -> bool:
+        if stop["signal"] is not None and stop["logged"] is None:
+            stop["logged"] = stop["signal"]
+            logger.info("signal", signal=stop["signal"])
+        return stop["signal"] is not None
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -133,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         http_ops.start()
         logger.info("http_listening", http=str(cfg.http.listen))
     try:
-        switch.run(lambda: stop["flag"], grace_s=args.grace)
+        switch.run(should_stop, grace_s=args.grace)
     finally:
         if http_ops is not None:
             http_ops.stop()

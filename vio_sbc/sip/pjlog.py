@@ -28,11 +28,10 @@ class StructlogWriter(pj.LogWriter):  # type: ignore[misc]
     """pjsua2 LogWriter: called from any pjlib thread, and re-entrantly.
 
     `write` only puts the line on a SimpleQueue (whose `put` is re-entrant); a
-    thread of its own formats and logs it. Logging inline deadlocked the main loop
-    (seen under load): Python's GC can run a SWIG destructor while the main thread
-    is inside a structlog call holding the stdout lock; pjsip logs from that
-    destructor, and the nested structlog call waited for the lock its own thread
-    held.
+    thread of its own formats and logs it. Logging inline could deadlock: Python's
+    GC may run a SWIG destructor while the main thread is inside a structlog call
+    holding the (non re-entrant) stdout lock, and pjsip logs from that destructor.
+    (The same lock did deadlock a signal handler that logged: see cli.py.)
 
     Malformed packets make pjsip log one error each: lines are cut to MAX_MSG
     characters and rate-limited per message shape (digits ignored), with the count
