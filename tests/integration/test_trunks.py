@@ -235,6 +235,7 @@ def test_outbound_through_407_termination_with_audio(
     messages = term.messages.read_text(errors="replace")
     assert "P-Asserted-Identity: <sip:+14155550130@" in messages
     assert digest_ok(messages, "vio-term", PASSWORD)
+    assert PASSWORD not in "".join(srv.raw)  # never logged
 
 
 def digest_ok(messages: str, username: str, password: str) -> bool:
@@ -436,3 +437,24 @@ def test_reload_reregisters_a_changed_trunk_and_removes_one_after_its_call(
             call.wait(10)
         rc = srv.stop()
     assert rc == 0, srv.raw[-20:]
+
+
+def test_early_media_reaches_the_agent_before_a_busy(
+        trunk_server: tuple[Server, int, Path]) -> None:
+    srv, term_port, tmp = trunk_server
+    media = free_rtp_range(TERM_IP, 4)[0]
+    peer = start_uas(tmp, "uas_early_media_busy.xml", TERM_IP, term_port,
+                     ["-mi", TERM_IP, "-mp", str(media), "-m", "1"])
+    try:
+        out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000")
+        assert out.returncode == 1 and ": busy (486 " in out.stdout, out.stdout + out.stderr
+        assert peer.wait(20) == 0, peer.output()
+    finally:
+        peer.stop()
+    call_id = out.stdout.split()[1].rstrip(":")
+    with srv.db() as c:
+        row = c.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    assert (row["status"], row["final_status"], row["answered_at"]) == ("busy", 486, None)
+    assert row["ringing_at"] is not None and row["codec"] == "PCMA/8000"
+    assert row["rx_voiced_frames"] > 50   # the announcement reached the agent's input
+    assert row["tx_audio_frames"] == 0    # the agent did not talk into early media

@@ -10,6 +10,7 @@ call is answered. Everything runs on the main thread.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +180,14 @@ def place_call(switch: Softswitch, req: OutboundRequest,
         switch.later(0.0, lambda: call.deliver(result))
         switch._reap.append(call)
         return call.id
-    switch.later(req.ring_timeout_s, call.ring_timeout)
+    ref = weakref.ref(call)  # the timer must not keep an ended call (a pj.Call) alive
+
+    def ring_timeout() -> None:
+        live = ref()
+        if live is not None:
+            live.ring_timeout()
+
+    switch.later(req.ring_timeout_s, ring_timeout)
     return call.id
 
 

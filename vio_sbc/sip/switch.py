@@ -205,6 +205,7 @@ class Softswitch:
             self.call_ended(call, 500, "shutdown")
         self._tick()
         ep.audDevManager().setNoDev()
+        self._timers.clear()  # timers may hold calls: none may outlive libDestroy
         self.engine.stop()
         self._reap.clear()
         self.calls.clear()
