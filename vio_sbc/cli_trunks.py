@@ -146,6 +146,16 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
     from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
     from vio_sbc.sip.switch import Softswitch, StartupError
 
+    from vio_sbc.trunks.admission import TokenBucket, admit_outbound
+
+    try:  # refuse before starting an endpoint (the same check runs again in place_call)
+        admit_outbound(cfg, args.from_number, live_calls=0, bucket=TokenBucket.for_cps(1.0),
+                       trunk_down=False, now=0.0)
+        if args.agent is not None and args.agent not in cfg.agents:
+            raise OutboundRefused(404, f"unknown agent {args.agent!r}")
+    except OutboundRefused as ref:
+        print(f"vio-sbc: refused: {ref.status} {ref.detail}", file=sys.stderr)
+        return EXIT_REFUSED
     switch = Softswitch(cfg, standalone=True)
     try:
         switch.start()
