@@ -145,7 +145,6 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
 
     from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
     from vio_sbc.sip.switch import Softswitch, StartupError
-
     from vio_sbc.trunks.admission import TokenBucket, admit_outbound
 
     try:  # refuse before starting an endpoint (the same check runs again in place_call)
