@@ -22,10 +22,12 @@ import structlog
 
 from vio_sbc.agent.agents import make_agent
 from vio_sbc.agent.engine import Engine, Session
-from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine
+from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine, TransferRequest
 from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.agent.wsagent import WebSocketAgent, ws_options
+from vio_sbc.agent.wsbridge import WsBridge
 from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
@@ -38,6 +40,7 @@ from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.trunkside import TrunkManager
+from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
 
 log = structlog.get_logger("vio_sbc.sip")
@@ -71,6 +74,8 @@ class Softswitch:
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
         self.calls: dict[str, SbcCall] = {}
         self.hangup_after_playout: dict[str, SbcCall] = {}
+        self.transfer_after_playout: dict[str, tuple[SbcCall, str]] = {}
+        self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._reap: list[SbcCall] = []
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -144,6 +149,8 @@ class Softswitch:
         for agent in cfg.agents.values():  # warm the TTS cache: first calls answer fast
             if agent.kind == "scripted" and agent.greeting:
                 self.tts.render(agent.greeting, cfg.rtp.clock_rate, agent.voice)
+            if agent.kind == "websocket":
+                self.tts.render(ws_options(agent)[3], cfg.rtp.clock_rate, agent.voice)
         self.engine.start()
         log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
                  rtp_ports=f"{cfg.rtp.port_min}-{cfg.rtp.port_max}")
@@ -207,6 +214,7 @@ class Softswitch:
         ep.audDevManager().setNoDev()
         self._timers.clear()  # timers may hold calls: none may outlive libDestroy
         self.engine.stop()
+        self.ws_bridge.stop()
         self._reap.clear()
         self.calls.clear()
         self.trunks.shutdown()
@@ -242,6 +250,10 @@ class Softswitch:
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
                 call.end("agent")
+        for cid, (call, target) in list(self.transfer_after_playout.items()):
+            if call.session is None or not call.session.playing:
+                del self.transfer_after_playout[cid]
+                start_transfer(call, target)
         for hook in (self.trunks.tick, *self.tick_hooks):
             try:
                 hook()
@@ -258,7 +270,11 @@ class Softswitch:
         if isinstance(frame, TranscriptLine):
             self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
         elif isinstance(frame, HangupRequest) and call is not None:
+            call.log.info("hangup_requested", reason=frame.reason)
+            self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
             self.hangup_after_playout[call.id] = call
+        elif isinstance(frame, TransferRequest) and call is not None:
+            self.transfer_after_playout[call.id] = (call, frame.target)
 
     # -- calls ---------------------------------------------------------------
     def build_pipeline(self, route: Route) -> Sequence[Processor]:
@@ -268,6 +284,8 @@ class Softswitch:
             stop_ms=int(opts.get("vad_stop_ms", 600)),  # type: ignore[call-overload]
             aggressiveness=int(opts.get("vad_aggressiveness", 2)),  # type: ignore[call-overload]
         )
+        if route.agent.kind == "websocket":
+            return [VadTurnDetector(params), WebSocketAgent(route.agent, self.tts, self.ws_bridge)]
         return [VadTurnDetector(params), make_agent(route.agent, self.tts)]
 
     # -- outbound and reload (vio_sbc/sip/outcall.py, vio_sbc/sip/trunkside.py) ----------
@@ -384,6 +402,7 @@ class Softswitch:
     def call_ended(self, call: SbcCall, status: int, reason: str) -> None:
         self.calls.pop(call.id, None)
         self.hangup_after_playout.pop(call.id, None)
+        self.transfer_after_playout.pop(call.id, None)
         now = time.time()
         if call.logged:
             fields: dict[str, Any] = {"ended_at": now, "hangup_side": call.hangup_side}
