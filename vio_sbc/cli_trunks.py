@@ -139,13 +139,7 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return EXIT_INVALID
-    vlog.redactor.set(cfg.secrets)
-    vlog.configure(cfg.log.level, stream=sys.stderr)
-    from dataclasses import asdict
-
-    from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
-    from vio_sbc.sip.switch import Softswitch, StartupError
-    from vio_sbc.trunks.admission import TokenBucket, admit_outbound
+    from vio_sbc.trunks.admission import OutboundRefused, TokenBucket, admit_outbound
 
     try:  # refuse before starting an endpoint (the same check runs again in place_call)
         admit_outbound(cfg, args.from_number, live_calls=0, bucket=TokenBucket.for_cps(1.0),
@@ -155,6 +149,13 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
     except OutboundRefused as ref:
         print(f"vio-sbc: refused: {ref.status} {ref.detail}", file=sys.stderr)
         return EXIT_REFUSED
+    vlog.redactor.set(cfg.secrets)
+    vlog.configure(cfg.log.level, stream=sys.stderr)
+    from dataclasses import asdict
+
+    from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
+    from vio_sbc.sip.switch import Softswitch, StartupError
+
     switch = Softswitch(cfg, standalone=True)
     try:
         switch.start()
