@@ -420,6 +420,7 @@ class Softswitch:
                 fields.update(rx_frames=s.rx_frames, tx_frames=s.tx_frames,
                               tx_audio_frames=s.tx_audio_frames,
                               rx_voiced_frames=_voiced(s))
+            fields.update(call.end_fields)  # e.g. an outbound call's outcome (outcall.py)
             self.calllog.update_call(call.id, **fields)
             call.log.info(
                 "call_ended", status=fields.get("status"), hangup_side=call.hangup_side,
