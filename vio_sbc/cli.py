@@ -108,11 +108,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"vio-sbc: {exc}", file=sys.stderr)
         ctl.stop()
         return 1
+    if cfg.dialer.enabled:
+        from vio_sbc.dialer.api import start_dialer
+
+        switch.dialer = start_dialer(switch, cfg)
     try:
         switch.run(lambda: stop["flag"], grace_s=args.grace)
     finally:
         switch.shutdown()
         ctl.stop()
+        if switch.dialer is not None:
+            switch.dialer.close()
     return 0
 
 
@@ -142,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vio_sbc.cli_trunks import add_commands
 
     add_commands(sub)
+
+    from vio_sbc.cli_dialer import register as register_dialer
+
+    register_dialer(sub)
     return p
 
 

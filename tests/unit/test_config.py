@@ -151,8 +151,14 @@ def test_full_config_values() -> None:
 
 PINNED = [
     ("foo: 1\n",
-     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, include, log, numbers, rtp, "
-     "sip, storage, trunks, workspace)"),
+     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, dialer, include, log, numbers, "
+     "rtp, sip, storage, trunks, workspace)"),
+    ("dialer:\n  enabled: 1\n",
+     "vio.yaml:2: dialer.enabled: expected true or false, got integer 1"),
+    ("dialer:\n  lease_s: 0\n",
+     "vio.yaml:2: dialer.lease_s: must be between 1 and 3600, got 0"),
+    ("dialer:\n  cps: 1\n", "vio.yaml:2: dialer.cps: unknown key 'cps' (expected one of: "
+     "clock_offset_s, enabled, lease_s, poll_s, refused_retry_s, ring_timeout_s)"),
     ("sip:\n  max_calls: abc\n",
      "vio.yaml:2: sip.max_calls: expected an integer, got string 'abc'"),
     ("sip:\n  max_calls: 0\n", "vio.yaml:2: sip.max_calls: must be at least 1, got 0"),
@@ -284,7 +290,7 @@ PINNED = [
      "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
      "document"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "include, log, numbers, rtp, sip, storage, trunks, workspace)"),
+     "dialer, include, log, numbers, rtp, sip, storage, trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",

@@ -179,6 +179,18 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DialerSettings:
+    """The outbound dialer run inside `vio-sbc run` (see docs/dialer.md)."""
+
+    enabled: bool = False
+    lease_s: float = 60.0  # a dead process's claimed job is resolved after this
+    poll_s: float = 0.1  # how often the main loop looks for due jobs
+    ring_timeout_s: float = 45.0
+    refused_retry_s: float = 5.0  # re-queue delay when place_call refuses with 503
+    clock_offset_s: float = 0.0  # added to the wall clock; a testing aid for windows
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     sip: SipSettings
     rtp: RtpSettings
@@ -188,6 +200,7 @@ class Config:
     trunks: dict[str, TrunkConfig]
     numbers: dict[str, NumberConfig]
     log: LogSettings = LogSettings()
+    dialer: DialerSettings = DialerSettings()
     source: str = ""  # path of the main file
     secrets: tuple[str, ...] = ()  # resolved ${ENV} values, for log redaction
     warnings: tuple[ConfigIssue, ...] = ()  # valid but suspicious (printed by `check`)

@@ -20,6 +20,7 @@ from yaml.nodes import SequenceNode
 from vio_sbc.config.agent_options import check_agent_options
 from vio_sbc.config.model import (
     AgentConfig,
+    DialerSettings,
     Direction,
     HostPort,
     IPNetwork,
@@ -189,6 +190,22 @@ def build_workspace(item: Item | None, issues: Issues) -> tuple[WorkspaceSetting
 def build_log(item: Item | None, issues: Issues) -> LogSettings:
     sec = section(item, LOG_SPEC, issues) if item is not None else None
     return LogSettings(**sec.values) if sec else LogSettings()
+
+
+DIALER_SPEC = {
+    "enabled": boolean,
+    "lease_s": number(1, 3600),
+    "poll_s": number(0.01, 10),
+    "ring_timeout_s": number(1, 600),
+    "refused_retry_s": number(0, 3600),
+    "clock_offset_s": number(),
+}
+
+
+def build_dialer(item: Item | None, issues: Issues) -> DialerSettings:
+    """Pacing and concurrency per trunk come from the trunk's `outbound` section."""
+    sec = section(item, DIALER_SPEC, issues) if item is not None else None
+    return DialerSettings(**sec.values) if sec else DialerSettings()
 
 
 # --- agents ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import queue
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 import structlog
@@ -42,6 +42,9 @@ from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
+
+if TYPE_CHECKING:
+    from vio_sbc.dialer.engine import Dialer
 
 log = structlog.get_logger("vio_sbc.sip")
 
@@ -88,6 +91,7 @@ class Softswitch:
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
         self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
+        self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
     def start(self) -> None:
@@ -188,6 +192,8 @@ class Softswitch:
             self._tick()
             if drain_deadline is None and should_stop():
                 self.draining = True
+                if self.dialer is not None:
+                    self.dialer.drain()
                 drain_deadline = time.monotonic() + grace_s
                 log.info("draining", live_calls=len(self.calls), grace_s=grace_s)
             if drain_deadline is not None:
@@ -259,6 +265,8 @@ class Softswitch:
                 hook()
             except Exception:
                 log.exception("tick_hook_failed")
+        if self.dialer is not None:
+            self.dialer.tick(time.time())
         if self._reap:
             reap, self._reap = self._reap, []
             for call in reap:
