@@ -72,11 +72,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     logger = structlog.get_logger("vio_sbc")
-    stop = {"flag": False}
+    stop: dict[str, str | None] = {"signal": None}
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop["flag"] = True
-        logger.info("signal", signal=signal.Signals(signum).name)
+        # Never log here: the handler runs on the main thread between two bytecodes,
+        # possibly inside structlog's PrintLogger lock (not reentrant) -> deadlock.
+        stop["signal"] = signal.Signals(signum).name
+
+    def _should_stop() -> bool:
+        if stop["signal"] is None:
+            return False
+        if "logged" not in stop:
+            stop["logged"] = "yes"
+            logger.info("signal", signal=stop["signal"])
+        return True
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -113,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         switch.dialer = start_dialer(switch, cfg)
     try:
-        switch.run(lambda: stop["flag"], grace_s=args.grace)
+        switch.run(_should_stop, grace_s=args.grace)
     finally:
         switch.shutdown()
         ctl.stop()
