@@ -140,7 +140,7 @@ def test_full_config_values() -> None:
 PINNED = [
     ("foo: 1\n",
      "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, include, log, numbers, rtp, "
-     "sip, storage, trunks, workspace)"),
+     "sip, storage, summary, trunks, workspace)"),
     ("sip:\n  max_calls: abc\n",
      "vio.yaml:2: sip.max_calls: expected an integer, got string 'abc'"),
     ("sip:\n  max_calls: 0\n", "vio.yaml:2: sip.max_calls: must be at least 1, got 0"),
@@ -254,7 +254,7 @@ PINNED = [
      "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
      "document"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "include, log, numbers, rtp, sip, storage, trunks, workspace)"),
+     "include, log, numbers, rtp, sip, storage, summary, trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import SequenceNode
 
+from vio_sbc.config.calllog_schema import platform_rate, rates
 from vio_sbc.config.model import (
     AgentConfig,
     Direction,
@@ -161,8 +162,10 @@ def build_rtp(item: Item | None, issues: Issues) -> RtpSettings:
 
 # --- storage, workspace, log -----------------------------------------------------------
 
-STORAGE_SPEC = {"dir": string(nonempty=True), "recordings": boolean}
-WORKSPACE_SPEC = {"name": string(nonempty=True), "default_agent": string(nonempty=True)}
+STORAGE_SPEC = {"dir": string(nonempty=True), "recordings": boolean,
+                "retention_days": nullable(integer(lo=1))}
+WORKSPACE_SPEC = {"name": string(nonempty=True), "default_agent": string(nonempty=True),
+                  "platform_rate": platform_rate}
 LOG_SPEC = {
     "level": choice("debug", "info", "warning", "error"),
     "sip_trace": boolean,
@@ -300,9 +303,9 @@ TRUNK_SPEC = {
     # accepted for forward compatibility and not stored yet:
     "outbound": opaque_mapping,
     "register": opaque_mapping,
-    "rates": opaque_mapping,
+    "rates": rates,
 }
-_TRUNK_FIELDS = ("kind", "number_format", "ring_seconds", "recording")
+_TRUNK_FIELDS = ("kind", "number_format", "ring_seconds", "recording", "rates")
 
 
 def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfig | None]]:
