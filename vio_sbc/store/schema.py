@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlite_utils
 
-MIGRATIONS: list[list[str]] = [
+Step = str | Callable[[sqlite_utils.Database], None]
+
+
+def add_columns(table: str, columns: dict[str, str]) -> Callable[[sqlite_utils.Database], None]:
+    """A migration step adding columns that are not there yet (so two migrations adding
+    the same column, e.g. from branches merged later, do not collide)."""
+
+    def step(db: sqlite_utils.Database) -> None:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+        for name, decl in columns.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+
+    return step
+
+
+MIGRATIONS: list[list[Step]] = [
     # 1: calls and their events
     [
         """CREATE TABLE IF NOT EXISTS calls (
@@ -45,6 +63,32 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX IF NOT EXISTS call_events_call ON call_events(call_id)",
     ],
+    # 2: call records: billing, transfer, recording, summary, cost; the transcript
+    [
+        add_columns("calls", {
+            "billable_s": "INTEGER",
+            "transfer_outcome": "TEXT",
+            "recording_path": "TEXT",
+            "summary": "TEXT",
+            "summary_provider": "TEXT",
+            "summary_error": "TEXT",
+            "cost": "TEXT",            # Decimal as text, e.g. "0.012750"
+            "cost_currency": "TEXT",
+            "cost_breakdown": "TEXT",  # JSON object
+            "dialer_job_id": "TEXT",
+        }),
+        """CREATE TABLE IF NOT EXISTS transcript (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL REFERENCES calls(id),
+            seq INTEGER NOT NULL,
+            speaker TEXT NOT NULL,
+            start_ms INTEGER,
+            end_ms INTEGER,
+            text TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS transcript_call ON transcript(call_id, start_ms, seq)",
+        "CREATE INDEX IF NOT EXISTS calls_ended ON calls(ended_at)",
+    ],
 ]
 
 
@@ -54,8 +98,11 @@ def migrate(db: sqlite_utils.Database) -> int:
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     for i, statements in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.conn:
-            for sql in statements:
-                db.execute(sql)
+            for step in statements:
+                if callable(step):
+                    step(db)
+                else:
+                    db.execute(step)
             db.execute(f"PRAGMA user_version = {i}")
         version = i
     return version
