@@ -1,4 +1,4 @@
-"""The `vio-sbc` command: run, check, numbers."""
+"""The `vio-sbc` command: run, check, numbers; calls, call, export, cleanup (cli_calls)."""
 
 from __future__ import annotations
 
@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "that answers it, marking where the workspace default applies.")
     n.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     n.set_defaults(func=cmd_numbers)
+
+    from vio_sbc.cli_calls import register as register_call_log
+
+    register_call_log(sub)
     return p
 
 

@@ -29,12 +29,14 @@ from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
 from vio_sbc.log import RateLimiter
+from vio_sbc.records import CallRecords, EndFacts
 from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.store.calllog import CallLog
+from vio_sbc.summary.extractive import CallFacts
 
 log = structlog.get_logger("vio_sbc.sip")
 
@@ -59,6 +61,7 @@ class Softswitch:
     def __init__(self, cfg: Config, calllog: CallLog | None = None) -> None:
         self.cfg = cfg
         self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
+        self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
@@ -135,6 +138,7 @@ class Softswitch:
             if agent.kind == "scripted" and agent.greeting:
                 self.tts.render(agent.greeting, cfg.rtp.clock_rate, agent.voice)
         self.engine.start()
+        self.records.start()
         log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
                  rtp_ports=f"{cfg.rtp.port_min}-{cfg.rtp.port_max}")
 
@@ -196,6 +200,7 @@ class Softswitch:
         self._tick()
         ep.audDevManager().setNoDev()
         self.engine.stop()
+        self.records.stop()  # finalise recordings, finish queued summaries
         self._reap.clear()
         self.calls.clear()
         if self.acc is not None:
@@ -240,7 +245,10 @@ class Softswitch:
         call = self.calls.get(sess.call_id)
         if isinstance(frame, TranscriptLine):
             self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
+            self.records.transcript(sess.call_id, frame.speaker, frame.start_ms, frame.end_ms,
+                                    frame.text)
         elif isinstance(frame, HangupRequest) and call is not None:
+            call.hangup_reason = call.hangup_reason or frame.reason
             self.hangup_after_playout[call.id] = call
 
     # -- calls ---------------------------------------------------------------
@@ -286,12 +294,15 @@ class Softswitch:
             return
         except SipRefusal as ref:
             self.stats["refused"] += 1
-            trunks = [t.name for t in trunks_for_source(self.cfg, src)]
+            trunks = trunks_for_source(self.cfg, src)
             call.logged = True
-            self.calllog.open_call(self._row(call, trunk=trunks[0] if trunks else None,
+            self.calllog.open_call(self._row(call, trunk=trunks[0].name if trunks else None,
                                              status="refused"))
             self.calllog.update_call(call.id, final_status=ref.status, final_reason=ref.reason,
                                      ended_at=time.time())
+            self.calllog.update_call(call.id, **self.records.finish(EndFacts(
+                call.id, "inbound", trunks[0] if trunks else None, call.callee, False, 0.0,
+                CallFacts("refused", final_status=ref.status, final_reason=ref.reason))))
             call.log.info("call_refused", source=src, request_uri=req.uri, status=ref.status,
                           detail=ref.detail)
             headers = {"Retry-After": "30"} if ref.status == 503 else None
@@ -305,6 +316,7 @@ class Softswitch:
         self.calllog.open_call(self._row(call, trunk=route.trunk.name, status="received",
                                          number=route.number.number, agent=route.agent.name,
                                          default_agent=int(route.default_agent)))
+        self.records.opened(call.id)
         call.log.info("call_received", source=src, caller=call.caller,
                       default_agent=route.default_agent, transport=req.transport)
         self.stats["answered"] += 1
@@ -356,6 +368,7 @@ class Softswitch:
                 fields.update(rx_frames=s.rx_frames, tx_frames=s.tx_frames,
                               tx_audio_frames=s.tx_audio_frames,
                               rx_voiced_frames=_voiced(s))
+            fields.update(self._records_end(call, fields))
             self.calllog.update_call(call.id, **fields)
             call.log.info(
                 "call_ended", status=fields.get("status"), hangup_side=call.hangup_side,
@@ -363,6 +376,19 @@ class Softswitch:
                 tx_audio_frames=fields.get("tx_audio_frames"),
             )
         self._reap.append(call)
+
+
+    def _records_end(self, call: SbcCall, fields: dict[str, Any]) -> dict[str, Any]:
+        """Cost, summary and recording close-out for the call row."""
+        route = call.route
+        status = fields.get("status") or call.state.state.value
+        facts = CallFacts(status, call.hangup_side, call.hangup_reason, call.transfer_outcome,
+                          fields.get("final_status"), fields.get("final_reason"),
+                          fields.get("duration_s"))
+        return self.records.finish(EndFacts(
+            call.id, "inbound", route.trunk if route else None,
+            route.number.number if route else call.callee, call.state.was_answered,
+            float(fields.get("duration_s") or 0.0), facts))
 
 
 def _voiced(s: Session) -> int:
