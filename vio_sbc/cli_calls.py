@@ -53,7 +53,7 @@ def utc(ts: float | None) -> str:
 def mmss(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 60}:{s % 60:02d}"
 
 
