@@ -83,7 +83,7 @@ def call_cost(rates: Rates | None, platform: PlatformRate | None, *, direction: 
     currency = rates.currency if rates is not None else platform.currency  # type: ignore[union-attr]
     bd: dict[str, object] = {"currency": currency, "direction": direction, "number": number,
                              "answered": answered, "duration_s": str(duration)}
-    carrier = _ZERO
+    carrier = _q(_ZERO)
     billable = 0
     if rates is not None:
         rate, prefix = effective_rate(rates, direction, number)
@@ -97,7 +97,7 @@ def call_cost(rates: Rates | None, platform: PlatformRate | None, *, direction: 
         bd.update(rate_prefix=f"+{prefix}" if prefix else None,
                   per_minute=str(rate.per_minute), increment=str(rate.increment),
                   connection_fee=str(fee), billable_s=billable, carrier=str(carrier))
-    plat = _ZERO
+    plat = _q(_ZERO)
     if platform is not None:
         started = int(duration.to_integral_value(ROUND_CEILING)) if answered else 0
         plat = _q(platform.per_minute * started / _SIXTY)

@@ -219,7 +219,7 @@ def test_crash_leaves_interrupted_row_and_playable_recording(tmp_path: Path) -> 
 class _Chat(BaseHTTPRequestHandler):
     seen: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Chat.seen.append({"path": self.path, "auth": self.headers.get("Authorization"),
                            "body": body})
@@ -239,9 +239,9 @@ def test_summary_provider_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     monkeypatch.setenv("VIO_TEST_API_KEY", "sk-test-123")
-    cfg = BASE_CONFIG + (f"summary: {{{{provider: openai, url: 'http://127.0.0.1:"
-                         f"{http.server_port}/v1', model: tiny, api_key: "
-                         "'${{VIO_TEST_API_KEY}}'}}}}\n")
+    cfg = BASE_CONFIG + (
+        "summary: {{provider: openai, url: 'http://127.0.0.1:PORT/v1', model: tiny, "
+        "api_key: '${{VIO_TEST_API_KEY}}'}}\n").replace("PORT", str(http.server_port))
     srv = start_server(tmp_path, cfg)
     try:
         r = run_sipp(srv.addr, "uac_echo_audio.xml", number="+14155550101", extra=["-d", "500"])
