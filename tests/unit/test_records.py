@@ -44,7 +44,7 @@ def _config(tmp: Path, extra: str = "") -> Config:
 
 
 class Fail(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(503)
         self.send_header("Content-Length", "4")

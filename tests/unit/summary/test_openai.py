@@ -30,7 +30,7 @@ class Handler(BaseHTTPRequestHandler):
     mode = "ok"
     seen: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Handler.seen.append({"path": self.path, "auth": self.headers.get("Authorization"),
                              "body": json.loads(body)})
