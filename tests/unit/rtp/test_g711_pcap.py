@@ -36,7 +36,7 @@ def test_decode_matches_reference_for_every_code(codec: str) -> None:
 
 
 def test_unknown_codec() -> None:
-    with pytest.raises(g711.G711Error, match="unknown G.711 codec 'G722'"):
+    with pytest.raises(g711.G711Error, match=r"unknown G\.711 codec 'G722'"):
         g711.encode(ALL[:10], "G722")
 
 
@@ -82,7 +82,7 @@ def test_reads_debians_sipp_pcap() -> None:
 
 
 def test_rejects_other_rates_and_files(tmp_path: Path) -> None:
-    with pytest.raises(PcapError, match="G.711 needs 8000 Hz audio, got 16000 Hz"):
+    with pytest.raises(PcapError, match=r"G\.711 needs 8000 Hz audio, got 16000 Hz"):
         write_rtp_pcap(np.zeros(320, dtype=np.int16), 16000, "PCMU", tmp_path / "x")
     with pytest.raises(PcapError, match="unsupported codec 'G722'"):
         write_rtp_pcap(np.zeros(320, dtype=np.int16), 8000, "G722", tmp_path / "x")
