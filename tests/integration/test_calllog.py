@@ -259,3 +259,34 @@ def test_summary_provider_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert req["path"] == "/v1/chat/completions" and req["auth"] == "Bearer sk-test-123"
     assert GREETING in req["body"]["messages"][1]["content"]
     assert not any("sk-test-123" in line for line in srv.raw)  # the key is never logged
+
+
+def test_shutdown_finalises_live_recordings(tmp_path: Path) -> None:
+    """SIGTERM with no grace hangs up a live call: its WAV is finalised, its row closed
+    with cost and summary."""
+    srv = start_server(tmp_path, CONFIG, extra_args=["--grace", "0"])
+    sipp = _sipp_background(srv, tmp_path, 30000)
+    try:
+        call_id = srv.wait_event("media_active", timeout=20)["call_id"]
+        deadline = time.monotonic() + 20
+        wavs: list[Path] = []
+        while time.monotonic() < deadline:  # bounded: until ~1 s of audio is on disk
+            wavs = list((srv.dir / "recordings").rglob(f"{call_id}.wav"))
+            if wavs and wavs[0].stat().st_size > 44 + 8000 * 4:
+                break
+            time.sleep(0.1)
+        assert wavs
+        assert srv.stop() == 0
+    finally:
+        if sipp.poll() is None:
+            sipp.send_signal(signal.SIGTERM)
+        sipp.wait(10)
+    assert any(ev.get("event") == "recording_saved" and ev.get("call_id") == call_id
+               for ev in srv.lines)
+    channels, rate, data = _wav(wavs[0])
+    assert (channels, rate) == (2, 8000) and wavs[0].stat().st_size == 44 + len(data) * 4
+    with srv.db() as c:
+        row = c.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    assert row["status"] == "ended" and row["hangup_side"] == "system"
+    assert abs(len(data) / rate - row["duration_s"]) < 0.5
+    assert row["cost"] is not None and "Outcome: ended by the system" in row["summary"]
