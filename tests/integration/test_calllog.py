@@ -213,7 +213,8 @@ def test_crash_leaves_interrupted_row_and_playable_recording(tmp_path: Path) -> 
         assert row["status"] == "interrupted" and row["hangup_side"] == "system"
         assert row["recording_path"] == str(wavs[0])
     finally:
-        assert srv2.stop() == 0
+        rc = srv2.stop()
+        assert rc == 0, f"server exit {rc}: {srv2.raw[-30:]}"
 
 
 class _Chat(BaseHTTPRequestHandler):
