@@ -291,3 +291,13 @@ def test_shutdown_finalises_live_recordings(tmp_path: Path) -> None:
     assert row["status"] == "ended" and row["hangup_side"] == "system"
     assert abs(len(data) / rate - row["duration_s"]) < 0.5
     assert row["cost"] is not None and "Outcome: ended by the system" in row["summary"]
+
+
+def test_refused_call_has_zero_cost_and_a_summary(rated_server: Server) -> None:
+    r = run_sipp(rated_server.addr, "uac_expect_404.xml", number="+14155559876")
+    assert r.rc == 0, r.output + r.errors
+    row = rated_server.call_row(sip_call_id(rated_server, r.call_id))
+    assert (row["status"], row["final_status"]) == ("refused", 404)
+    assert (row["cost"], row["cost_currency"], row["billable_s"]) == ("0.000000", "USD", 0)
+    assert row["summary"].endswith("Outcome: refused (SIP 404 Not Found).")
+    assert row["recording_path"] is None

@@ -30,7 +30,13 @@ from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
 from vio_sbc.log import RateLimiter
 from vio_sbc.records import CallRecords, EndFacts
-from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
+from vio_sbc.routing import (
+    Route,
+    StrangerRefusal,
+    request_uri_user,
+    route_inbound,
+    trunks_for_source,
+)
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
@@ -301,7 +307,8 @@ class Softswitch:
             self.calllog.update_call(call.id, final_status=ref.status, final_reason=ref.reason,
                                      ended_at=time.time())
             self.calllog.update_call(call.id, **self.records.finish(EndFacts(
-                call.id, "inbound", trunks[0] if trunks else None, call.callee, False, 0.0,
+                call.id, "inbound", trunks[0] if trunks else None,
+                request_uri_user(call.callee), False, 0.0,
                 CallFacts("refused", final_status=ref.status, final_reason=ref.reason))))
             call.log.info("call_refused", source=src, request_uri=req.uri, status=ref.status,
                           detail=ref.detail)
