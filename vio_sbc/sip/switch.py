@@ -304,12 +304,12 @@ class Softswitch:
             call.logged = True
             self.calllog.open_call(self._row(call, trunk=trunks[0].name if trunks else None,
                                              status="refused"))
-            self.calllog.update_call(call.id, final_status=ref.status, final_reason=ref.reason,
-                                     ended_at=time.time())
-            self.calllog.update_call(call.id, **self.records.finish(EndFacts(
+            end = self.records.finish(EndFacts(
                 call.id, "inbound", trunks[0] if trunks else None,
                 request_uri_user(call.callee), False, 0.0,
-                CallFacts("refused", final_status=ref.status, final_reason=ref.reason))))
+                CallFacts("refused", final_status=ref.status, final_reason=ref.reason)))
+            self.calllog.update_call(call.id, final_status=ref.status, final_reason=ref.reason,
+                                     ended_at=time.time(), **end)
             call.log.info("call_refused", source=src, request_uri=req.uri, status=ref.status,
                           detail=ref.detail)
             headers = {"Retry-After": "30"} if ref.status == 503 else None
