@@ -74,7 +74,7 @@ class WorkspaceSettings:
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     name: str
-    kind: Literal["scripted", "echo", "tone"]
+    kind: Literal["scripted", "echo", "tone", "websocket"]
     greeting: str | None = None
     voice: str = "en-us"
     # kind-specific settings not modelled above are kept as plain data

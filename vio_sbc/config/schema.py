@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import SequenceNode
 
+from vio_sbc.config.agent_options import check_agent_options
 from vio_sbc.config.calllog_schema import platform_rate, rates
 from vio_sbc.config.model import (
     AgentConfig,
@@ -194,7 +195,7 @@ def build_log(item: Item | None, issues: Issues) -> LogSettings:
 # --- agents ----------------------------------------------------------------------------
 
 AGENT_SPEC = {
-    "kind": choice("scripted", "echo", "tone"),
+    "kind": choice("scripted", "echo", "tone", "websocket"),
     "greeting": nullable(string()),
     "voice": string(nonempty=True),
 }
@@ -214,8 +215,10 @@ def build_agents(item: Item, issues: Issues) -> list[tuple[str, Item, AgentConfi
                 except yaml.YAMLError as exc:
                     issues.at(extra, f"cannot read value: {exc}")
             agent = AgentConfig(name=name, options=options, **sec.values)
+            check_agent_options(sec.values["kind"], child, sec.extras, issues)
         out.append((name, child, agent))
     return out
+
 
 
 # --- trunks ----------------------------------------------------------------------------

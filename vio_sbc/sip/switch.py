@@ -21,10 +21,12 @@ import structlog
 
 from vio_sbc.agent.agents import make_agent
 from vio_sbc.agent.engine import Engine, Session
-from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine
+from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine, TransferRequest
 from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.agent.wsagent import WebSocketAgent, ws_options
+from vio_sbc.agent.wsbridge import WsBridge
 from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
@@ -41,6 +43,7 @@ from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
 from vio_sbc.summary.extractive import CallFacts
 
@@ -73,6 +76,8 @@ class Softswitch:
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
         self.calls: dict[str, SbcCall] = {}
         self.hangup_after_playout: dict[str, SbcCall] = {}
+        self.transfer_after_playout: dict[str, tuple[SbcCall, str]] = {}
+        self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._reap: list[SbcCall] = []
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -143,6 +148,8 @@ class Softswitch:
         for agent in cfg.agents.values():  # warm the TTS cache: first calls answer fast
             if agent.kind == "scripted" and agent.greeting:
                 self.tts.render(agent.greeting, cfg.rtp.clock_rate, agent.voice)
+            if agent.kind == "websocket":
+                self.tts.render(ws_options(agent)[3], cfg.rtp.clock_rate, agent.voice)
         self.engine.start()
         self.records.start()
         log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
@@ -206,6 +213,7 @@ class Softswitch:
         self._tick()
         ep.audDevManager().setNoDev()
         self.engine.stop()
+        self.ws_bridge.stop()
         self.records.stop()  # finalise recordings, finish queued summaries
         self._reap.clear()
         self.calls.clear()
@@ -241,6 +249,10 @@ class Softswitch:
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
                 call.end("agent")
+        for cid, (call, target) in list(self.transfer_after_playout.items()):
+            if call.session is None or not call.session.playing:
+                del self.transfer_after_playout[cid]
+                start_transfer(call, target)
         if self._reap:
             reap, self._reap = self._reap, []
             for call in reap:
@@ -255,7 +267,11 @@ class Softswitch:
                                     frame.text)
         elif isinstance(frame, HangupRequest) and call is not None:
             call.hangup_reason = call.hangup_reason or frame.reason
+            call.log.info("hangup_requested", reason=frame.reason)
+            self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
             self.hangup_after_playout[call.id] = call
+        elif isinstance(frame, TransferRequest) and call is not None:
+            self.transfer_after_playout[call.id] = (call, frame.target)
 
     # -- calls ---------------------------------------------------------------
     def build_pipeline(self, route: Route) -> Sequence[Processor]:
@@ -265,6 +281,8 @@ class Softswitch:
             stop_ms=int(opts.get("vad_stop_ms", 600)),  # type: ignore[call-overload]
             aggressiveness=int(opts.get("vad_aggressiveness", 2)),  # type: ignore[call-overload]
         )
+        if route.agent.kind == "websocket":
+            return [VadTurnDetector(params), WebSocketAgent(route.agent, self.tts, self.ws_bridge)]
         return [VadTurnDetector(params), make_agent(route.agent, self.tts)]
 
     def incoming(self, acc: InboundAccount, prm: Any) -> None:
@@ -358,6 +376,7 @@ class Softswitch:
     def call_ended(self, call: SbcCall, status: int, reason: str) -> None:
         self.calls.pop(call.id, None)
         self.hangup_after_playout.pop(call.id, None)
+        self.transfer_after_playout.pop(call.id, None)
         now = time.time()
         if call.logged:
             fields: dict[str, Any] = {"ended_at": now, "hangup_side": call.hangup_side}
@@ -389,7 +408,8 @@ class Softswitch:
         """Cost, summary and recording close-out for the call row."""
         route = call.route
         status = fields.get("status") or call.state.state.value
-        facts = CallFacts(status, call.hangup_side, call.hangup_reason, call.transfer_outcome,
+        xfer = call.transfer.summary if call.transfer and call.transfer.outcome else None
+        facts = CallFacts(status, call.hangup_side, call.hangup_reason, xfer,
                           fields.get("final_status"), fields.get("final_reason"),
                           fields.get("duration_s"))
         return self.records.finish(EndFacts(

@@ -9,15 +9,14 @@ import sqlite_utils
 Step = str | Callable[[sqlite_utils.Database], None]
 
 
-def add_columns(table: str, columns: dict[str, str]) -> Callable[[sqlite_utils.Database], None]:
-    """A migration step adding columns that are not there yet (so two migrations adding
-    the same column, e.g. from branches merged later, do not collide)."""
+def add_column(table: str, column: str, sql_type: str) -> Step:
+    """A migration step adding a column unless it is there already (two branches may
+    each add the same column in their own migration)."""
 
     def step(db: sqlite_utils.Database) -> None:
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
-        for name, decl in columns.items():
-            if name not in have:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        cols = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+        if column not in cols:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
 
     return step
 
@@ -63,20 +62,22 @@ MIGRATIONS: list[list[Step]] = [
         )""",
         "CREATE INDEX IF NOT EXISTS call_events_call ON call_events(call_id)",
     ],
-    # 2: call records: billing, transfer, recording, summary, cost; the transcript
+    # 2: outcome of a blind transfer (REFER): "completed 200 OK", "failed 501 Not Implemented"
+    [add_column("calls", "transfer_outcome", "TEXT")],
+    # 3: call records: billing, recording, summary, cost, dialer job; the transcript
     [
-        add_columns("calls", {
-            "billable_s": "INTEGER",
-            "transfer_outcome": "TEXT",
-            "recording_path": "TEXT",
-            "summary": "TEXT",
-            "summary_provider": "TEXT",
-            "summary_error": "TEXT",
-            "cost": "TEXT",            # Decimal as text, e.g. "0.012750"
-            "cost_currency": "TEXT",
-            "cost_breakdown": "TEXT",  # JSON object
-            "dialer_job_id": "TEXT",
-        }),
+        *(add_column("calls", name, sql_type) for name, sql_type in (
+            ("billable_s", "INTEGER"),
+            ("transfer_outcome", "TEXT"),
+            ("recording_path", "TEXT"),
+            ("summary", "TEXT"),
+            ("summary_provider", "TEXT"),
+            ("summary_error", "TEXT"),
+            ("cost", "TEXT"),            # Decimal as text, e.g. "0.012750"
+            ("cost_currency", "TEXT"),
+            ("cost_breakdown", "TEXT"),  # JSON object
+            ("dialer_job_id", "TEXT"),
+        )),
         """CREATE TABLE IF NOT EXISTS transcript (
             id INTEGER PRIMARY KEY,
             call_id TEXT NOT NULL REFERENCES calls(id),
@@ -98,11 +99,11 @@ def migrate(db: sqlite_utils.Database) -> int:
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     for i, statements in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.conn:
-            for step in statements:
-                if callable(step):
-                    step(db)
+            for sql in statements:
+                if callable(sql):
+                    sql(db)
                 else:
-                    db.execute(step)
+                    db.execute(sql)
             db.execute(f"PRAGMA user_version = {i}")
         version = i
     return version
