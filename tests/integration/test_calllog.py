@@ -301,3 +301,23 @@ def test_refused_call_has_zero_cost_and_a_summary(rated_server: Server) -> None:
     assert (row["cost"], row["cost_currency"], row["billable_s"]) == ("0.000000", "USD", 0)
     assert row["summary"].endswith("Outcome: refused (SIP 404 Not Found).")
     assert row["recording_path"] is None
+
+
+def test_transferred_call_summary_says_transferred(tmp_path: Path) -> None:
+    """The REFER scenario from test_transfer: the summary's outcome is the transfer."""
+    from tests.integration.test_transfer import CONFIG as TRANSFER_CONFIG
+
+    srv = start_server(tmp_path, TRANSFER_CONFIG)
+    try:
+        r = run_sipp(srv.addr, "uac_refer_accept.xml", number="+14155550105")
+        assert r.rc == 0, r.output + r.errors
+        row = srv.call_row(sip_call_id(srv, r.call_id))
+    finally:
+        assert srv.stop() == 0
+    assert row["transfer_outcome"] == "completed 200 OK"
+    assert "Outcome: transferred (completed 200 OK)" in row["summary"]
+    with srv.db() as c:
+        speakers = [x[0] for x in c.execute(
+            "SELECT speaker FROM transcript WHERE call_id = ? ORDER BY start_ms, seq",
+            (row["id"],))]
+    assert "dtmf" in speakers and "agent" in speakers
