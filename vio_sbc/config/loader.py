@@ -25,6 +25,7 @@ from vio_sbc.config.schema import (
     BUILTIN_AGENT_NAME,
     NumberEntry,
     build_agents,
+    build_dialer,
     build_include,
     build_log,
     build_numbers,
@@ -38,7 +39,7 @@ from vio_sbc.config.schema import (
 from vio_sbc.errors import ConfigError, ConfigIssue
 
 TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log",
-            "summary")
+            "dialer", "summary")
 INCLUDED_KEYS = ("trunks", "numbers")
 
 # $${ is a literal ${; ${NAME} or ${NAME:-default}; a lone ${ is unterminated
@@ -134,6 +135,7 @@ class _Loader:
         storage = build_storage(items.get("storage"), self.issues)
         workspace, default_item = build_workspace(items.get("workspace"), self.issues)
         log = build_log(items.get("log"), self.issues)
+        dialer = build_dialer(items.get("dialer"), self.issues)
         summary = build_summary(items.get("summary"), self.issues)
         agents_item = items.get("agents")
         if agents_item is None or agents_item.is_null:
@@ -161,8 +163,9 @@ class _Loader:
             raise ConfigError(ordered)
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
-                      summary=summary,
-                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)))
+                      dialer=dialer, summary=summary,
+                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
+                      warnings=tuple(self.issues.warnings))
 
     # --- reading ---------------------------------------------------------------------
 

@@ -64,7 +64,12 @@ MIGRATIONS: list[list[Step]] = [
     ],
     # 2: outcome of a blind transfer (REFER): "completed 200 OK", "failed 501 Not Implemented"
     [add_column("calls", "transfer_outcome", "TEXT")],
-    # 3: call records: billing, recording, summary, cost, dialer job; the transcript
+    # 3: outbound calls placed for a dialer job (vio_sbc/sip/outcall.py). Both columns are
+    # added if missing: a database migrated on a branch that had either one as its 2 heals.
+    [add_column("calls", "dialer_job_id", "TEXT"),
+     add_column("calls", "transfer_outcome", "TEXT")],
+    # 4: call records: billing, recording, summary, cost; the transcript. Every column is
+    # added if missing (a database migrated on the calllog branch had these as its 3).
     [
         *(add_column("calls", name, sql_type) for name, sql_type in (
             ("billable_s", "INTEGER"),

@@ -31,7 +31,7 @@ class Line:
 class CallFacts:
     """How the call ended, as the call log knows it."""
 
-    status: str  # ended | refused | cancelled | interrupted | ...
+    status: str  # ended | refused | cancelled | interrupted | unanswered (outbound)
     hangup_side: str | None = None  # caller | agent | system
     hangup_reason: str | None = None  # the agent's HangupRequest reason
     transfer_outcome: str | None = None
@@ -53,6 +53,8 @@ def outcome(f: CallFacts) -> str:
         return f"refused (SIP {f.final_status} {f.final_reason or ''})".replace(" )", ")")
     if f.status == "cancelled":
         return "caller hung up before answer"
+    if f.status == "unanswered":  # outbound
+        return f"not answered (SIP {f.final_status} {f.final_reason or ''})".replace(" )", ")")
     if f.status == "interrupted":
         return "interrupted (the server stopped during the call)"
     if f.transfer_outcome:
@@ -63,8 +65,8 @@ def outcome(f: CallFacts) -> str:
 
 
 def _end(f: CallFacts, secs: str) -> str:
-    if f.hangup_side == "caller":
-        return f"caller hung up{secs}"
+    if f.hangup_side in ("caller", "callee"):  # callee: the far end of an outbound call
+        return f"{f.hangup_side} hung up{secs}"
     if f.hangup_side == "agent":
         if f.hangup_reason in (None, "", "completed", "agent"):
             return f"completed: the agent ended the call{secs}"
