@@ -35,7 +35,7 @@ from tests.integration.conftest import (
 )
 from vio_sbc.agent.audio import tone
 from vio_sbc.agent.tts import EspeakTts
-from vio_sbc.config.model import DirectionRate, Increment, PlatformRate, Rates
+from vio_sbc.config.model import DirectionRate, Increment, PlatformRate, PrefixRate, Rates
 from vio_sbc.cost import call_cost
 from vio_sbc.rtp.pcap import write_rtp_pcap
 
@@ -321,3 +321,52 @@ def test_transferred_call_summary_says_transferred(tmp_path: Path) -> None:
             "SELECT speaker FROM transcript WHERE call_id = ? ORDER BY start_ms, seq",
             (row["id"],))]
     assert "dtmf" in speakers and "agent" in speakers
+
+
+def test_outbound_call_cost_uses_the_callee_prefix(tmp_path: Path) -> None:
+    """An outbound call through the Twilio-like SIPp termination of test_trunks: the
+    rate is the longest outbound prefix of the callee, 6/6 blocks plus the fee."""
+    from tests.integration.test_trunks import TERM_IP, cli, config_text, start_uas
+
+    term_port = free_port(TERM_IP)
+    text = config_text(term_port=term_port).replace(
+        "      options_interval_s: 0\nnumbers:",
+        "      options_interval_s: 0\n"
+        "    rates:\n"
+        "      currency: EUR\n"
+        "      outbound: {{per_minute: 0.013, increment: \"6/6\", connection_fee: 0.001}}\n"
+        "      prefixes: {{\"+1\": {{outbound: {{per_minute: 0.5}}}}, "
+        "\"+1415555\": {{outbound: {{per_minute: 0.02}}}}}}\n"
+        "numbers:", 1)
+    assert "rates:" in text
+    srv = start_server(tmp_path, text)
+    media = free_rtp_range(TERM_IP, 4)[0]
+    term = start_uas(tmp_path, "uas_twilio_407.xml", TERM_IP, term_port,
+                     ["-mi", TERM_IP, "-mp", str(media), "-rtp_echo", "-m", "1", "-d", "3000",
+                      "-set", "from", "+14155550130"])
+    try:
+        out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000")
+        assert out.returncode == 0, out.stdout + out.stderr + term.output()
+        assert term.wait(20) == 0, term.output()
+        call_id = out.stdout.split()[1].rstrip(":")
+        row = None
+        deadline = time.monotonic() + 10
+        while row is None or row["cost"] is None:  # bounded poll of the async writer
+            with srv.db() as c:
+                row = c.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+            assert time.monotonic() < deadline, "no cost on the outbound row"
+            time.sleep(0.05)
+    finally:
+        term.stop()
+        assert srv.stop() == 0
+    assert row["direction"] == "outbound" and row["status"] == "ended"
+    want = call_cost(
+        Rates("EUR", outbound=DirectionRate(Decimal("0.013"), Increment(6, 6), Decimal("0.001")),
+              prefixes=(PrefixRate("1", outbound=DirectionRate(Decimal("0.5"))),
+                        PrefixRate("1415555", outbound=DirectionRate(Decimal("0.02"))))),
+        None, direction="outbound", number="+14155559000", answered=True,
+        duration_s=row["duration_s"])
+    assert want is not None and want.breakdown["rate_prefix"] == "+1415555"
+    assert (row["cost"], row["cost_currency"], row["billable_s"]) == (
+        str(want.total), "EUR", want.billable_s)
+    assert "Outcome: callee hung up" in row["summary"]
