@@ -1,4 +1,5 @@
-"""The `vio-sbc` command: run, check, numbers (status, reload, call-out: cli_trunks.py)."""
+"""The `vio-sbc` command: run, check, numbers (status, reload, call-out: cli_trunks.py;
+calls, call, export, cleanup: cli_calls.py)."""
 
 from __future__ import annotations
 
@@ -72,19 +73,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     logger = structlog.get_logger("vio_sbc")
-    stop: dict[str, str | None] = {"signal": None, "logged": None}
+    received: list[str] = []
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        # Only set a flag: logging here can deadlock. The handler runs on the main
-        # thread between two bytecodes, possibly inside structlog's write, whose lock
-        # is not re-entrant (seen: SIGTERM during a `call_ended` line hung the server).
-        stop["signal"] = signal.Signals(signum).name
+        # No logging here: the handler runs between bytecodes of the main thread, which
+        # may be inside the log writer's lock (deadlock seen: SIGTERM ignored for good).
+        received.append(signal.Signals(signum).name)
 
-    def should_stop() -> bool:
-        if stop["signal"] is not None and stop["logged"] is None:
-            stop["logged"] = stop["signal"]
-            logger.info("signal", signal=stop["signal"])
-        return stop["signal"] is not None
+    def _should_stop() -> bool:
+        if received and len(received) != stop_logged[0]:
+            stop_logged[0] = len(received)
+            logger.info("signal", signal=received[-1])
+        return bool(received)
+
+    stop_logged = [0]
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -141,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         http_ops.start()
         logger.info("http_listening", http=str(cfg.http.listen))
     try:
-        switch.run(should_stop, grace_s=args.grace)
+        switch.run(_should_stop, grace_s=args.grace)
     finally:
         if http_ops is not None:
             http_ops.stop()
@@ -182,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vio_sbc.cli_dialer import register as register_dialer
 
     register_dialer(sub)
+
+    from vio_sbc.cli_calls import register as register_call_log
+
+    register_call_log(sub)
 
     from vio_sbc.cli_status import add_parser as add_status
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from vio_sbc.config.calllog_schema import build_summary
 from vio_sbc.config.model import AgentConfig, Config, NumberConfig, TrunkConfig
 from vio_sbc.config.nodes import STR, Doc, Issues, Item, entries, join, line_of, unknown_key
 from vio_sbc.config.schema import (
@@ -40,7 +41,7 @@ from vio_sbc.errors import ConfigError, ConfigIssue
 from vio_sbc.log import Redactor
 
 TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log",
-            "dialer", "http")
+            "dialer", "summary", "http")
 INCLUDED_KEYS = ("trunks", "numbers")
 
 # $${ is a literal ${; ${NAME} or ${NAME:-default}; a lone ${ is unterminated
@@ -137,6 +138,7 @@ class _Loader:
         workspace, default_item = build_workspace(items.get("workspace"), self.issues)
         log = build_log(items.get("log"), self.issues)
         dialer = build_dialer(items.get("dialer"), self.issues)
+        summary = build_summary(items.get("summary"), self.issues)
         http = build_http(items.get("http"), self.issues)
         agents_item = items.get("agents")
         if agents_item is None or agents_item.is_null:
@@ -164,7 +166,7 @@ class _Loader:
             raise ConfigError(self._redacted(ordered))
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
-                      dialer=dialer,
+                      dialer=dialer, summary=summary,
                       source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
                       warnings=tuple(self.issues.warnings), http=http)
 
