@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "that answers it, marking where the workspace default applies.")
     n.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     n.set_defaults(func=cmd_numbers)
+
+    from vio_sbc.cli_qa import register as register_qa
+
+    register_qa(sub)
     return p
 
 
