@@ -81,6 +81,7 @@ class Engine:
         self._on_control = on_control
         self._thread = threading.Thread(target=self._run, name="agent-engine", daemon=True)
         self.errors = 0
+        self.frames = 0  # caller audio frames taken off the inbox (media_stats)
 
     def start(self) -> None:
         self._thread.start()
@@ -101,6 +102,7 @@ class Engine:
             if sess.ended:
                 continue
             if isinstance(item, bytes):
+                self.frames += 1
                 frame: Frame = InputAudio(
                     pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
                 )

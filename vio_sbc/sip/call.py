@@ -45,6 +45,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.hangup_side: str | None = None
         self.answered_at: float | None = None
         self.codec: str | None = None
+        self.media_since: float | None = None  # wall time the media port was connected
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id
         )
@@ -147,6 +148,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             except pj.Error:
                 self.codec = None
             self.switch.calllog.update_call(self.id, codec=self.codec)
+            self.media_since = time.time()
             self.session.push(CallStarted(
                 call_id=self.id, number=self.route.number.number, caller=self.caller,
                 agent=self.route.agent.name, sample_rate=rate,

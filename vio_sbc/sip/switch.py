@@ -34,6 +34,7 @@ from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.stats import MediaStats
 from vio_sbc.store.calllog import CallLog
 
 log = structlog.get_logger("vio_sbc.sip")
@@ -74,6 +75,7 @@ class Softswitch:
         self.acc: InboundAccount | None = None
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
+        self.media_stats = MediaStats()
 
     # -- life cycle --------------------------------------------------------
     def start(self) -> None:
@@ -169,6 +171,7 @@ class Softswitch:
         while True:
             self.ep.libHandleEvents(10)
             self._tick()
+            self.media_stats.maybe_log(self)
             if drain_deadline is None and should_stop():
                 self.draining = True
                 drain_deadline = time.monotonic() + grace_s
