@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from vio_sbc.agent.processor import Processor
 
 log = structlog.get_logger("vio_sbc.agent")
 _STOP = object()
+BATCH_S = 0.005  # engine poll period when idle
 
 
 @dataclass(eq=False)
@@ -95,8 +97,17 @@ class Engine:
         return Session(call_id, sample_rate, pipeline, self.inbox)
 
     def _run(self) -> None:
+        get = self.inbox.get_nowait
         while True:
-            sess, seq, item = self.inbox.get()
+            try:
+                sess, seq, item = get()
+            except queue.Empty:
+                # Poll instead of blocking: a blocked get() is woken by every frame the
+                # clock thread puts, and each wake-up hands the GIL back and forth with
+                # the clock thread. Sleeping BATCH_S lets frames gather and be run in
+                # one go (adds at most BATCH_S of latency; see docs/performance.md).
+                time.sleep(BATCH_S)
+                continue
             if item is _STOP:
                 return
             if sess.ended:
