@@ -92,7 +92,7 @@ def main() -> int:
     call: Call | None = None
     try:
         if a.mode == "register":
-            while time.monotonic() < deadline and acc.reg_code == 0 or acc.reg_code in (
+            while (time.monotonic() < deadline and acc.reg_code == 0) or acc.reg_code in (
                     100, 401, 407):
                 if time.monotonic() >= deadline:
                     break

@@ -14,6 +14,7 @@ from typing import Literal
 
 from vio_sbc.config.model import Config, NumberConfig
 
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 Need = Literal["none", "answered", "ringing", "agent_hangup", "unknown", "any"]
 Source = Literal["trunk", "stranger"]
 
@@ -76,7 +77,7 @@ def trunk_source(cfg: Config) -> tuple[str, str] | None:
     """(trunk name, a loopback address it allows) for the first trunk that has one."""
     for trunk in cfg.trunks.values():
         for net in trunk.inbound.allow:
-            if net.version != 4 or not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):
+            if not isinstance(net, ipaddress.IPv4Network) or not net.subnet_of(LOOPBACK):
                 continue
             host = net.network_address if net.prefixlen == 32 else net.network_address + 1
             return trunk.name, str(host)

@@ -125,7 +125,7 @@ def _ip_bytes(addr: str) -> bytes:
 
 
 def ipv4_checksum(header: bytes) -> int:
-    s = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    s: int = sum(struct.unpack(f"!{len(header) // 2}H", header))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF

@@ -81,9 +81,9 @@ def test_rtp_errors(data: bytes, message: str) -> None:
 
 
 def test_rtp_field_errors() -> None:
-    with pytest.raises(PacketError, match="^RTP payload type 128 is out of range 0-127$"):
+    with pytest.raises(PacketError, match=r"^RTP payload type 128 is out of range 0-127$"):
         RtpPacket(payload_type=128, sequence_number=0, timestamp=0, ssrc=0)
-    with pytest.raises(PacketError, match="^RTP extension value length is not a multiple of 4$"):
+    with pytest.raises(PacketError, match=r"^RTP extension value length is not a multiple of 4$"):
         RtpPacket(payload_type=0, sequence_number=0, timestamp=0, ssrc=0,
                   extension_profile=1, extension_value=b"\x00")
 

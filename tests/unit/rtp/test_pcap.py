@@ -54,7 +54,7 @@ def test_payload_type_override_and_ptime(tmp_path: Path) -> None:
 
 
 def test_unknown_codec(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="^codec 'g729' is not one of pcma, pcmu$"):
+    with pytest.raises(ValueError, match=r"^codec 'g729' is not one of pcma, pcmu$"):
         write_rtp_pcap(sine(300, 8000, 0.1), 8000, "g729", tmp_path / "c.pcap")
 
 
