@@ -70,11 +70,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     logger = structlog.get_logger("vio_sbc")
-    stop = {"flag": False}
+    stop: dict[str, str | None] = {"signal": None}
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop["flag"] = True
-        logger.info("signal", signal=signal.Signals(signum).name)
+        # No logging here: the handler runs between two bytecodes of the main thread,
+        # possibly inside structlog's print lock (not re-entrant) -> deadlock. Log later.
+        stop["signal"] = signal.Signals(signum).name
+
+    def _should_stop() -> bool:
+        if stop["signal"] is None:
+            return False
+        if not stop.get("logged"):
+            stop["logged"] = "yes"
+            logger.info("signal", signal=stop["signal"])
+        return True
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -88,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"vio-sbc: {exc}", file=sys.stderr)
         return 1
     try:
-        switch.run(lambda: stop["flag"], grace_s=args.grace)
+        switch.run(_should_stop, grace_s=args.grace)
     finally:
         switch.shutdown()
     return 0
