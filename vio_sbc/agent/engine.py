@@ -46,7 +46,7 @@ class Session:
     inbox: queue.SimpleQueue[tuple[Session, int, object]]
     playout: deque[bytes] = field(default_factory=deque)
     rx_frames: int = 0        # written by the clock thread
-    tx_frames: int = 0        # clock thread: frames requested while the call is up
+    tx_frames: int = 0        # clock thread: frames requested (while the agent has audio)
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
     ended: bool = False
 

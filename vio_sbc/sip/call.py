@@ -46,6 +46,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.answered_at: float | None = None
         self.codec: str | None = None
         self.media_since: float | None = None  # wall time the media port was connected
+        self._aud: Any = None   # the call's audio media on the bridge
+        self.tx_on = False      # port -> call connected (only while the agent has audio)
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id
         )
@@ -156,7 +158,30 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             self.log.info("media_active", codec=self.codec)
         assert self.port is not None
         aud.startTransmit(self.port)
-        self.port.startTransmit(aud)
+        self._aud = aud
+        self.tx_on = False
+        self.sync_tx()
+
+    def sync_tx(self) -> None:
+        """Connect port -> call only while the agent has audio queued (main thread).
+
+        The bridge asks a port for frames only when it has listeners, so a silent
+        agent costs no `onFrameRequested` call on the clock thread: that halves the
+        Python callbacks per call while the caller talks (docs/performance.md)."""
+        s, port, aud = self.session, self.port, self._aud
+        if s is None or port is None or aud is None:
+            return
+        want = bool(s.playout)
+        if want is self.tx_on:
+            return
+        try:
+            if want:
+                port.startTransmit(aud)
+            else:
+                port.stopTransmit(aud)
+            self.tx_on = want
+        except pj.Error as exc:
+            self.log.warning("media_tx_switch_failed", error=exc.info())
 
     def _disconnected(self, status: int, reason: str) -> None:
         if self.state.final:
@@ -175,6 +200,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
     def release_media(self) -> None:
         if self.session is not None:
             self.session.push(CallEnded(reason=self.hangup_side or "unknown"))
+        self._aud = None
         if self.port is not None:
             release_port(self.port)
             self.port = None

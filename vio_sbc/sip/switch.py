@@ -229,6 +229,8 @@ class Softswitch:
             except queue.Empty:
                 break
             self._control(sess, frame)
+        for call in self.calls.values():
+            call.sync_tx()
         for cid, call in list(self.hangup_after_playout.items()):
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
