@@ -47,48 +47,66 @@ PCAP_S = 6.6  # one loop of the speech pcap in uac_long_call.xml
 RESULTS = ROOT / "bench" / "results"
 
 
-def step(kind: str, srv: Server, n: int, rate: float, work: Path) -> dict[str, Any]:
+def step(kind: str, servers: list[Server], n: int, rate: float,
+         work: Path) -> dict[str, Any]:
+    """N calls spread evenly over `servers` (one SIPp per server, started together)."""
     reps = max(3, math.ceil((n / rate + 10) / PCAP_S))
     call_s = reps * PCAP_S
     ramp_s = n / rate
     tag = f"{kind}-{n}"
-    server_s = Sampler([srv.pid]).start()
-    sipp_s: list[Sampler] = []
+    server_s = Sampler([srv.pid for srv in servers]).start()
+    sipp_pids: list[int] = []
     threads: list[tuple[str, float]] = []
     hold = (ramp_s + 1.0, call_s - 1.0)
+    first = servers[0]
+    mid = (hold[0] + hold[1]) / 2 - 1.0
+    timer = threading.Timer(mid, lambda: threads.extend(top_threads(first.pid, 2.0)))
+    share = [n // len(servers) + (1 if i < n % len(servers) else 0) for i in range(len(servers))]
+    runs: list[Any] = [None] * len(servers)
 
-    def on_start(pid: int) -> None:
-        sipp_s.append(Sampler([pid]).start())
-        mid = (hold[0] + hold[1]) / 2 - 1.0
-        threading.Timer(mid, lambda: threads.extend(top_threads(srv.pid, 2.0))).start()
+    def one(i: int) -> None:
+        runs[i] = sipp(f"127.0.0.1:{servers[i].port}", "uac_long_call.xml", work, f"{tag}-w{i}",
+                       calls=share[i], limit=share[i], rate=rate / len(servers),
+                       extra=["-set", "reps", str(reps)], timeout_s=call_s + ramp_s + 60,
+                       on_start=sipp_pids.append)
 
     t0 = time.monotonic()
-    run = sipp(f"127.0.0.1:{srv.port}", "uac_long_call.xml", work, tag, calls=n, limit=n,
-               rate=rate, extra=["-set", "reps", str(reps)], timeout_s=call_s + ramp_s + 60,
-               on_start=on_start)
+    timer.start()
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(len(servers))]
+    for w in workers:
+        w.start()
+    while len(sipp_pids) < len(servers) and any(w.is_alive() for w in workers):
+        time.sleep(0.05)
+    sipp_s = Sampler(list(sipp_pids)).start()
+    for w in workers:
+        w.join()
+    timer.cancel()
     server_s.stop()
-    for s in sipp_s:
-        s.stop()
+    sipp_s.stop()
     win = server_s.window(t0 + hold[0], t0 + hold[1])
-    swin = sipp_s[0].window(t0 + hold[0], t0 + hold[1]) if sipp_s else []
-    cpu = sum(s[1] for s in win) / len(win) if win else None
-    ok, failed = stat_int(run.stats, "SuccessfulCall(C)"), stat_int(run.stats, "FailedCall(C)")
+    swin = sipp_s.window(t0 + hold[0], t0 + hold[1])
+    cpu = sum(x[1] for x in win) / len(win) if win else None
+    ok = sum(stat_int(r.stats, "SuccessfulCall(C)") for r in runs)
+    failed = sum(stat_int(r.stats, "FailedCall(C)") for r in runs)
+    rtt = [v for r in runs for v in r.rtt_ms]
     res: dict[str, Any] = {
-        "kind": kind, "calls": n, "rate_cps": rate, "call_s": round(call_s, 1),
-        "successful": ok, "failed": failed + max(0, n - ok - failed), "sipp_rc": run.rc,
+        "kind": kind, "calls": n, "processes": len(servers), "rate_cps": rate,
+        "call_s": round(call_s, 1), "successful": ok, "failed": failed + max(0, n - ok - failed),
+        "sipp_rc": max(r.rc for r in runs),
         "cpu_pct": round(cpu, 1) if cpu is not None else None,
         "cpu_pct_per_call": round(cpu / n, 3) if cpu is not None else None,
-        "rss_mb": round(max((s[2] for s in win), default=0.0), 1),
-        "sipp_cpu_pct": round(sum(s[1] for s in swin) / len(swin), 1) if swin else None,
-        "setup_ms_p50": pct(run.rtt_ms, 50), "setup_ms_p99": pct(run.rtt_ms, 99),
+        "rss_mb": round(max((x[2] for x in win), default=0.0), 1),
+        "sipp_cpu_pct": round(sum(x[1] for x in swin) / len(swin), 1) if swin else None,
+        "setup_ms_p50": pct(rtt, 50), "setup_ms_p99": pct(rtt, 99),
         "threads_cpu_pct": [(name, round(c, 1)) for name, c in threads],
     }
-    if kind == "vio":
-        ended = [e for e in srv.events("call_ended")
+    if kind.startswith("vio"):
+        ended = [e for srv in servers for e in srv.events("call_ended")
                  if str(e.get("sip_call_id", "")).startswith(tag + "-")]
         rx = sum(int(e.get("rx_frames") or 0) for e in ended)
         exp = sum(int(float(e.get("duration_s") or 0) * 50) for e in ended)
-        stats = [e for e in srv.events("media_stats") if e.get("media_calls", 0) >= 0.9 * n]
+        stats = [e for srv, k in zip(servers, share, strict=True) for e in srv.events("media_stats")
+                 if e.get("media_calls", 0) >= 0.9 * k]
         res.update({
             "frames_rx": rx, "frames_expected": exp,
             "frame_loss_pct": round(100.0 * max(0, exp - rx) / exp, 3) if exp else None,
@@ -99,14 +117,15 @@ def step(kind: str, srv: Server, n: int, rate: float, work: Path) -> dict[str, A
     return res
 
 
-def run_steps(kind: str, srv: Server, steps: list[int], rate: float, work: Path,
-              deadline: float) -> list[dict[str, Any]]:
+def run_steps(kind: str, srv: Server | list[Server], steps: list[int], rate: float,
+              work: Path, deadline: float) -> list[dict[str, Any]]:
+    servers = srv if isinstance(srv, list) else [srv]
     out = []
     for n in steps:
         if time.monotonic() + n / rate + 40 > deadline:
             print(f"# {kind}: skipping {n} calls and above (time budget)", flush=True)
             break
-        r = step(kind, srv, n, rate, work)
+        r = step(kind, servers, n, rate, work)
         out.append(r)
         time.sleep(3)  # let the last BYEs and the call log settle
         if r["failed"] or (r.get("frame_loss_pct") or 0) > 5:
@@ -160,16 +179,20 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    for kind, style in (("vio", "o-"), ("baseline", "s--")):
+    kinds = list(dict.fromkeys(r["kind"] for r in results["steps"]))
+    for i, kind in enumerate(kinds):
         rows = [r for r in results["steps"] if r["kind"] == kind and r["cpu_pct"] is not None]
+        label = {"vio": "vio-sbc (1 process)", "baseline": "raw pjsua2 baseline"}.get(
+            kind, f"vio-sbc ({kind.split('-x')[-1]} processes)")
+        style = "s--" if kind == "baseline" else "o-"
         a.plot([r["calls"] for r in rows], [r["cpu_pct"] for r in rows], style,
-               label="vio-sbc" if kind == "vio" else "raw pjsua2 baseline")
+               color=f"C{i}", label=label)
+        if kind != "baseline":
+            b.plot([r["calls"] for r in rows], [r.get("frame_loss_pct") or 0 for r in rows],
+                   style, color=f"C{i}", label=label)
     a.set(xlabel="concurrent calls", ylabel="server CPU (% of one core)", title="CPU")
     a.legend()
     a.grid(alpha=0.3)
-    rows = [r for r in results["steps"] if r["kind"] == "vio"]
-    b.plot([r["calls"] for r in rows], [r.get("frame_loss_pct") or 0 for r in rows], "o-",
-           color="C3", label="vio-sbc frames lost")
     b.set(xlabel="concurrent calls", ylabel="frames lost (%)", title="Frame loss")
     b.axhline(1.0, color="grey", lw=0.8, ls=":")
     b.legend()
@@ -186,6 +209,9 @@ def main() -> int:
     ap.add_argument("--steps", default="50,100,200,400", help="concurrent calls per step")
     ap.add_argument("--rate", type=float, default=50.0, help="call rate while ramping (cps)")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="also run the steps against N vio-sbc processes, calls spread "
+                    "evenly by running one SIPp per process")
     ap.add_argument("--no-cps", action="store_true")
     ap.add_argument("--cps", default="25,50,100", help="rates tried for the setup-rate test")
     ap.add_argument("--cps-seconds", type=int, default=60)
@@ -218,6 +244,20 @@ def main() -> int:
             results["soak"] = soak(srv, a.soak, 100, work)
     finally:
         results["vio_exit"] = srv.stop()
+    if a.workers > 1:
+        procs = []
+        try:
+            for i in range(a.workers):
+                wdir = work / f"worker{i}"
+                wdir.mkdir()
+                lo = 40000 + i * 4 * max_calls // a.workers
+                procs.append(start_vio(wdir, free_port(), max_calls // a.workers + 50,
+                                       (lo, lo + 4 * max_calls // a.workers - 2)))
+            results["steps"] += run_steps(f"vio-x{a.workers}", procs, steps, a.rate, work,
+                                          deadline)
+        finally:
+            for p in procs:
+                p.stop()
     if not a.no_baseline:
         base = start_baseline(work, free_port(), max_calls, rtp)
         try:
