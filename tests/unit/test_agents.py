@@ -112,3 +112,20 @@ def test_engine_chunks_audio_flushes_on_interrupt_and_routes_control() -> None:
         done.set()
     finally:
         eng.stop()
+
+
+def test_scripted_transfer_digit_asks_for_transfer_and_reports_failure() -> None:
+    from vio_sbc.agent.frames import TransferFailed, TransferRequest
+
+    cfg = AgentConfig("r", "scripted", greeting="Hi", options={
+        "transfer_digit": 0, "transfer_to": "sip:desk@127.0.0.2", "transfer_say": "Hold on"})
+    agent = ScriptedAgent(cfg, FakeTts())
+    out = run(agent, [START, InputDtmf("5"), InputDtmf("0")])
+    assert out[-1] == TransferRequest("sip:desk@127.0.0.2")
+    texts = [f.text for f in out if isinstance(f, TranscriptLine)]
+    assert texts == ["Hi", "[DTMF 5]", "[DTMF 0]", "Hold on"]
+    failed = run(agent, [TransferFailed("sip:desk@127.0.0.2", 501, "Not Implemented")])
+    assert [f.text for f in failed if isinstance(f, TranscriptLine)] == [
+        "Sorry, I could not transfer your call."]
+    plain = ScriptedAgent(AgentConfig("r", "scripted"), FakeTts())
+    assert not any(isinstance(f, TransferRequest) for f in run(plain, [START, InputDtmf("0")]))

@@ -4,6 +4,9 @@
   fallback reply; after `max_turns` it says goodbye and hangs up. (Speech
   recognition and intents come with the agent engine issue.)
 - echo: repeats each caller turn back (QA: latency and the audio path).
+  With `transfer_digit` and `transfer_to`, that digit says `transfer_say` and
+  asks for a transfer (TransferRequest); if it fails the agent says
+  `transfer_failed` and the call goes on.
 - tone: plays a tone (`hz`, `ms`) when the call starts, then listens.
 Each is a Processor: frames in, frames out, no I/O of its own but TTS rendering.
 """
@@ -26,6 +29,8 @@ from vio_sbc.agent.frames import (
     SpeechStarted,
     SpeechStopped,
     TranscriptLine,
+    TransferFailed,
+    TransferRequest,
 )
 from vio_sbc.config.model import AgentConfig
 
@@ -52,6 +57,12 @@ class ScriptedAgent:
         self.fallback = _opt_str(cfg, "fallback", "Sorry, I did not catch that. Could you repeat?")
         self.goodbye = _opt_str(cfg, "goodbye", "Thank you for calling. Goodbye.")
         self.max_turns = int(_opt_num(cfg, "max_turns", 10))
+        digit = cfg.options.get("transfer_digit")
+        self.transfer_digit = None if digit is None else str(digit)
+        self.transfer_to = _opt_str(cfg, "transfer_to", "")
+        self.transfer_say = _opt_str(cfg, "transfer_say", "Please hold while I transfer your call.")
+        self.transfer_failed = _opt_str(cfg, "transfer_failed",
+                                        "Sorry, I could not transfer your call.")
         self.rate = 8000
         self.turns = 0
         self.t_ms = 0
@@ -77,7 +88,13 @@ class ScriptedAgent:
                 return [*self._say(self.goodbye), HangupRequest("max_turns")]
             return self._say(self.fallback)
         if isinstance(frame, InputDtmf):
-            return (TranscriptLine("caller", f"[DTMF {frame.digit}]", frame.t_ms, frame.t_ms),)
+            heard = TranscriptLine("caller", f"[DTMF {frame.digit}]", frame.t_ms, frame.t_ms)
+            if self.transfer_to and frame.digit == self.transfer_digit:
+                say = self._say(self.transfer_say) if self.transfer_say else []
+                return [heard, *say, TransferRequest(self.transfer_to)]
+            return (heard,)
+        if isinstance(frame, TransferFailed):
+            return self._say(self.transfer_failed)
         return ()
 
 

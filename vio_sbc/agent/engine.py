@@ -7,6 +7,14 @@ and runs the call's pipeline (turn detector -> agent); audio it produces is cut
 into 20 ms frames onto the call's playout deque, an Interrupt clears that deque
 first, and control frames (hangup, transcript, speech events) go to the
 `control` queue that the SIP thread drains.
+
+Playout marks: a `PlayoutMark` from the pipeline puts a `MarkPlayed` object in
+the playout deque between audio frames; the clock thread, popping it, only
+puts it on the engine's inbox (one type check per frame, a queue put per
+mark), and the engine then runs it through the pipeline. An Interrupt clears
+the deque and reports the marks it dropped, in order (as Twilio does on
+`clear`). Processors that produce frames from their own I/O thread (the
+WebSocket agent) implement `attach(push)` and are given `Session.push`.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -27,13 +36,22 @@ from vio_sbc.agent.frames import (
     Frame,
     InputAudio,
     Interrupt,
+    MarkPlayed,
     OutputAudio,
+    PlayoutMark,
 )
 from vio_sbc.agent.processor import Processor
 
 log = structlog.get_logger("vio_sbc.agent")
 _STOP = object()
 BATCH_S = 0.005  # engine poll period when idle
+
+
+@runtime_checkable
+class AsyncSource(Protocol):
+    """A processor that also produces frames from another thread (its own I/O)."""
+
+    def attach(self, push: Callable[[Frame], None]) -> None: ...
 
 
 @dataclass(eq=False)
@@ -44,7 +62,8 @@ class Session:
     sample_rate: int
     pipeline: Sequence[Processor]
     inbox: queue.SimpleQueue[tuple[Session, int, object]]
-    playout: deque[bytes] = field(default_factory=deque)
+    playout: deque[bytes | MarkPlayed] = field(default_factory=deque)
+    pending_marks: list[MarkPlayed] = field(default_factory=list)  # engine thread only
     rx_frames: int = 0        # written by the clock thread
     tx_frames: int = 0        # clock thread: frames requested (while the agent has audio)
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
@@ -61,12 +80,15 @@ class Session:
 
     def next_playout(self) -> bytes | None:
         self.tx_frames += 1
-        try:
-            pcm = self.playout.popleft()
-        except IndexError:
-            return None
-        self.tx_audio_frames += 1
-        return pcm
+        while True:
+            try:
+                item = self.playout.popleft()
+            except IndexError:
+                return None
+            if type(item) is bytes:
+                self.tx_audio_frames += 1
+                return item
+            self.inbox.put((self, -1, item))  # a mark reached: the engine reports it
 
     # -- any thread ---------------------------------------------------------
     def push(self, frame: Frame) -> None:
@@ -94,7 +116,11 @@ class Engine:
             self._thread.join(timeout)
 
     def session(self, call_id: str, sample_rate: int, pipeline: Sequence[Processor]) -> Session:
-        return Session(call_id, sample_rate, pipeline, self.inbox)
+        sess = Session(call_id, sample_rate, pipeline, self.inbox)
+        for proc in pipeline:
+            if isinstance(proc, AsyncSource):
+                proc.attach(sess.push)
+        return sess
 
     def _run(self) -> None:
         get = self.inbox.get_nowait
@@ -112,6 +138,9 @@ class Engine:
                 return
             if sess.ended:
                 continue
+            if isinstance(item, MarkPlayed):
+                if not _take(sess.pending_marks, item):
+                    continue  # already reported when an Interrupt dropped it
             if isinstance(item, bytes):
                 self.frames += 1
                 frame: Frame = InputAudio(
@@ -128,6 +157,7 @@ class Engine:
             if isinstance(frame, CallEnded):
                 sess.ended = True
                 sess.playout.clear()
+                sess.pending_marks.clear()
 
     def _dispatch(self, sess: Session, frame: Frame) -> None:
         frames: list[Frame] = [frame]
@@ -141,8 +171,25 @@ class Engine:
                 continue
             if isinstance(f, OutputAudio):
                 sess.playout.extend(chunk(f.pcm, sess.frame_bytes))
+            elif isinstance(f, PlayoutMark):
+                mark = MarkPlayed(f.name)
+                sess.pending_marks.append(mark)
+                sess.playout.append(mark)
             elif isinstance(f, Interrupt):
                 sess.playout.clear()
+                # report the dropped marks; one the clock thread popped just before
+                # the clear is the same object, and only its first report counts
+                for mark in sess.pending_marks:
+                    sess.push(mark)
                 self._on_control(sess, f)
             else:
                 self._on_control(sess, f)
+
+
+def _take(marks: list[MarkPlayed], mark: MarkPlayed) -> bool:
+    """Remove `mark` (by identity) from `marks`; False if it is not there."""
+    for i, m in enumerate(marks):
+        if m is mark:
+            del marks[i]
+            return True
+    return False

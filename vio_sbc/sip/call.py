@@ -18,6 +18,8 @@ from vio_sbc.agent.frames import CallEnded, CallStarted, InputDtmf
 from vio_sbc.callstate import CallState, Event, State
 from vio_sbc.routing import Route
 from vio_sbc.rtp.port import CallMediaPort, release_port
+from vio_sbc.sip.transfer import TransferAttempt
+from vio_sbc.sip.xfer import on_transfer_status
 
 if TYPE_CHECKING:
     from vio_sbc.sip.switch import Softswitch
@@ -48,6 +50,10 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.media_since: float | None = None  # wall time the media port was connected
         self._aud: Any = None   # the call's audio media on the bridge
         self.tx_on = False      # port -> call connected (only while the agent has audio)
+        self.tx_allowed = True  # False: the agent must not talk (outbound early media)
+        self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
+        self.variables: dict[str, str] = {}  # to the agent in CallStarted
+        self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id
         )
@@ -131,7 +137,16 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         except Exception:
             self.log.exception("on_dtmf_failed")
 
+    def onCallTransferStatus(self, prm: Any) -> None:
+        try:
+            on_transfer_status(self, prm)
+        except Exception:
+            self.log.exception("on_transfer_status_failed")
+
     # -- internals ------------------------------------------------------------
+    def t_ms(self) -> int:
+        return self._t_ms()
+
     def _t_ms(self) -> int:
         return int((time.time() - self.answered_at) * 1000) if self.answered_at else 0
 
@@ -152,8 +167,10 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             self.switch.calllog.update_call(self.id, codec=self.codec)
             self.media_since = time.time()
             self.session.push(CallStarted(
-                call_id=self.id, number=self.route.number.number, caller=self.caller,
-                agent=self.route.agent.name, sample_rate=rate,
+                call_id=self.id, number=self.route.number.number,
+                caller=self.callee if self.direction == "outbound" else self.caller,
+                agent=self.route.agent.name, sample_rate=rate, direction=self.direction,
+                variables=dict(self.variables),
             ))
             self.log.info("media_active", codec=self.codec)
         assert self.port is not None
@@ -171,7 +188,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         s, port, aud = self.session, self.port, self._aud
         if s is None or port is None or aud is None:
             return
-        want = bool(s.playout)
+        want = self.tx_allowed and bool(s.playout)
         if want is self.tx_on:
             return
         try:

@@ -7,6 +7,7 @@ frames from the agent engine. Media runs on the bridge's clock thread.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import heapq
 import itertools
@@ -14,17 +15,19 @@ import queue
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 import structlog
 
 from vio_sbc.agent.agents import make_agent
 from vio_sbc.agent.engine import Engine, Session
-from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine
+from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine, TransferRequest
 from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.agent.wsagent import WebSocketAgent, ws_options
+from vio_sbc.agent.wsbridge import WsBridge
 from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
@@ -33,9 +36,16 @@ from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_so
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
+from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
+from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.stats import MediaStats
+from vio_sbc.sip.trunkside import TrunkManager
+from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
+
+if TYPE_CHECKING:
+    from vio_sbc.dialer.engine import Dialer
 
 log = structlog.get_logger("vio_sbc.sip")
 
@@ -57,7 +67,10 @@ class InboundAccount(pj.Account):  # type: ignore[misc]
 
 
 class Softswitch:
-    def __init__(self, cfg: Config, calllog: CallLog | None = None) -> None:
+    def __init__(self, cfg: Config, calllog: CallLog | None = None, *,
+                 standalone: bool = False) -> None:
+        """`standalone`: a one-off endpoint (`vio-sbc call-out` with no server running):
+        no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
         self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
         self.tts = EspeakTts()
@@ -65,6 +78,8 @@ class Softswitch:
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
         self.calls: dict[str, SbcCall] = {}
         self.hangup_after_playout: dict[str, SbcCall] = {}
+        self.transfer_after_playout: dict[str, tuple[SbcCall, str]] = {}
+        self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._reap: list[SbcCall] = []
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -76,6 +91,9 @@ class Softswitch:
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
         self.media_stats = MediaStats()
+        self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
+        self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
+        self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
     def start(self) -> None:
@@ -133,9 +151,12 @@ class Softswitch:
         self._set_codecs()
         self.acc = InboundAccount(self)
         self.acc.create(self._account_config(), True)
+        self.trunks.apply(cfg)
         for agent in cfg.agents.values():  # warm the TTS cache: first calls answer fast
             if agent.kind == "scripted" and agent.greeting:
                 self.tts.render(agent.greeting, cfg.rtp.clock_rate, agent.voice)
+            if agent.kind == "websocket":
+                self.tts.render(ws_options(agent)[3], cfg.rtp.clock_rate, agent.voice)
         self.engine.start()
         log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
                  rtp_ports=f"{cfg.rtp.port_min}-{cfg.rtp.port_max}")
@@ -174,6 +195,8 @@ class Softswitch:
             self.media_stats.maybe_log(self)
             if drain_deadline is None and should_stop():
                 self.draining = True
+                if self.dialer is not None:
+                    self.dialer.drain()
                 drain_deadline = time.monotonic() + grace_s
                 log.info("draining", live_calls=len(self.calls), grace_s=grace_s)
             if drain_deadline is not None:
@@ -199,8 +222,10 @@ class Softswitch:
         self._tick()
         ep.audDevManager().setNoDev()
         self.engine.stop()
+        self.ws_bridge.stop()
         self._reap.clear()
         self.calls.clear()
+        self.trunks.shutdown()
         if self.acc is not None:
             self.acc.shutdown()
             self.acc = None
@@ -235,6 +260,17 @@ class Softswitch:
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
                 call.end("agent")
+        for cid, (call, target) in list(self.transfer_after_playout.items()):
+            if call.session is None or not call.session.playing:
+                del self.transfer_after_playout[cid]
+                start_transfer(call, target)
+        for hook in (self.trunks.tick, *self.tick_hooks):
+            try:
+                hook()
+            except Exception:
+                log.exception("tick_hook_failed")
+        if self.dialer is not None:
+            self.dialer.tick(time.time())
         if self._reap:
             reap, self._reap = self._reap, []
             for call in reap:
@@ -246,7 +282,11 @@ class Softswitch:
         if isinstance(frame, TranscriptLine):
             self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
         elif isinstance(frame, HangupRequest) and call is not None:
+            call.log.info("hangup_requested", reason=frame.reason)
+            self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
             self.hangup_after_playout[call.id] = call
+        elif isinstance(frame, TransferRequest) and call is not None:
+            self.transfer_after_playout[call.id] = (call, frame.target)
 
     # -- calls ---------------------------------------------------------------
     def build_pipeline(self, route: Route) -> Sequence[Processor]:
@@ -256,7 +296,37 @@ class Softswitch:
             stop_ms=int(opts.get("vad_stop_ms", 600)),  # type: ignore[call-overload]
             aggressiveness=int(opts.get("vad_aggressiveness", 2)),  # type: ignore[call-overload]
         )
+        if route.agent.kind == "websocket":
+            return [VadTurnDetector(params), WebSocketAgent(route.agent, self.tts, self.ws_bridge)]
         return [VadTurnDetector(params), make_agent(route.agent, self.tts)]
+
+    # -- outbound and reload (vio_sbc/sip/outcall.py, vio_sbc/sip/trunkside.py) ----------
+    def place_call(self, req: OutboundRequest,
+                   on_result: Callable[[OutboundResult], None] | None = None) -> str:
+        """Place one outbound call; returns the call-log id; on_result is called on the
+        main thread when the call ends (answered and hung up, or failed). Raises
+        OutboundRefused (no INVITE sent) when admission refuses. Main thread only."""
+        return place_call(self, req, on_result)
+
+    def outbound_capacity(self, trunk: str) -> tuple[int, int]:
+        """(live outbound calls on the trunk, trunk max_calls) for the dialer's pacing."""
+        t = self.cfg.trunks.get(trunk)
+        return (self.trunks.live_calls(trunk, "outbound"),
+                t.outbound.max_calls if t is not None and t.outbound is not None else 0)
+
+    def reload(self, new: Config) -> dict[str, list[str]]:
+        """Apply a validated config without touching live calls (they keep the route
+        they started with). sip/rtp/storage/log need a restart and are kept."""
+        old = self.cfg
+        kept = [k for k in ("sip", "rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
+        self.cfg = dataclasses.replace(new, sip=old.sip, rtp=old.rtp, storage=old.storage,
+                                       log=old.log)
+        diff = self.trunks.apply(self.cfg)
+        numbers = sorted(n for n in {*old.numbers, *new.numbers}
+                         if old.numbers.get(n) != new.numbers.get(n))
+        diff = {**diff, "numbers": numbers, "restart_required": kept}
+        log.info("config_reloaded", source=new.source, live_calls=len(self.calls), **diff)
+        return diff
 
     def incoming(self, acc: InboundAccount, prm: Any) -> None:
         self.stats["invites"] += 1
@@ -280,7 +350,7 @@ class Softswitch:
                 raise SipRefusal(503, "draining: not accepting new calls")
             if len(self.calls) >= self.cfg.sip.max_calls:
                 raise SipRefusal(503, f"sip.max_calls ({self.cfg.sip.max_calls}) reached")
-            route = route_inbound(self.cfg, src, req.uri)
+            route = route_inbound(self.cfg, src, req.uri, self.trunks.sources())
         except StrangerRefusal as ref:
             self.stats["strangers"] += 1
             ok, suppressed = self.stranger_log.allow(src)
@@ -291,7 +361,7 @@ class Softswitch:
             return
         except SipRefusal as ref:
             self.stats["refused"] += 1
-            trunks = [t.name for t in trunks_for_source(self.cfg, src)]
+            trunks = [t.name for t in trunks_for_source(self.cfg, src, self.trunks.sources())]
             call.logged = True
             self.calllog.open_call(self._row(call, trunk=trunks[0] if trunks else None,
                                              status="refused"))
@@ -344,6 +414,7 @@ class Softswitch:
     def call_ended(self, call: SbcCall, status: int, reason: str) -> None:
         self.calls.pop(call.id, None)
         self.hangup_after_playout.pop(call.id, None)
+        self.transfer_after_playout.pop(call.id, None)
         now = time.time()
         if call.logged:
             fields: dict[str, Any] = {"ended_at": now, "hangup_side": call.hangup_side}

@@ -131,3 +131,14 @@ def test_big_endian_nanosecond_pcap(tmp_path: Path) -> None:
            + struct.pack(">LLLL", 2, 5_000_000, 3, 3) + b"abc")
     lt, recs = read_pcap(_pcap(tmp_path, raw))
     assert lt == 1 and recs[0].ts_us == 2_005_000 and recs[0].data == b"abc"
+
+
+def test_debian_alaw_capture_decodes_and_reencodes_byte_for_byte() -> None:
+    from vio_sbc.rtp.g711 import alaw_encode
+
+    packets = read_rtp_pcap(Path("/usr/share/sip-tester/g711a.pcap"))
+    payload = b"".join(p.payload for _t, _d, p in packets)
+    assert len(payload) == 236 * 240
+    pcm = alaw_decode(payload)
+    assert alaw_encode(pcm) == payload
+    assert np.abs(pcm.astype(np.int32)).max() > 5000  # speech, not silence
