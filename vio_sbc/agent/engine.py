@@ -45,6 +45,7 @@ from vio_sbc.agent.processor import Processor
 log = structlog.get_logger("vio_sbc.agent")
 _STOP = object()
 BATCH_S = 0.005  # engine poll period when idle
+REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
 
 
 @runtime_checkable
@@ -68,6 +69,9 @@ class Session:
     tx_frames: int = 0        # clock thread: frames requested (while the agent has audio)
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
     ended: bool = False
+    # recording hand-off (vio_sbc.rtp.recorder): caller frames tagged with the playout
+    # tick, agent frames (None = silence) tagged -1; bounded, drained by the writer
+    rec: deque[tuple[int, bytes | None]] | None = None
 
     @property
     def frame_bytes(self) -> int:
@@ -77,18 +81,27 @@ class Session:
     def push_audio(self, pcm: bytes) -> None:
         self.inbox.put((self, self.rx_frames, pcm))
         self.rx_frames += 1
+        rec = self.rec
+        if rec is not None and len(rec) < REC_CAP:
+            rec.append((self.tx_frames, pcm))
 
     def next_playout(self) -> bytes | None:
         self.tx_frames += 1
+        pcm: bytes | None = None
         while True:
             try:
                 item = self.playout.popleft()
             except IndexError:
-                return None
+                break
             if type(item) is bytes:
                 self.tx_audio_frames += 1
-                return item
+                pcm = item
+                break
             self.inbox.put((self, -1, item))  # a mark reached: the engine reports it
+        rec = self.rec
+        if rec is not None and len(rec) < REC_CAP:
+            rec.append((-1, pcm))
+        return pcm
 
     # -- any thread ---------------------------------------------------------
     def push(self, frame: Frame) -> None:

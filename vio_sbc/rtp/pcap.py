@@ -147,3 +147,14 @@ def load_wav(path: str | Path) -> tuple[Int16Array, int]:
         raise PacketError(f"{path}: {8 * width}-bit WAV is not supported (8 or 16-bit)")
     x = x[: len(x) - len(x) % channels].reshape(-1, channels).mean(axis=1)
     return np.round(x).astype(np.int16), rate
+
+
+def decode_rtp_pcap(path: str | Path) -> Int16Array:
+    """The audio of a G.711 RTP pcap as int16 PCM (payload types 0 and 8; others skipped)."""
+    from vio_sbc.rtp.g711 import alaw_decode, ulaw_decode
+
+    decoders = {0: ulaw_decode, 8: alaw_decode}
+    parts = [decoders[p.payload_type](p.payload) for _t, _d, p in read_rtp_pcap(path)
+             if p.payload_type in decoders]
+    out: Int16Array = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+    return out

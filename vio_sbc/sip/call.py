@@ -45,6 +45,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.port: CallMediaPort | None = None
         self.logged = False  # has a row in the call table
         self.hangup_side: str | None = None
+        self.hangup_reason: str | None = None  # the agent's HangupRequest reason
         self.answered_at: float | None = None
         self.codec: str | None = None
         self.media_since: float | None = None  # wall time the media port was connected
@@ -133,6 +134,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             if self.session is not None:
                 self.session.push(InputDtmf(digit=digit, duration_ms=int(prm.duration), t_ms=t_ms))
             self.switch.calllog.add_event(self.id, t_ms, "dtmf", digit)
+            self.switch.records.dtmf(self.id, t_ms, digit)
             self.log.info("dtmf", digit=digit)
         except Exception:
             self.log.exception("on_dtmf_failed")
@@ -157,6 +159,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             agent = self.switch.build_pipeline(self.route)
             rate = self.switch.cfg.rtp.clock_rate
             self.session = self.switch.engine.session(self.id, rate, agent)
+            self.switch.records.start_recording(self.id, self.session, self.route.trunk,
+                                                self.route.number)
             self.port = CallMediaPort(self.session)
             self.port.create(f"call-{self.id[:8]}")
             try:
@@ -180,7 +184,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.sync_tx()
 
     def sync_tx(self) -> None:
-        """Connect port -> call only while the agent has audio queued (main thread).
+        """Connect port -> call only while the agent has audio queued or the call is
+        recorded (main thread).
 
         The bridge asks a port for frames only when it has listeners, so a silent
         agent costs no `onFrameRequested` call on the clock thread: that halves the
@@ -188,7 +193,9 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         s, port, aud = self.session, self.port, self._aud
         if s is None or port is None or aud is None:
             return
-        want = self.tx_allowed and bool(s.playout)
+        # A recorded call keeps the port connected: the recorder's clock is the playout
+        # tick (one agent frame or silence per onFrameRequested, vio_sbc/rtp/recorder.py).
+        want = self.tx_allowed and (bool(s.playout) or s.rec is not None)
         if want is self.tx_on:
             return
         try:
