@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -219,6 +220,8 @@ def main() -> int:
                     help="also run CALLS sequential short calls (e.g. 10000)")
     ap.add_argument("--budget-min", type=float, default=14.0, help="time budget in minutes")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work dir (logs, SIPp files, call logs, recordings)")
     a = ap.parse_args()
     deadline = time.monotonic() + a.budget_min * 60
     steps = [int(x) for x in a.steps.split(",")]
@@ -265,7 +268,9 @@ def main() -> int:
         finally:
             base.stop()
     results["loadavg_at_end"] = os.getloadavg()
-    results["work_dir"] = str(work)
+    results["work_dir"] = str(work) if a.keep else None
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)  # recordings of every call live there
     (out / "capacity.json").write_text(json.dumps(results, indent=1))
     plot(results, out / "capacity.png")
     print_summary(results)
