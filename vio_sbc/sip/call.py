@@ -54,6 +54,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.tx_allowed = True  # False: the agent must not talk (outbound early media)
         self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
         self.variables: dict[str, str] = {}  # to the agent in CallStarted
+        self.end_fields: dict[str, Any] = {}  # call-log fields written when the call ends
         self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id

@@ -231,6 +231,7 @@ class Softswitch:
             self.call_ended(call, 500, "shutdown")
         self._tick()
         ep.audDevManager().setNoDev()
+        self._timers.clear()  # timers may hold calls: none may outlive libDestroy
         self.engine.stop()
         self.ws_bridge.stop()
         self.records.stop()  # finalise recordings, finish queued summaries
@@ -451,6 +452,7 @@ class Softswitch:
                 fields.update(rx_frames=s.rx_frames, tx_frames=s.tx_frames,
                               tx_audio_frames=s.tx_audio_frames,
                               rx_voiced_frames=_voiced(s))
+            fields.update(call.end_fields)  # e.g. an outbound call's outcome (outcall.py)
             fields.update(self._records_end(call, status, reason, fields))
             self.calllog.update_call(call.id, **fields)
             call.log.info(
