@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_call_log(sub)
 
+    from vio_sbc.cli_qa import register as register_qa
+
+    register_qa(sub)
+
     from vio_sbc.cli_status import add_parser as add_status
 
     add_status(sub)

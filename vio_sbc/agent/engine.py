@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from vio_sbc.agent.processor import Processor
 
 log = structlog.get_logger("vio_sbc.agent")
 _STOP = object()
+BATCH_S = 0.005  # engine poll period when idle
 REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
 
 
@@ -64,7 +66,7 @@ class Session:
     playout: deque[bytes | MarkPlayed] = field(default_factory=deque)
     pending_marks: list[MarkPlayed] = field(default_factory=list)  # engine thread only
     rx_frames: int = 0        # written by the clock thread
-    tx_frames: int = 0        # clock thread: frames requested while the call is up
+    tx_frames: int = 0        # clock thread: frames requested (while the agent has audio)
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
     ended: bool = False
     # recording hand-off (vio_sbc.rtp.recorder): caller frames tagged with the playout
@@ -116,6 +118,7 @@ class Engine:
         self._on_control = on_control
         self._thread = threading.Thread(target=self._run, name="agent-engine", daemon=True)
         self.errors = 0
+        self.frames = 0  # caller audio frames taken off the inbox (media_stats)
 
     def start(self) -> None:
         self._thread.start()
@@ -133,8 +136,17 @@ class Engine:
         return sess
 
     def _run(self) -> None:
+        get = self.inbox.get_nowait
         while True:
-            sess, seq, item = self.inbox.get()
+            try:
+                sess, seq, item = get()
+            except queue.Empty:
+                # Poll instead of blocking: a blocked get() is woken by every frame the
+                # clock thread puts, and each wake-up hands the GIL back and forth with
+                # the clock thread. Sleeping BATCH_S lets frames gather and be run in
+                # one go (adds at most BATCH_S of latency; see docs/performance.md).
+                time.sleep(BATCH_S)
+                continue
             if item is _STOP:
                 return
             if sess.ended:
@@ -143,6 +155,7 @@ class Engine:
                 if not _take(sess.pending_marks, item):
                     continue  # already reported when an Interrupt dropped it
             if isinstance(item, bytes):
+                self.frames += 1
                 frame: Frame = InputAudio(
                     pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
                 )

@@ -82,14 +82,13 @@ class OutboundCall(SbcCall):
         super()._connect_media(index)
         if self.state.state in (State.DIALING, State.RINGING) and self.port is not None:
             # early media: the agent hears the far end but does not talk into it yet
-            self.port.stopTransmit(self.getAudioMedia(index))
+            self.tx_allowed = False
+            self.sync_tx()
 
     def _connect_media_out(self) -> None:
-        ci = self.getInfo()
-        for mi in ci.media:
-            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                assert self.port is not None
-                self.port.startTransmit(self.getAudioMedia(mi.index))
+        # port -> call is connected by sync_tx while the agent has audio (call.py)
+        self.tx_allowed = True
+        self.sync_tx()
 
     def _ended(self, status: int, reason: str) -> None:
         if self.state.final:

@@ -56,6 +56,7 @@ from vio_sbc.sip.message import (
 from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
@@ -120,6 +121,7 @@ class Softswitch:
         self.health.add_check("call_log", db_writable(self.calllog.path))
         self._registrations: dict[str, bool] = {}  # trunk -> registered (main thread writes)
         self.health.add_check("trunk_registrations", self._registrations_ready)
+        self.media_stats = MediaStats()
         self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
@@ -222,6 +224,7 @@ class Softswitch:
         while True:
             self.ep.libHandleEvents(10)
             self._tick()
+            self.media_stats.maybe_log(self)
             if drain_deadline is None and should_stop():
                 self.draining = True
                 if self.dialer is not None:
@@ -293,6 +296,8 @@ class Softswitch:
             except queue.Empty:
                 break
             self._control(sess, frame)
+        for call in self.calls.values():
+            call.sync_tx()
         for cid, call in list(self.hangup_after_playout.items()):
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
