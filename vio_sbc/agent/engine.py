@@ -31,6 +31,7 @@ from vio_sbc.agent.frames import (
 from vio_sbc.agent.processor import Processor
 
 log = structlog.get_logger("vio_sbc.agent")
+PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
 
 
@@ -43,6 +44,9 @@ class Session:
     pipeline: Sequence[Processor]
     inbox: queue.SimpleQueue[tuple[Session, int, object]]
     playout: deque[bytes] = field(default_factory=deque)
+    # the last second of what the clock thread played (None: a silent frame), the
+    # echo guard's reference; appended on the clock thread, read by the engine
+    played: deque[bytes | None] = field(default_factory=lambda: deque(maxlen=50))
     rx_frames: int = 0        # written by the clock thread
     tx_frames: int = 0        # clock thread: frames requested while the call is up
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
@@ -62,7 +66,9 @@ class Session:
         try:
             pcm = self.playout.popleft()
         except IndexError:
+            self.played.append(None)
             return None
+        self.played.append(pcm)
         self.tx_audio_frames += 1
         return pcm
 
@@ -73,6 +79,12 @@ class Session:
     @property
     def playing(self) -> bool:
         return bool(self.playout)
+
+    def is_playing(self) -> bool:
+        return bool(self.playout)
+
+    def recent_played(self) -> tuple[bytes | None, ...]:
+        return tuple(self.played)
 
 
 class Engine:
@@ -90,7 +102,14 @@ class Engine:
             self.inbox.put((None, -1, _STOP))  # type: ignore[arg-type]
             self._thread.join(timeout)
 
-    def session(self, call_id: str, sample_rate: int, pipeline: Sequence[Processor]) -> Session:
+    def session(self, call_id: str, sample_rate: int,
+                pipeline: Sequence[Processor] | PipelineFactory) -> Session:
+        """A call's session; `pipeline` may be a factory that needs the session itself
+        (barge-in and the echo guard watch its playout, STT results come back via push)."""
+        if callable(pipeline):
+            sess = Session(call_id, sample_rate, (), self.inbox)
+            sess.pipeline = pipeline(sess)
+            return sess
         return Session(call_id, sample_rate, pipeline, self.inbox)
 
     def _run(self) -> None:

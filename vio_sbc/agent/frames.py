@@ -104,3 +104,19 @@ class TranscriptLine(Frame):
 
 def silence(sample_rate: int, ms: int = FRAME_MS) -> bytes:
     return bytes(2 * sample_rate * ms // 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription(Frame):
+    """What the speech recogniser heard in one caller turn ("" if nothing it knows)."""
+
+    text: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest(Frame):
+    """The agent asks call control to transfer the caller to `target` (SIP URI or number)."""
+
+    target: str

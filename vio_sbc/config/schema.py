@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import SequenceNode
 
+from vio_sbc.config.agent_schema import AGENT_EXTRA_SPEC, default_intents
 from vio_sbc.config.model import (
     AgentConfig,
     Direction,
@@ -66,7 +67,8 @@ BUILTIN_AGENT_NAME = "receptionist"
 def builtin_agent() -> AgentConfig:
     """The agent used when the config has no `agents:` section."""
     return AgentConfig(name=BUILTIN_AGENT_NAME, kind="scripted",
-                       greeting="Thanks for calling. How can I help?")
+                       greeting="Thanks for calling. How can I help?",
+                       intents=default_intents())
 
 
 # --- sip -------------------------------------------------------------------------------
@@ -194,6 +196,7 @@ AGENT_SPEC = {
     "kind": choice("scripted", "echo", "tone"),
     "greeting": nullable(string()),
     "voice": string(nonempty=True),
+    **AGENT_EXTRA_SPEC,  # intents, fallback, barge_in, endpointing, stt, tts...
 }
 
 

@@ -12,19 +12,18 @@ import heapq
 import itertools
 import queue
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
 import structlog
 
-from vio_sbc.agent.agents import make_agent
-from vio_sbc.agent.engine import Engine, Session
-from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine
-from vio_sbc.agent.processor import Processor
+from vio_sbc.agent.engine import Engine, PipelineFactory, Session
+from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
+from vio_sbc.agent.pipeline import AgentKit
 from vio_sbc.agent.tts import EspeakTts
-from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.agent.turns import VadTurnDetector
 from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
@@ -60,6 +59,7 @@ class Softswitch:
         self.cfg = cfg
         self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
         self.tts = EspeakTts()
+        self.kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts)
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
         self.calls: dict[str, SbcCall] = {}
@@ -131,10 +131,11 @@ class Softswitch:
         self._set_codecs()
         self.acc = InboundAccount(self)
         self.acc.create(self._account_config(), True)
-        for agent in cfg.agents.values():  # warm the TTS cache: first calls answer fast
-            if agent.kind == "scripted" and agent.greeting:
-                self.tts.render(agent.greeting, cfg.rtp.clock_rate, agent.voice)
+        prompts = self.kit.warm(cfg.agents)  # every scripted prompt cached before any call
+        self.kit.start()
         self.engine.start()
+        log.info("agents_ready", prompts=prompts, recognisers=sorted(
+            name for name, stt in self.kit.recognisers.items() if stt is not None))
         log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
                  rtp_ports=f"{cfg.rtp.port_min}-{cfg.rtp.port_max}")
 
@@ -196,6 +197,7 @@ class Softswitch:
         self._tick()
         ep.audDevManager().setNoDev()
         self.engine.stop()
+        self.kit.stop()
         self._reap.clear()
         self.calls.clear()
         if self.acc is not None:
@@ -242,16 +244,16 @@ class Softswitch:
             self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
         elif isinstance(frame, HangupRequest) and call is not None:
             self.hangup_after_playout[call.id] = call
+        elif isinstance(frame, Interrupt):
+            self.calllog.add_event(sess.call_id, frame.t_ms, "barge_in", "")
+            log.info("barge_in", call_id=sess.call_id, t_ms=frame.t_ms)
+        elif isinstance(frame, TransferRequest):
+            self.calllog.add_event(sess.call_id, 0, "transfer_requested", frame.target)
+            log.info("transfer_requested", call_id=sess.call_id, target=frame.target)
 
     # -- calls ---------------------------------------------------------------
-    def build_pipeline(self, route: Route) -> Sequence[Processor]:
-        opts = route.agent.options
-        params = TurnParams(
-            start_ms=int(opts.get("vad_start_ms", 60)),  # type: ignore[call-overload]
-            stop_ms=int(opts.get("vad_stop_ms", 600)),  # type: ignore[call-overload]
-            aggressiveness=int(opts.get("vad_aggressiveness", 2)),  # type: ignore[call-overload]
-        )
-        return [VadTurnDetector(params), make_agent(route.agent, self.tts)]
+    def build_pipeline(self, route: Route) -> PipelineFactory:
+        return self.kit.pipeline(route.agent)
 
     def incoming(self, acc: InboundAccount, prm: Any) -> None:
         self.stats["invites"] += 1
