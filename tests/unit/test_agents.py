@@ -41,7 +41,8 @@ def test_scripted_greets_then_falls_back_then_says_goodbye() -> None:
         InputDtmf("5", t_ms=1200), Transcription("weather", 1500, 2000),
     ])
     texts = [f.text for f in out if isinstance(f, TranscriptLine)]
-    assert texts == ["Hi", "[not understood]", "Again?", "[DTMF 5]", "weather", "Bye"]
+    # the unrouted digit is the second turn: goodbye; later turns are ignored
+    assert texts == ["Hi", "[not understood]", "Again?", "[DTMF 5]", "Bye"]
     assert isinstance(out[-1], HangupRequest) and out[-1].reason == "max_turns"
     audio = [f for f in out if isinstance(f, OutputAudio)]
     assert [len(a.pcm) for a in audio] == [2 * 160, 6 * 160, 3 * 160]

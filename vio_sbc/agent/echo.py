@@ -15,11 +15,13 @@ caller: the bias is towards barge-in, never towards ignoring a real caller.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-_MIN_RMS = 60.0  # below this (about -55 dBFS) a frame is treated as silence
+_MIN_RMS = 60.0   # a caller frame this quiet (about -55 dBFS) can't be told from echo
+_REF_RMS = 8.0    # reference stretches below this are silence: nothing to echo
 
 
 def peak_correlation(frame: np.ndarray, reference: np.ndarray) -> float:
@@ -34,29 +36,39 @@ def peak_correlation(frame: np.ndarray, reference: np.ndarray) -> float:
     c2 = np.concatenate(([0.0], np.cumsum(x * x)))
     seg = c2[n:] - c2[:-n]
     denom = np.sqrt(np.maximum(seg, 1e-9) * float(np.dot(y, y)))
-    ncc = np.where(seg > n * _MIN_RMS * _MIN_RMS, corr / denom, 0.0)
+    ncc = np.where(seg > n * _REF_RMS * _REF_RMS, corr / denom, 0.0)
     return float(np.max(ncc)) if len(ncc) else 0.0
 
 
 class EchoGuard:
-    """`is_echo(pcm)`: is this caller frame a copy of audio we played recently?"""
+    """`is_echo(pcm)`: is this caller frame a copy of audio we played recently?
+
+    The frame is analysed with the caller frames just before it (`window` frames in
+    all, 60 ms by default): a longer stretch is much less likely to resemble some
+    part of our prompt by chance. While there is reference audio, a frame too quiet
+    to analyse counts as echo (residual echo is quiet; a barging caller is not).
+    """
 
     def __init__(self, recent_played: Callable[[], Sequence[bytes | None]],
-                 threshold: float = 0.7) -> None:
+                 threshold: float = 0.7, window: int = 3) -> None:
         self._recent = recent_played
         self.threshold = threshold
+        self._window: deque[bytes] = deque(maxlen=window)
         self.echo_frames = 0
 
     def is_echo(self, pcm: bytes) -> bool:
+        self._window.append(pcm)
         played = self._recent()
         if not any(played):
             return False
         y = np.frombuffer(pcm, dtype="<i2")
         if float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < _MIN_RMS:
-            return False
+            self.echo_frames += 1
+            return True
         n = len(y)
         ref = np.concatenate([np.frombuffer(p, dtype="<i2") if p else np.zeros(n, np.int16)
                               for p in played])
-        echo = peak_correlation(y, ref) >= self.threshold
+        probe = np.frombuffer(b"".join(self._window), dtype="<i2")
+        echo = peak_correlation(probe, ref) >= self.threshold
         self.echo_frames += echo
         return echo

@@ -136,11 +136,26 @@ class Engine:
                 sess.playout.clear()
 
     def _dispatch(self, sess: Session, frame: Frame) -> None:
+        """Run `frame` through the pipeline. An Interrupt flushes the playout the moment
+        any stage emits it (it overtakes audio; later stages need not pass it on)."""
+        flushed: list[Frame] = []
+
+        def interrupt(f: Frame) -> None:
+            if not any(f is g for g in flushed):
+                flushed.append(f)
+                sess.playout.clear()
+                self._on_control(sess, f)
+
+        if isinstance(frame, Interrupt):
+            interrupt(frame)
         frames: list[Frame] = [frame]
         for proc in sess.pipeline:
             nxt: list[Frame] = []
             for f in frames:
-                nxt.extend(proc.process(f))
+                for g in proc.process(f):
+                    if isinstance(g, Interrupt):
+                        interrupt(g)
+                    nxt.append(g)
             frames = nxt
         for f in frames:
             if isinstance(f, InputAudio):
@@ -148,7 +163,6 @@ class Engine:
             if isinstance(f, OutputAudio):
                 sess.playout.extend(chunk(f.pcm, sess.frame_bytes))
             elif isinstance(f, Interrupt):
-                sess.playout.clear()
-                self._on_control(sess, f)
+                interrupt(f)
             else:
                 self._on_control(sess, f)

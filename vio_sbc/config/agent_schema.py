@@ -184,7 +184,7 @@ AGENT_EXTRA_SPEC: dict[str, Conv] = {
 def default_intents() -> tuple[Intent, ...]:
     """The built-in receptionist's intents (also in config/vio.yaml)."""
     return (
-        Intent("sales", phrases=("sales", "buy"), digits="1",
+        Intent("sales", phrases=("sales", "pricing"), digits="1",
                reply="Our sales team is available weekdays from nine to five. "
                      "Anything else?"),
         Intent("support", phrases=("support", "help"), digits="2",
