@@ -16,8 +16,8 @@ from vio_sbc.agent.frames import (
     OutputAudio,
     SpeechStarted,
     SpeechStopped,
-    TranscriptLine,
     Transcription,
+    TranscriptLine,
 )
 from vio_sbc.agent.processor import run
 from vio_sbc.config.model import AgentConfig

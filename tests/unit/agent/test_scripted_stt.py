@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vio_sbc.agent.frames import (
+    CallStarted,
+    HangupRequest,
+    InputDtmf,
+    SpeechStarted,
+    SpeechStopped,
+    Transcription,
+    TranscriptLine,
+    TransferRequest,
+)
+from vio_sbc.agent.processor import run
+from vio_sbc.agent.scripted import DigitRouter, ScriptedAgent, match_phrase
+from vio_sbc.agent.stt import PocketsphinxStt, SttError, TurnRecorder, jsgf
+from vio_sbc.agent.tts import EspeakTts
+from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.config.model import AgentConfig, Intent
+from vio_sbc.config.schema import builtin_agent
+from vio_sbc.rtp.g711 import ulaw_decode, ulaw_encode
+
+INTENTS = (
+    Intent("sales", phrases=("sales", "talk to sales"), digits="1", reply="Sales."),
+    Intent("human", phrases=("operator",), digits="00", reply="Transferring.",
+           action="transfer", target="sip:desk@127.0.0.1"),
+    Intent("bye", phrases=("goodbye",), digits="9", reply="Bye.", action="hangup"),
+)
+START = CallStarted(call_id="c", number="+1", caller="a", agent="r", sample_rate=8000)
+
+
+class FakeTts:
+    def render(self, text: str, sample_rate: int, voice: str = "en-us") -> bytes:
+        return b"\x01\x00" * 160
+
+
+def test_match_phrase_needs_contiguous_words() -> None:
+    assert match_phrase("i want to talk to sales", INTENTS) is INTENTS[0]
+    assert match_phrase("sale", INTENTS) is None
+    assert match_phrase("", INTENTS) is None
+
+
+def test_digit_router_waits_for_multi_digit_codes() -> None:
+    r = DigitRouter(INTENTS)
+    assert r.press("0") == (None, None)
+    assert r.press("0") == (INTENTS[1], None)
+    assert r.press("5") == (None, "5")
+    assert r.press("1") == (INTENTS[0], None)
+
+
+def test_scripted_intents_reply_transfer_and_hang_up() -> None:
+    cfg = AgentConfig("r", "scripted", greeting="Hi", intents=INTENTS)
+    out = run(ScriptedAgent(cfg, FakeTts()),
+              [START, Transcription("sales", 0, 500), InputDtmf("0"), InputDtmf("0")])
+    assert [f.text for f in out if isinstance(f, TranscriptLine)] == [
+        "Hi", "sales", "Sales.", "[DTMF 0]", "[DTMF 0]", "Transferring."]
+    assert out[-1] == TransferRequest("sip:desk@127.0.0.1")
+    out = run(ScriptedAgent(cfg, FakeTts()), [START, InputDtmf("9"), Transcription("sales", 0, 1)])
+    assert out[-1] == HangupRequest("intent:bye")  # nothing after the hangup intent
+
+
+def test_turn_recorder_submits_turn_with_preroll_or_falls_back_when_full() -> None:
+    from vio_sbc.agent.frames import InputAudio
+    got: list[tuple[bytes, int, int]] = []
+    rec = TurnRecorder(lambda pcm, s, e: got.append((pcm, s, e)) is None, preroll_ms=40)
+    frames = [InputAudio(bytes([i]) * 320, 8000, t_ms=i * 20) for i in range(4)]
+    run(rec, [*frames, SpeechStarted(60), InputAudio(b"\x09" * 320, 8000, 80),
+              SpeechStopped(100, 40)])
+    assert got == [(b"\x02" * 320 + b"\x03" * 320 + b"\x09" * 320, 60, 100)]
+    full = TurnRecorder(lambda pcm, s, e: False)
+    out = run(full, [SpeechStarted(0), SpeechStopped(100, 100)])
+    assert out[-1] == Transcription("", 0, 100)
+
+
+def test_jsgf_and_unknown_words() -> None:
+    assert jsgf(["b", "a"]) == "#JSGF V1.0;\ngrammar intents;\npublic <utterance> = a | b;\n"
+    with pytest.raises(SttError, match="pocketsphinx dictionary has no word 'xyzzyq'"):
+        PocketsphinxStt(["xyzzyq"])
+
+
+def _phone(text: str) -> bytes:
+    pcm = np.frombuffer(EspeakTts().render(text, 8000, "en-us+m3"), dtype="<i2")
+    return ulaw_decode(ulaw_encode(pcm)).astype("<i2").tobytes()  # through G.711
+
+
+def test_pocketsphinx_grammar_recognises_default_intents_on_telephone_audio() -> None:
+    phrases = [p for i in builtin_agent().intents for p in i.phrases]
+    stt = PocketsphinxStt(phrases)
+    assert stt.transcribe(_phone("support"), 8000) == "support"
+    assert stt.transcribe(_phone("goodbye"), 8000) in ("goodbye", "bye")
+    assert stt.transcribe(_phone("the weather is nice today"), 8000) not in phrases
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_vad_detector_takes_10_20_30_ms_frames(frame_ms: int) -> None:
+    from vio_sbc.agent.frames import InputAudio
+    det = VadTurnDetector(TurnParams(start_ms=60, stop_ms=300), frame_ms=frame_ms)
+    pcm = bytes(4000) + _phone("hello there how are you") + bytes(8000)
+    frames = [InputAudio(pcm[i:i + 320], 8000, t_ms=i // 16) for i in range(0, len(pcm) - 319, 320)]
+    events = [f for f in run(det, frames) if isinstance(f, SpeechStarted | SpeechStopped)]
+    assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
+    assert 200 <= events[0].t_ms <= 400
