@@ -32,7 +32,7 @@ def test_pcap_has_one_rtp_packet_per_20ms(tmp_path: Path) -> None:
     n = write_rtp_pcap(pcm, 8000, "PCMA", tmp_path / "a.pcap")
     data = (tmp_path / "a.pcap").read_bytes()
     assert n == 50
-    magic, _, _, _, _, snap, link = struct.unpack("<IHHiIII", data[:24])
+    magic, _, _, _, _, _snap, link = struct.unpack("<IHHiIII", data[:24])
     assert (magic, link) == (0xA1B2C3D4, 1)
     off, seqs, stamps = 24, [], []
     while off < len(data):
@@ -48,5 +48,6 @@ def test_pcap_has_one_rtp_packet_per_20ms(tmp_path: Path) -> None:
 
 
 def test_pcap_rejects_unknown_codec(tmp_path: Path) -> None:
-    with pytest.raises(PcapError, match=r"unsupported codec 'G729' \(expected one of: PCMA, PCMU\)"):
+    msg = r"unsupported codec 'G729' \(expected one of: PCMA, PCMU\)"
+    with pytest.raises(PcapError, match=msg):
         write_rtp_pcap(np.zeros(160, np.int16), 8000, "G729", tmp_path / "x.pcap")
