@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from vio_sbc.agent.frames import (
     InputAudio,
     Interrupt,
     OutputAudio,
+    SpeechStopped,
 )
 from vio_sbc.agent.processor import Processor
 
@@ -51,6 +53,12 @@ class Session:
     tx_frames: int = 0        # clock thread: frames requested while the call is up
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
     ended: bool = False
+    # turn latency: monotonic time of each burst of agent audio starting on the wire
+    # (clock thread, appended once per burst), and of each caller turn's end (engine)
+    burst_starts: list[float] = field(default_factory=list)
+    turn_ends: list[float] = field(default_factory=list)
+    rx_wall: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=600))
+    _was_playing: bool = False
 
     @property
     def frame_bytes(self) -> int:
@@ -67,7 +75,11 @@ class Session:
             pcm = self.playout.popleft()
         except IndexError:
             self.played.append(None)
+            self._was_playing = False
             return None
+        if not self._was_playing:
+            self._was_playing = True
+            self.burst_starts.append(time.monotonic())
         self.played.append(pcm)
         self.tx_audio_frames += 1
         return pcm
@@ -116,6 +128,7 @@ class Engine:
         while True:
             sess, seq, item = self.inbox.get()
             if item is _STOP:
+                log.info("engine_stopped", cpu_s=round(time.thread_time(), 3), errors=self.errors)
                 return
             if sess.ended:
                 continue
@@ -123,6 +136,7 @@ class Engine:
                 frame: Frame = InputAudio(
                     pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
                 )
+                sess.rx_wall.append((seq * FRAME_MS, time.monotonic()))
             else:
                 assert isinstance(item, Frame)
                 frame = item
@@ -134,6 +148,14 @@ class Engine:
             if isinstance(frame, CallEnded):
                 sess.ended = True
                 sess.playout.clear()
+
+    @staticmethod
+    def _turn_end(sess: Session, end_ms: int) -> None:
+        """When the caller's last voiced frame (ending at `end_ms`) reached the engine."""
+        for t_ms, wall in reversed(sess.rx_wall):
+            if t_ms + FRAME_MS <= end_ms:
+                sess.turn_ends.append(wall)
+                return
 
     def _dispatch(self, sess: Session, frame: Frame) -> None:
         """Run `frame` through the pipeline. An Interrupt flushes the playout the moment
@@ -155,6 +177,8 @@ class Engine:
                 for g in proc.process(f):
                     if isinstance(g, Interrupt):
                         interrupt(g)
+                    elif isinstance(g, SpeechStopped):
+                        self._turn_end(sess, g.t_ms)
                     nxt.append(g)
             frames = nxt
         for f in frames:

@@ -144,6 +144,11 @@ class SttWorker:
         while True:
             job = self._q.get()
             if job is None:
+                took = sorted(self.decode_ms)
+                log.info("stt_stopped", cpu_s=round(time.thread_time(), 3), decodes=self.decodes,
+                         dropped=self.dropped,
+                         decode_ms_p50=round(took[len(took) // 2], 1) if took else None,
+                         decode_ms_max=round(took[-1], 1) if took else None)
                 return
             t0 = time.perf_counter()
             try:

@@ -21,6 +21,7 @@ import structlog
 
 from vio_sbc.agent.engine import Engine, PipelineFactory, Session
 from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
+from vio_sbc.agent.latency import turn_latencies
 from vio_sbc.agent.pipeline import AgentKit
 from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import VadTurnDetector
@@ -363,6 +364,8 @@ class Softswitch:
                 "call_ended", status=fields.get("status"), hangup_side=call.hangup_side,
                 duration_s=fields.get("duration_s"), rx_frames=fields.get("rx_frames"),
                 tx_audio_frames=fields.get("tx_audio_frames"),
+                turn_latency_ms=turn_latencies(call.session.turn_ends, call.session.burst_starts)
+                if call.session is not None else [],
             )
         self._reap.append(call)
 

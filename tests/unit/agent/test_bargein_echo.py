@@ -64,3 +64,12 @@ def test_echo_guard_knows_our_audio_but_not_the_caller() -> None:
 def test_echo_guard_idle_without_reference() -> None:
     guard = EchoGuard(lambda: (None, None))
     assert not guard.is_echo(_speech("hello", "en-us")[:160].tobytes())
+
+
+def test_turn_latencies_match_each_turn_to_the_next_burst() -> None:
+    from vio_sbc.agent.latency import turn_latencies
+
+    # greeting burst at 0; turn ends at 5.0 (answered at 5.75) and 9.0 (unanswered
+    # before the next turn at 12.0, answered at 12.5)
+    assert turn_latencies([5.0, 9.0, 12.0], [0.0, 5.75, 12.5]) == [750.0, 500.0]
+    assert turn_latencies([], [1.0]) == [] and turn_latencies([1.0], []) == []
