@@ -39,10 +39,11 @@ def test_scripted_greets_then_falls_back_then_says_goodbye() -> None:
     out = run(ScriptedAgent(cfg, FakeTts()), [
         START, InputAudio(b"", 8000, t_ms=500), Transcription("", 600, 1000),
         InputDtmf("5", t_ms=1200), Transcription("weather", 1500, 2000),
+        Transcription("more", 2500, 3000),
     ])
     texts = [f.text for f in out if isinstance(f, TranscriptLine)]
-    # the unrouted digit is the second turn: goodbye; later turns are ignored
-    assert texts == ["Hi", "[not understood]", "Again?", "[DTMF 5]", "Bye"]
+    # a stray digit is logged only; the second turn ends the call, later ones are ignored
+    assert texts == ["Hi", "[not understood]", "Again?", "[DTMF 5]", "weather", "Bye"]
     assert isinstance(out[-1], HangupRequest) and out[-1].reason == "max_turns"
     audio = [f for f in out if isinstance(f, OutputAudio)]
     assert [len(a.pcm) for a in audio] == [2 * 160, 6 * 160, 3 * 160]
@@ -114,3 +115,20 @@ def test_engine_chunks_audio_flushes_on_interrupt_and_routes_control() -> None:
         done.set()
     finally:
         eng.stop()
+
+
+def test_scripted_transfer_digit_asks_for_transfer_and_reports_failure() -> None:
+    from vio_sbc.agent.frames import TransferFailed, TransferRequest
+
+    cfg = AgentConfig("r", "scripted", greeting="Hi", options={
+        "transfer_digit": 0, "transfer_to": "sip:desk@127.0.0.2", "transfer_say": "Hold on"})
+    agent = ScriptedAgent(cfg, FakeTts())
+    out = run(agent, [START, InputDtmf("5"), InputDtmf("0")])
+    assert out[-1] == TransferRequest("sip:desk@127.0.0.2")
+    texts = [f.text for f in out if isinstance(f, TranscriptLine)]
+    assert texts == ["Hi", "[DTMF 5]", "[DTMF 0]", "Hold on"]
+    failed = run(agent, [TransferFailed("sip:desk@127.0.0.2", 501, "Not Implemented")])
+    assert [f.text for f in failed if isinstance(f, TranscriptLine)] == [
+        "Sorry, I could not transfer your call."]
+    plain = ScriptedAgent(AgentConfig("r", "scripted"), FakeTts())
+    assert not any(isinstance(f, TransferRequest) for f in run(plain, [START, InputDtmf("0")]))

@@ -189,7 +189,25 @@ PINNED = [
      "vio.yaml:2: agents.receptionist: missing required key 'kind'"),
     ("agents:\n  receptionist: {kind: robot}\n",
      "vio.yaml:2: agents.receptionist.kind: invalid value 'robot' (expected one of: scripted, "
-     "echo, tone)"),
+     "echo, tone, websocket)"),
+    ("agents:\n  receptionist: {kind: websocket}\n",
+     "vio.yaml:2: agents.receptionist: missing required key 'url' for a websocket agent"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'http://x/y'}\n",
+     "vio.yaml:2: agents.receptionist.url: expected a ws:// or wss:// URL, got 'http://x/y'"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', connect_timeout_s: 0}\n",
+     "vio.yaml:2: agents.receptionist.connect_timeout_s: must be between 0.1 and 60, got 0"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', parameters: {a: [1]}}\n",
+     "vio.yaml:2: agents.receptionist.parameters.a: expected a string, got a list"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', parameters: 3}\n",
+     "vio.yaml:2: agents.receptionist.parameters: expected a mapping, got integer 3"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', fallback: ''}\n",
+     "vio.yaml:2: agents.receptionist.fallback: must not be empty"),
+    ("agents:\n  receptionist: {kind: scripted, transfer_digit: 12}\n",
+     "vio.yaml:2: agents.receptionist.transfer_digit: expected one DTMF digit (0-9, *, #, A-D), "
+     "got integer 12"),
+    ("agents:\n  receptionist: {kind: scripted, transfer_to: bob}\n",
+     "vio.yaml:2: agents.receptionist.transfer_to: transfer target 'bob' is neither a sip:/sips: "
+     "URI nor a number (+, digits, *, #)"),
     ("agents:\n  receptionist: {kind: echo, greeting: 5}\n",
      "vio.yaml:2: agents.receptionist.greeting: expected a string, got integer 5"),
     ("agents:\n  receptionist: {kind: echo, voice: [a]}\n",
@@ -579,3 +597,20 @@ def test_builtin_and_example_receptionist_have_intents() -> None:
     example = load_config(REPO / "config" / "vio.yaml").agents["receptionist"]
     assert {i.name: i.digits for i in example.intents} == {
         "sales": "1", "support": "2", "operator": "0", "goodbye": "9"}
+
+
+def test_websocket_agent_options_are_kept() -> None:
+    config = parse_config_text(
+        "agents:\n"
+        "  receptionist: {kind: scripted, transfer_digit: 0, transfer_to: '+14155550999'}\n"
+        "  bot:\n"
+        "    kind: websocket\n"
+        "    url: wss://agents.example.com/twilio\n"
+        "    parameters: {team: blue, tier: 2}\n"
+        "    connect_timeout_s: 2.5\n"
+    )
+    bot = config.agents["bot"]
+    assert bot.kind == "websocket"
+    assert bot.options == {"url": "wss://agents.example.com/twilio",
+                           "parameters": {"team": "blue", "tier": 2}, "connect_timeout_s": 2.5}
+    assert config.agents["receptionist"].options["transfer_to"] == "+14155550999"

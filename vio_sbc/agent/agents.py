@@ -2,6 +2,9 @@
 
 - scripted (vio_sbc/agent/scripted.py): greeting, intents recognised from
   speech (STT) or digits -> reply, hang up or transfer; fallback, max turns.
+  With `transfer_digit` and `transfer_to`, that digit says `transfer_say` and
+  asks for a transfer (TransferRequest); if it fails the agent says
+  `transfer_failed` and the call goes on.
 - echo: repeats each caller turn back (QA: latency and the audio path).
 - tone: plays a tone (`hz`, `ms`) when the call starts, then listens.
 Each is a Processor: frames in, frames out, no I/O of its own but TTS rendering.

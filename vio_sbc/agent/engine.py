@@ -7,6 +7,14 @@ and runs the call's pipeline (turn detector -> agent); audio it produces is cut
 into 20 ms frames onto the call's playout deque, an Interrupt clears that deque
 first, and control frames (hangup, transcript, speech events) go to the
 `control` queue that the SIP thread drains.
+
+Playout marks: a `PlayoutMark` from the pipeline puts a `MarkPlayed` object in
+the playout deque between audio frames; the clock thread, popping it, only
+puts it on the engine's inbox (one type check per frame, a queue put per
+mark), and the engine then runs it through the pipeline. An Interrupt clears
+the deque and reports the marks it dropped, in order (as Twilio does on
+`clear`). Processors that produce frames from their own I/O thread (the
+WebSocket agent) implement `attach(push)` and are given `Session.push`.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -27,7 +36,9 @@ from vio_sbc.agent.frames import (
     Frame,
     InputAudio,
     Interrupt,
+    MarkPlayed,
     OutputAudio,
+    PlayoutMark,
     SpeechStopped,
 )
 from vio_sbc.agent.processor import Processor
@@ -35,6 +46,13 @@ from vio_sbc.agent.processor import Processor
 log = structlog.get_logger("vio_sbc.agent")
 PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
+
+
+@runtime_checkable
+class AsyncSource(Protocol):
+    """A processor that also produces frames from another thread (its own I/O)."""
+
+    def attach(self, push: Callable[[Frame], None]) -> None: ...
 
 
 @dataclass(eq=False)
@@ -45,7 +63,8 @@ class Session:
     sample_rate: int
     pipeline: Sequence[Processor]
     inbox: queue.SimpleQueue[tuple[Session, int, object]]
-    playout: deque[bytes] = field(default_factory=deque)
+    playout: deque[bytes | MarkPlayed] = field(default_factory=deque)
+    pending_marks: list[MarkPlayed] = field(default_factory=list)  # engine thread only
     # the last second of what the clock thread played (None: a silent frame), the
     # echo guard's reference; appended on the clock thread, read by the engine
     played: deque[bytes | None] = field(default_factory=lambda: deque(maxlen=50))
@@ -71,18 +90,21 @@ class Session:
 
     def next_playout(self) -> bytes | None:
         self.tx_frames += 1
-        try:
-            pcm = self.playout.popleft()
-        except IndexError:
-            self.played.append(None)
-            self._was_playing = False
-            return None
-        if not self._was_playing:
-            self._was_playing = True
-            self.burst_starts.append(time.monotonic())
-        self.played.append(pcm)
-        self.tx_audio_frames += 1
-        return pcm
+        while True:
+            try:
+                item = self.playout.popleft()
+            except IndexError:
+                self.played.append(None)
+                self._was_playing = False
+                return None
+            if type(item) is bytes:
+                if not self._was_playing:
+                    self._was_playing = True
+                    self.burst_starts.append(time.monotonic())
+                self.played.append(item)
+                self.tx_audio_frames += 1
+                return item
+            self.inbox.put((self, -1, item))  # a mark reached: the engine reports it
 
     # -- any thread ---------------------------------------------------------
     def push(self, frame: Frame) -> None:
@@ -93,7 +115,7 @@ class Session:
         return bool(self.playout)
 
     def is_playing(self) -> bool:
-        return bool(self.playout)
+        return any(type(item) is bytes for item in self.playout)
 
     def recent_played(self) -> tuple[bytes | None, ...]:
         return tuple(self.played)
@@ -121,8 +143,12 @@ class Engine:
         if callable(pipeline):
             sess = Session(call_id, sample_rate, (), self.inbox)
             sess.pipeline = pipeline(sess)
-            return sess
-        return Session(call_id, sample_rate, pipeline, self.inbox)
+        else:
+            sess = Session(call_id, sample_rate, pipeline, self.inbox)
+        for proc in sess.pipeline:
+            if isinstance(proc, AsyncSource):
+                proc.attach(sess.push)
+        return sess
 
     def _run(self) -> None:
         while True:
@@ -132,6 +158,9 @@ class Engine:
                 return
             if sess.ended:
                 continue
+            if isinstance(item, MarkPlayed):
+                if not _take(sess.pending_marks, item):
+                    continue  # already reported when an Interrupt dropped it
             if isinstance(item, bytes):
                 frame: Frame = InputAudio(
                     pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
@@ -148,6 +177,7 @@ class Engine:
             if isinstance(frame, CallEnded):
                 sess.ended = True
                 sess.playout.clear()
+                sess.pending_marks.clear()
 
     @staticmethod
     def _turn_end(sess: Session, end_ms: int) -> None:
@@ -166,6 +196,10 @@ class Engine:
             if not any(f is g for g in flushed):
                 flushed.append(f)
                 sess.playout.clear()
+                # report the dropped marks; one the clock thread popped just before
+                # the clear is the same object, and only its first report counts
+                for mark in sess.pending_marks:
+                    sess.push(mark)
                 self._on_control(sess, f)
 
         if isinstance(frame, Interrupt):
@@ -186,7 +220,20 @@ class Engine:
                 continue
             if isinstance(f, OutputAudio):
                 sess.playout.extend(chunk(f.pcm, sess.frame_bytes))
+            elif isinstance(f, PlayoutMark):
+                mark = MarkPlayed(f.name)
+                sess.pending_marks.append(mark)
+                sess.playout.append(mark)
             elif isinstance(f, Interrupt):
                 interrupt(f)
             else:
                 self._on_control(sess, f)
+
+
+def _take(marks: list[MarkPlayed], mark: MarkPlayed) -> bool:
+    """Remove `mark` (by identity) from `marks`; False if it is not there."""
+    for i, m in enumerate(marks):
+        if m is mark:
+            del marks[i]
+            return True
+    return False

@@ -102,6 +102,49 @@ class TranscriptLine(Frame):
     end_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class TransferRequest(Frame):
+    """The agent wants the caller transferred to `target` (a SIP URI or a number),
+    after its queued audio has played. The SIP adapter sends a blind REFER."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferFailed(Frame):
+    """Told to the agent: the transfer to `target` failed and the call is kept.
+    `status` is the SIP status of the REFER's answer or of the NOTIFY sipfrag."""
+
+    target: str
+    status: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlayoutMark(Frame):
+    """Output marker: when every audio frame queued before it has been played,
+    the engine reports it back to the pipeline as `MarkPlayed(name)`."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MarkPlayed(Frame):
+    """The playout passed the `PlayoutMark` of this name (or an Interrupt dropped it).
+    Compared by identity: the engine matches each one to the mark it queued."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEnded(Frame):
+    """An external agent's connection ended. `error` is False when the remote closed
+    normally (it is done with the call), True when it failed or dropped."""
+
+    reason: str
+    error: bool = True
+
+
 def silence(sample_rate: int, ms: int = FRAME_MS) -> bytes:
     return bytes(2 * sample_rate * ms // 1000)
 
@@ -113,10 +156,3 @@ class Transcription(Frame):
     text: str
     start_ms: int
     end_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class TransferRequest(Frame):
-    """The agent asks call control to transfer the caller to `target` (SIP URI or number)."""
-
-    target: str

@@ -3,7 +3,8 @@ fallback, max turns, goodbye. A Processor; no I/O of its own but TTS rendering
 (cached: the same prompts repeat on every call).
 
 Caller turns arrive as `Transcription` frames (from the STT worker); digits as
-`InputDtmf`. Intent matching is pure (`match_phrase`, `DigitRouter`).
+`InputDtmf`; digits that match no intent are logged and otherwise ignored (stray
+keys are common). Intent matching is pure (`match_phrase`, `DigitRouter`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from vio_sbc.agent.frames import (
     OutputAudio,
     Transcription,
     TranscriptLine,
+    TransferFailed,
     TransferRequest,
 )
 from vio_sbc.config.model import AgentConfig, Intent
@@ -60,13 +62,31 @@ class DigitRouter:
         return None, None
 
 
+def _opt(cfg: AgentConfig, key: str, default: str) -> str:
+    v = cfg.options.get(key, default)
+    return v if isinstance(v, str) else default
+
+
+def with_transfer_digit(cfg: AgentConfig) -> tuple[Intent, ...]:
+    """The intents plus the `transfer_digit`/`transfer_to` options as one more intent."""
+    digit, target = cfg.options.get("transfer_digit"), cfg.options.get("transfer_to")
+    if digit is None or not isinstance(target, str) or not target:
+        return cfg.intents
+    say = _opt(cfg, "transfer_say", "Please hold while I transfer your call.")
+    return (*cfg.intents, Intent("transfer", digits=str(digit), reply=say or None,
+                                 action="transfer", target=target))
+
+
 class ScriptedAgent:
     def __init__(self, cfg: AgentConfig, tts: Tts) -> None:
         self.cfg = cfg
         self.tts = tts
         self.voice = cfg.tts.voice or cfg.voice
         self.greeting = cfg.greeting or "Hello."
-        self.digits = DigitRouter(cfg.intents)
+        self.intents = with_transfer_digit(cfg)
+        self.digits = DigitRouter(self.intents)
+        self.transfer_failed = _opt(cfg, "transfer_failed",
+                                    "Sorry, I could not transfer your call.")
         self.rate = 8000
         self.turns = 0
         self.t_ms = 0
@@ -74,8 +94,8 @@ class ScriptedAgent:
 
     def prompts(self) -> list[str]:
         """Every text this agent may say (to warm the TTS cache)."""
-        texts = [self.greeting, self.cfg.fallback, self.cfg.goodbye]
-        return texts + [i.reply for i in self.cfg.intents if i.reply]
+        texts = [self.greeting, self.cfg.fallback, self.cfg.goodbye, self.transfer_failed]
+        return texts + [i.reply for i in self.intents if i.reply]
 
     def _say(self, text: str) -> list[Frame]:
         pcm = self.tts.render(text, self.rate, self.voice)
@@ -112,16 +132,19 @@ class ScriptedAgent:
         if isinstance(frame, CallStarted):
             self.rate = frame.sample_rate
             return self._say(self.greeting)
+        if isinstance(frame, TransferFailed):
+            self.done = False  # the call is kept: the conversation goes on
+            return self._say(self.transfer_failed)
         if self.done:
             return ()
         if isinstance(frame, Transcription):
             heard = TranscriptLine("caller", frame.text or "[not understood]",
                                    frame.start_ms, frame.end_ms)
-            return [heard, *self._act(match_phrase(frame.text, self.cfg.intents))]
+            return [heard, *self._act(match_phrase(frame.text, self.intents))]
         if isinstance(frame, InputDtmf):
             line = TranscriptLine("caller", f"[DTMF {frame.digit}]", frame.t_ms, frame.t_ms)
-            intent, unrouted = self.digits.press(frame.digit)
-            if intent is None and unrouted is None:
-                return (line,)  # a prefix of some intent's digits: wait for more
+            intent, _ = self.digits.press(frame.digit)
+            if intent is None:
+                return (line,)  # a prefix of some intent's digits, or a stray key: logged only
             return [line, *self._act(intent)]
         return ()

@@ -108,7 +108,7 @@ class TtsSettings:
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     name: str
-    kind: Literal["scripted", "echo", "tone"]
+    kind: Literal["scripted", "echo", "tone", "websocket"]
     greeting: str | None = None
     voice: str = "en-us"
     intents: tuple[Intent, ...] = ()

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import SequenceNode
 
+from vio_sbc.config.agent_options import check_agent_options
 from vio_sbc.config.agent_schema import AGENT_EXTRA_SPEC, default_intents
 from vio_sbc.config.model import (
     AgentConfig,
@@ -193,7 +194,7 @@ def build_log(item: Item | None, issues: Issues) -> LogSettings:
 # --- agents ----------------------------------------------------------------------------
 
 AGENT_SPEC = {
-    "kind": choice("scripted", "echo", "tone"),
+    "kind": choice("scripted", "echo", "tone", "websocket"),
     "greeting": nullable(string()),
     "voice": string(nonempty=True),
     **AGENT_EXTRA_SPEC,  # intents, fallback, barge_in, endpointing, stt, tts...
@@ -213,9 +214,13 @@ def build_agents(item: Item, issues: Issues) -> list[tuple[str, Item, AgentConfi
                     options[key] = construct(extra.node)
                 except yaml.YAMLError as exc:
                     issues.at(extra, f"cannot read value: {exc}")
+            if sec.values["kind"] == "websocket" and "fallback" in sec.values:
+                options["fallback"] = sec.values["fallback"]  # read by the websocket agent
             agent = AgentConfig(name=name, options=options, **sec.values)
+            check_agent_options(sec.values["kind"], child, sec.extras, issues)
         out.append((name, child, agent))
     return out
+
 
 
 # --- trunks ----------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""G.711 μ-law (PCMU) and A-law (PCMA) per ITU-T G.711, vectorised with numpy. Pure."""
+"""G.711 μ-law and A-law, table-based over numpy int16 (bit-exact with audioop).
+
+Encoding indexes a 65536-entry table with the samples' bit patterns; decoding
+indexes a 256-entry table with the code bytes. Both tables are built once at
+import from the ITU-T G.711 segment rules (the same arithmetic as CPython's
+former `audioop` module: 14-bit input for μ-law, 13-bit for A-law).
+"""
 
 from __future__ import annotations
 
@@ -6,55 +12,86 @@ import numpy as np
 import numpy.typing as npt
 
 Int16Array = npt.NDArray[np.int16]
-_BIAS = 0x84
+
+_SEG_UEND = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF], dtype=np.int32)
+_SEG_AEND = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], dtype=np.int32)
 
 
-def _seg(mag: npt.NDArray[np.int64], base: int) -> npt.NDArray[np.int64]:
-    """Segment number 0..7 of a magnitude: position of its top bit above `base`."""
-    seg = np.zeros_like(mag)
-    for s in range(1, 8):
-        seg = np.where(mag >= (base << s), s, seg)
-    return seg
+def _all_samples() -> npt.NDArray[np.int32]:
+    """Every int16 value, ordered by its uint16 bit pattern (the table index)."""
+    return np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.int16).astype(np.int32)
+
+
+def _build_ulaw_encode() -> npt.NDArray[np.uint8]:
+    v = _all_samples() >> 2  # 14-bit
+    neg = v < 0
+    mag = np.minimum(np.where(neg, -v, v), 8159) + (0x84 >> 2)
+    mask = np.where(neg, 0x7F, 0xFF)
+    seg = np.searchsorted(_SEG_UEND, mag, side="left")  # first seg with mag <= end
+    s = np.minimum(seg, 7)
+    code = np.where(seg >= 8, 0x7F, (s << 4) | ((mag >> (s + 1)) & 0xF))
+    return ((code ^ mask) & 0xFF).astype(np.uint8)
+
+
+def _build_ulaw_decode() -> Int16Array:
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
+    t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
+    return np.where(u & 0x80, 0x84 - t, t - 0x84).astype(np.int16)
+
+
+def _build_alaw_encode() -> npt.NDArray[np.uint8]:
+    v = _all_samples() >> 3  # 13-bit
+    neg = v < 0
+    mask = np.where(neg, 0x55, 0xD5)
+    mag = np.where(neg, -v - 1, v)
+    seg = np.searchsorted(_SEG_AEND, mag, side="left")
+    s = np.minimum(seg, 7)
+    quant = np.where(s < 2, (mag >> 1) & 0xF, (mag >> np.maximum(s, 1)) & 0xF)
+    code = np.where(seg >= 8, 0x7F, (s << 4) | quant)
+    return ((code ^ mask) & 0xFF).astype(np.uint8)
+
+
+def _build_alaw_decode() -> Int16Array:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    t = np.where(seg == 0, t + 8, t + 0x108)
+    t = np.where(seg > 1, t << np.maximum(seg - 1, 0), t)
+    return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
+_ULAW_ENC = _build_ulaw_encode()
+_ULAW_DEC = _build_ulaw_decode()
+_ALAW_ENC = _build_alaw_encode()
+_ALAW_DEC = _build_alaw_decode()
+
+
+def _index(pcm: Int16Array) -> npt.NDArray[np.uint16]:
+    return np.ascontiguousarray(pcm, dtype=np.int16).view(np.uint16)
 
 
 def ulaw_encode(pcm: Int16Array) -> bytes:
-    """Bit-exact with the classic Sun/CCITT g711.c (14-bit input, bias 0x21)."""
-    x = pcm.astype(np.int64) >> 2
-    mask = np.where(x < 0, 0x7F, 0xFF)
-    mag = np.minimum(np.minimum(np.abs(x), 8159) + 0x21, 0x1FFF)
-    seg = _seg(mag, 0x20)
-    out = ((seg << 4) | ((mag >> (seg + 1)) & 0x0F)) ^ mask
-    return bytes(out.astype(np.uint8).tobytes())
+    """int16 samples -> μ-law bytes (one byte a sample)."""
+    return bytes(_ULAW_ENC[_index(pcm)].tobytes())
 
 
 def ulaw_decode(data: bytes) -> Int16Array:
-    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int64) & 0xFF
-    seg = (u >> 4) & 0x07
-    mag = (((u & 0x0F) << 3) + _BIAS) << seg
-    out: Int16Array = np.where(u & 0x80, _BIAS - mag, mag - _BIAS).astype(np.int16)
+    """μ-law bytes -> int16 samples."""
+    out: Int16Array = _ULAW_DEC[np.frombuffer(data, dtype=np.uint8)]
     return out
 
 
 def alaw_encode(pcm: Int16Array) -> bytes:
-    x = pcm.astype(np.int64) >> 3  # A-law works on 13-bit magnitudes
-    sign = np.where(x >= 0, 0x80, 0)
-    mag = np.where(x >= 0, x, -x - 1)
-    mag = np.minimum(mag, 0x0FFF)
-    seg = _seg(mag, 0x10)
-    mant = np.where(seg == 0, mag >> 1, mag >> seg) & 0x0F
-    out = (sign | (seg << 4) | mant) ^ 0x55
-    return bytes(out.astype(np.uint8).tobytes())
+    """int16 samples -> A-law bytes (one byte a sample)."""
+    return bytes(_ALAW_ENC[_index(pcm)].tobytes())
 
 
 def alaw_decode(data: bytes) -> Int16Array:
-    a = np.frombuffer(data, dtype=np.uint8).astype(np.int64) ^ 0x55
-    seg = (a >> 4) & 0x07
-    mant = a & 0x0F
-    mag = np.where(seg == 0, (mant << 4) + 8, ((mant << 4) + 0x108) << np.maximum(seg - 1, 0))
-    out: Int16Array = np.where(a & 0x80, mag, -mag).astype(np.int16)
+    """A-law bytes -> int16 samples."""
+    out: Int16Array = _ALAW_DEC[np.frombuffer(data, dtype=np.uint8)]
     return out
 
 
 ENCODERS = {"PCMU": ulaw_encode, "PCMA": alaw_encode}
 DECODERS = {"PCMU": ulaw_decode, "PCMA": alaw_decode}
-PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}
+PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}  # RFC 3551 static payload types

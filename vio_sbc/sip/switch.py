@@ -12,7 +12,7 @@ import heapq
 import itertools
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,11 @@ from vio_sbc.agent.engine import Engine, PipelineFactory, Session
 from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
 from vio_sbc.agent.latency import turn_latencies
 from vio_sbc.agent.pipeline import AgentKit
+from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.tts import EspeakTts
-from vio_sbc.agent.turns import VadTurnDetector
+from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.agent.wsagent import WebSocketAgent, ws_options
+from vio_sbc.agent.wsbridge import WsBridge
 from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
@@ -34,6 +37,7 @@ from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
 
 log = structlog.get_logger("vio_sbc.sip")
@@ -65,6 +69,8 @@ class Softswitch:
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
         self.calls: dict[str, SbcCall] = {}
         self.hangup_after_playout: dict[str, SbcCall] = {}
+        self.transfer_after_playout: dict[str, tuple[SbcCall, str]] = {}
+        self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._reap: list[SbcCall] = []
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -133,6 +139,9 @@ class Softswitch:
         self.acc = InboundAccount(self)
         self.acc.create(self._account_config(), True)
         prompts = self.kit.warm(cfg.agents)  # every scripted prompt cached before any call
+        for agent in cfg.agents.values():
+            if agent.kind == "websocket":
+                self.tts.render(ws_options(agent)[3], cfg.rtp.clock_rate, agent.voice)
         self.kit.start()
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(
@@ -199,6 +208,7 @@ class Softswitch:
         ep.audDevManager().setNoDev()
         self.engine.stop()
         self.kit.stop()
+        self.ws_bridge.stop()
         self._reap.clear()
         self.calls.clear()
         if self.acc is not None:
@@ -233,6 +243,10 @@ class Softswitch:
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
                 call.end("agent")
+        for cid, (call, target) in list(self.transfer_after_playout.items()):
+            if call.session is None or not call.session.playing:
+                del self.transfer_after_playout[cid]
+                start_transfer(call, target)
         if self._reap:
             reap, self._reap = self._reap, []
             for call in reap:
@@ -244,17 +258,25 @@ class Softswitch:
         if isinstance(frame, TranscriptLine):
             self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
         elif isinstance(frame, HangupRequest) and call is not None:
+            call.log.info("hangup_requested", reason=frame.reason)
+            self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
             self.hangup_after_playout[call.id] = call
         elif isinstance(frame, Interrupt):
             self.calllog.add_event(sess.call_id, frame.t_ms, "barge_in", "")
             log.info("barge_in", call_id=sess.call_id, t_ms=frame.t_ms)
-        elif isinstance(frame, TransferRequest):
-            self.calllog.add_event(sess.call_id, 0, "transfer_requested", frame.target)
-            log.info("transfer_requested", call_id=sess.call_id, target=frame.target)
+        elif isinstance(frame, TransferRequest) and call is not None:
+            self.transfer_after_playout[call.id] = (call, frame.target)
 
     # -- calls ---------------------------------------------------------------
-    def build_pipeline(self, route: Route) -> PipelineFactory:
-        return self.kit.pipeline(route.agent)
+    def build_pipeline(self, route: Route) -> Sequence[Processor] | PipelineFactory:
+        agent = route.agent
+        if agent.kind == "websocket":  # the remote agent does its own barge-in (`clear`)
+            ep = agent.endpointing
+            params = TurnParams(start_ms=ep.start_ms, stop_ms=ep.stop_ms,
+                                aggressiveness=ep.aggressiveness)
+            return [VadTurnDetector(params, ep.frame_ms),
+                    WebSocketAgent(agent, self.tts, self.ws_bridge)]
+        return self.kit.pipeline(agent)
 
     def incoming(self, acc: InboundAccount, prm: Any) -> None:
         self.stats["invites"] += 1
@@ -342,6 +364,7 @@ class Softswitch:
     def call_ended(self, call: SbcCall, status: int, reason: str) -> None:
         self.calls.pop(call.id, None)
         self.hangup_after_playout.pop(call.id, None)
+        self.transfer_after_playout.pop(call.id, None)
         now = time.time()
         if call.logged:
             fields: dict[str, Any] = {"ended_at": now, "hangup_side": call.hangup_side}

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlite_utils
 
-MIGRATIONS: list[list[str]] = [
+Step = str | Callable[[sqlite_utils.Database], None]
+
+
+def add_column(table: str, column: str, sql_type: str) -> Step:
+    """A migration step adding a column unless it is there already (two branches may
+    each add the same column in their own migration)."""
+
+    def step(db: sqlite_utils.Database) -> None:
+        cols = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+        if column not in cols:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+
+    return step
+
+
+MIGRATIONS: list[list[Step]] = [
     # 1: calls and their events
     [
         """CREATE TABLE IF NOT EXISTS calls (
@@ -45,6 +62,8 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX IF NOT EXISTS call_events_call ON call_events(call_id)",
     ],
+    # 2: outcome of a blind transfer (REFER): "completed 200 OK", "failed 501 Not Implemented"
+    [add_column("calls", "transfer_outcome", "TEXT")],
 ]
 
 
@@ -55,7 +74,10 @@ def migrate(db: sqlite_utils.Database) -> int:
     for i, statements in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.conn:
             for sql in statements:
-                db.execute(sql)
+                if callable(sql):
+                    sql(db)
+                else:
+                    db.execute(sql)
             db.execute(f"PRAGMA user_version = {i}")
         version = i
     return version

@@ -29,3 +29,23 @@ def test_rows_written_and_live_calls_closed_as_interrupted(tmp_path: Path) -> No
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert conn.execute("SELECT kind, data FROM call_events").fetchall() == [("dtmf", "5")]
+
+
+def test_transfer_outcome_column_is_added_once_even_if_already_there(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from vio_sbc.store.schema import migrate
+
+    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "v.db"))
+    for sql in MIGRATIONS[0]:
+        assert isinstance(sql, str)
+        db.execute(sql)
+    # another branch's migration added the same column already, at version 1
+    db.execute("ALTER TABLE calls ADD COLUMN transfer_outcome TEXT")
+    db.execute("PRAGMA user_version = 1")
+    assert migrate(db) == len(MIGRATIONS)
+    cols = [r[1] for r in db.execute("PRAGMA table_info(calls)").fetchall()]
+    assert cols.count("transfer_outcome") == 1
+    fresh = sqlite_utils.Database(sqlite3.connect(tmp_path / "w.db"))
+    migrate(fresh)
+    assert "transfer_outcome" in [r[1] for r in fresh.execute("PRAGMA table_info(calls)")]
