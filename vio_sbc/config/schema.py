@@ -222,7 +222,6 @@ def build_agents(item: Item, issues: Issues) -> list[tuple[str, Item, AgentConfi
     return out
 
 
-
 # --- trunks ----------------------------------------------------------------------------
 
 

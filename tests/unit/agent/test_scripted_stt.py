@@ -102,3 +102,73 @@ def test_vad_detector_takes_10_20_30_ms_frames(frame_ms: int) -> None:
     events = [f for f in run(det, frames) if isinstance(f, SpeechStarted | SpeechStopped)]
     assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
     assert 200 <= events[0].t_ms <= 400
+
+
+def test_interrupt_from_a_middle_stage_flushes_playout_in_the_same_dispatch() -> None:
+    """Barge-in within one frame: the agent after BargeIn swallows Interrupt, yet the
+    engine has already cleared the playout before the dispatch returns."""
+    import queue as _q
+
+    from vio_sbc.agent.engine import Engine
+    from vio_sbc.agent.frames import Frame, InputAudio, Interrupt
+
+    class Cutter:
+        def process(self, frame: Frame) -> list[Frame]:
+            return [frame, Interrupt(t_ms=40)] if isinstance(frame, InputAudio) else [frame]
+
+    class Swallower:
+        def process(self, frame: Frame) -> list[Frame]:
+            return []
+
+    control: _q.SimpleQueue[Frame] = _q.SimpleQueue()
+    eng = Engine(lambda s, f: control.put(f))
+    sess = eng.session("c", 8000, [Cutter(), Swallower()])
+    sess.playout.extend([b"\x01" * 320] * 50)
+    eng._dispatch(sess, InputAudio(b"\0" * 320, 8000, t_ms=20))
+    assert not sess.playing and sess.next_playout() is None
+    assert control.get_nowait() == Interrupt(t_ms=40)
+
+
+def test_stt_worker_delivers_transcriptions_and_drops_when_full() -> None:
+    import threading
+
+    from vio_sbc.agent.stt import SttJob, SttWorker
+
+    gate = threading.Event()
+
+    class SlowStt:
+        def transcribe(self, pcm: bytes, sample_rate: int) -> str:
+            gate.wait(5)
+            return f"{len(pcm)} bytes"
+
+    got: list[object] = []
+    done = threading.Event()
+
+    def deliver(f: object) -> None:
+        got.append(f)
+        if len(got) == 2:
+            done.set()
+
+    w = SttWorker(maxsize=1)
+    w.start()
+    assert w.submit(SttJob(SlowStt(), b"ab", 8000, 0, 10, deliver))
+    # the worker holds the first job (blocked in transcribe) once the queue is empty
+    for _ in range(500):
+        if w._q.empty():
+            break
+        threading.Event().wait(0.01)
+    assert w.submit(SttJob(SlowStt(), b"abcd", 8000, 10, 20, deliver))
+    assert not w.submit(SttJob(SlowStt(), b"x", 8000, 20, 30, deliver))  # queue full
+    gate.set()
+    assert done.wait(5)
+    w.stop()
+    assert got == [Transcription("2 bytes", 0, 10), Transcription("4 bytes", 10, 20)]
+    assert (w.decodes, w.dropped) == (2, 1)
+
+
+def test_tts_caches_repeated_prompts() -> None:
+    tts = EspeakTts()
+    a = tts.render("Thanks for calling.", 8000)
+    b = tts.render("Thanks for calling.", 8000)
+    assert a is b and (tts.renders, tts.hits) == (1, 1)
+    assert tts.render("Thanks for calling.", 16000) != a and tts.renders == 2
