@@ -3,8 +3,9 @@
     VadTurnDetector(+EchoGuard) -> BargeIn -> TurnRecorder(-> SttWorker) -> agent
 
 `AgentKit` holds what calls share: the TTS providers (with their prompt
-caches), one recogniser per agent (built and checked at start-up) and the STT
-worker thread.
+caches), one recogniser per scripted agent with phrases (built and checked at
+start-up) and the STT worker thread. A scripted agent without phrases (or with
+`stt.provider: none`) gets `TurnsWithoutStt`: every turn is "not understood".
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from vio_sbc.agent.bargein import BargeIn
 from vio_sbc.agent.echo import EchoGuard
 from vio_sbc.agent.engine import PipelineFactory, Session
 from vio_sbc.agent.processor import Processor
-from vio_sbc.agent.stt import Stt, SttWorker, TurnRecorder, make_stt, submitter
+from vio_sbc.agent.stt import (
+    Stt,
+    SttWorker,
+    TurnRecorder,
+    TurnsWithoutStt,
+    make_stt,
+    submitter,
+)
 from vio_sbc.agent.tts import TtsProvider, make_tts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
 from vio_sbc.config.model import AgentConfig
@@ -32,8 +40,8 @@ class AgentKit:
         self.recognisers: dict[str, Stt | None] = {}
         self.worker = SttWorker(stt_queue)
         for cfg in agents.values():
-            if cfg.kind == "scripted":
-                phrases = [p for i in cfg.intents for p in i.phrases]
+            phrases = [p for i in cfg.intents for p in i.phrases]
+            if cfg.kind == "scripted" and phrases:  # nothing to listen for: no decoder
                 self.recognisers[cfg.name] = make_stt(cfg.stt, phrases)
 
     def tts(self, cfg: AgentConfig) -> TtsProvider:
@@ -72,6 +80,8 @@ class AgentKit:
             if stt is not None:
                 procs.append(TurnRecorder(submitter(self.worker, stt, sess.sample_rate,
                                                     sess.push)))
+            elif cfg.kind == "scripted":
+                procs.append(TurnsWithoutStt())
             procs.append(make_agent(cfg, self.tts(cfg)))
             return procs
 

@@ -201,6 +201,16 @@ class TurnRecorder:
         return (frame,)
 
 
+class TurnsWithoutStt:
+    """Processor for agents without a recogniser: each caller turn becomes an empty
+    `Transcription` (not understood), so the agent still answers every turn."""
+
+    def process(self, frame: Frame) -> Iterable[Frame]:
+        if isinstance(frame, SpeechStopped):
+            return (frame, Transcription("", frame.t_ms - frame.duration_ms, frame.t_ms))
+        return (frame,)
+
+
 def submitter(worker: SttWorker, stt: Stt, sample_rate: int,
               deliver: Callable[[Frame], None]) -> Callable[[bytes, int, int], bool]:
     def submit(pcm: bytes, start_ms: int, end_ms: int) -> bool:

@@ -172,3 +172,20 @@ def test_tts_caches_repeated_prompts() -> None:
     b = tts.render("Thanks for calling.", 8000)
     assert a is b and (tts.renders, tts.hits) == (1, 1)
     assert tts.render("Thanks for calling.", 16000) != a and tts.renders == 2
+
+
+def test_agent_without_phrases_answers_turns_without_a_recogniser() -> None:
+    from vio_sbc.agent.pipeline import AgentKit
+
+    cfg = AgentConfig("plain", "scripted", greeting="Hi", fallback="Again?")
+    kit = AgentKit({"plain": cfg}, 8000, tts=FakeTts())  # type: ignore[arg-type]
+    assert kit.recognisers == {}
+    from vio_sbc.agent.engine import Engine
+
+    out: list[object] = []
+    eng = Engine(lambda s, f: out.append(f))
+    sess = eng.session("c", 8000, kit.pipeline(cfg))
+    agent = sess.pipeline[-1]
+    frames = run(agent, [START, *run(sess.pipeline[-2], [SpeechStopped(900, 400)])])
+    assert [f.text for f in frames if isinstance(f, TranscriptLine)] == [
+        "Hi", "[not understood]", "Again?"]
