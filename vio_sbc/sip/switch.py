@@ -64,7 +64,7 @@ class Softswitch:
         self.cfg = cfg
         self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
         self.tts = EspeakTts()
-        self.kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts)
+        self._kit: AgentKit | None = None  # built by start(): recognisers checked there
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
         self.calls: dict[str, SbcCall] = {}
@@ -83,8 +83,17 @@ class Softswitch:
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
 
     # -- life cycle --------------------------------------------------------
+    @property
+    def kit(self) -> AgentKit:
+        assert self._kit is not None, "Softswitch.start() builds the agent kit"
+        return self._kit
+
     def start(self) -> None:
         cfg = self.cfg
+        try:
+            self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts)
+        except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
+            raise StartupError(f"agents: {exc}") from exc
         ep = pj.Endpoint()
         with stdout_to_stderr():
             ep.libCreate()
@@ -207,7 +216,8 @@ class Softswitch:
         self._tick()
         ep.audDevManager().setNoDev()
         self.engine.stop()
-        self.kit.stop()
+        if self._kit is not None:
+            self._kit.stop()
         self.ws_bridge.stop()
         self._reap.clear()
         self.calls.clear()
