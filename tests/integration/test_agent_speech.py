@@ -107,8 +107,8 @@ def test_caller_talking_over_the_greeting_stops_it(srv: Server, tmp_path: Path) 
     assert len(_events(srv, row, "barge_in")) == 1
     greeting = _frames(GREETING)
     assert greeting > 90
-    # cut ~0.5-1 s in (speech at 300 ms + start/min-speech time + jitter buffer)
-    assert row["tx_audio_frames"] < greeting // 2, (row["tx_audio_frames"], greeting)  # seen: 26 of 130
+    # cut ~0.5 s in (speech at 300 ms + min_speech_ms + jitter buffer; seen: 26 of 130)
+    assert row["tx_audio_frames"] < greeting // 2, (row["tx_audio_frames"], greeting)
 
 
 def test_echo_of_our_own_greeting_does_not_barge_in(srv: Server) -> None:
