@@ -1,4 +1,4 @@
-"""The `vio-sbc` command: run, check, numbers."""
+"""The `vio-sbc` command: run, check, numbers (status, reload, call-out: cli_trunks.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{args.config}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
+    for warning in cfg.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.config}: OK ({len(cfg.trunks)} trunk(s), {len(cfg.numbers)} number(s), "
           f"{len(cfg.agents)} agent(s))")
     return 0
@@ -79,6 +81,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     switch = Softswitch(cfg)
+    from vio_sbc.control import ControlError, ControlServer, socket_path
+    from vio_sbc.sip.ops import Operations
+
+    ctl = ControlServer(socket_path(cfg.storage.dir))
+    try:
+        ctl.start()
+    except (ControlError, OSError) as exc:
+        print(f"vio-sbc: control socket: {exc}", file=sys.stderr)
+        return 1
+    ops = Operations(switch, ctl)
+    switch.tick_hooks.append(ops)
+
+    def _on_hup(signum: int, _frame: FrameType | None) -> None:
+        ops.reload_requested = True  # applied by the main loop, never inside the handler
+
+    signal.signal(signal.SIGHUP, _on_hup)
+    for warning in cfg.warnings:
+        logger.warning("config_warning", warning=str(warning))
     if switch.calllog.interrupted_on_start:
         logger.warning("calls_interrupted", count=switch.calllog.interrupted_on_start)
     try:
@@ -86,11 +106,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StartupError as exc:
         logger.error("startup_failed", error=str(exc))
         print(f"vio-sbc: {exc}", file=sys.stderr)
+        ctl.stop()
         return 1
+    if cfg.dialer.enabled:
+        from vio_sbc.dialer.api import start_dialer
+
+        switch.dialer = start_dialer(switch, cfg)
     try:
         switch.run(lambda: stop["flag"], grace_s=args.grace)
     finally:
         switch.shutdown()
+        ctl.stop()
+        if switch.dialer is not None:
+            switch.dialer.close()
     return 0
 
 
@@ -116,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "that answers it, marking where the workspace default applies.")
     n.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     n.set_defaults(func=cmd_numbers)
+
+    from vio_sbc.cli_trunks import add_commands
+
+    add_commands(sub)
+
+    from vio_sbc.cli_dialer import register as register_dialer
+
+    register_dialer(sub)
     return p
 
 

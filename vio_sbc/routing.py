@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -76,22 +77,30 @@ def normalise_number(user: str, fmt: NumberFormat) -> str | None:
     return candidate if _E164.match(candidate) else None
 
 
-def trunks_for_source(cfg: Config, source_ip: str) -> list[TrunkConfig]:
-    """Trunks whose `inbound.allow` contains `source_ip`, in config order."""
+def trunks_for_source(cfg: Config, source_ip: str,
+                      registered: Mapping[str, str] | None = None) -> list[TrunkConfig]:
+    """Trunks whose `inbound.allow` contains `source_ip`, in config order; then the trunk
+    registered with a registrar at `source_ip` (`registered`: registrar IP -> trunk name)."""
     try:
         ip = ipaddress.ip_address(source_ip)
     except ValueError:
         return []
-    return [t for t in cfg.trunks.values() if any(ip in net for net in t.inbound.allow)]
+    found = [t for t in cfg.trunks.values() if any(ip in net for net in t.inbound.allow)]
+    name = (registered or {}).get(str(ip))
+    if name is not None and name in cfg.trunks and all(t.name != name for t in found):
+        found.append(cfg.trunks[name])
+    return found
 
 
-def route_inbound(cfg: Config, source_ip: str, request_uri: str) -> Route:
+def route_inbound(cfg: Config, source_ip: str, request_uri: str,
+                  registered: Mapping[str, str] | None = None) -> Route:
     """Decide who answers an INVITE, or raise the SipRefusal to answer with.
 
-    403 stranger (no trunk allows the source) · 404 unknown number ·
-    403 number is outbound-only · 403 number belongs to another trunk.
+    403 stranger (no trunk allows the source, and it is no registered trunk's
+    registrar) · 404 unknown number · 403 number is outbound-only · 403 number
+    belongs to another trunk.
     """
-    trunks = trunks_for_source(cfg, source_ip)
+    trunks = trunks_for_source(cfg, source_ip, registered)
     if not trunks:
         raise StrangerRefusal(403, f"source {source_ip} is in no trunk's inbound.allow")
     user = request_uri_user(request_uri)

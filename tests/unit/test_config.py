@@ -79,6 +79,11 @@ def test_example_config_loads_with_its_included_trunk() -> None:
     assert freepbx.inbound.allow == (ipaddress.ip_network("127.0.0.5/32"),)
     assert freepbx.file.endswith("example-freepbx.yaml")
     assert freepbx.number_format.international_prefix == "011"
+    assert freepbx.outbound is not None and freepbx.outbound.host == "127.0.0.5"
+    assert freepbx.outbound.password == "change-me"  # ${PBX_PASSWORD:-change-me}
+    assert freepbx.register.enabled and freepbx.register.expires == 300
+    assert config.numbers["+14155550199"].trunk == "freepbx"
+    assert config.warnings == ()
     first, second = config.numbers["+14155550100"], config.numbers["+14155550101"]
     assert (first.trunk, first.direction, first.agent) == ("pbx", Direction.BOTH, "receptionist")
     assert (second.direction, second.agent) == (Direction.INBOUND, None)
@@ -103,8 +108,8 @@ def test_full_config_values() -> None:
             number_format: {country_code: 44, national_prefix: 0, international_prefix: 00}
             ring_seconds: 2.5
             recording: false
-            outbound: {host: sip.example.com}
-            register: {user: u}
+            outbound: {host: sip.example.com, username: u, password: pw, transport: tcp, cps: 2.5}
+            register: {enabled: true, expires: 60}
             rates: {}
         numbers:
           "+442071234567": {trunk: pbx, direction: outbound, ring_seconds: 1, recording: true}
@@ -128,6 +133,13 @@ def test_full_config_values() -> None:
     fmt = trunk.number_format
     assert (fmt.country_code, fmt.national_prefix, fmt.international_prefix) == ("44", "0", "00")
     assert (trunk.ring_seconds, trunk.recording, trunk.line) == (2.5, False, 11)
+    out = trunk.outbound
+    assert out is not None and (out.host, out.port, out.transport) == ("sip.example.com", 5060,
+                                                                       "tcp")
+    assert (out.username, out.password, out.cps, out.max_calls) == ("u", "pw", 2.5, 10)
+    assert "pw" not in repr(out)  # the password never shows in a repr or log line
+    assert out.target("+14155550100") == "sip:+14155550100@sip.example.com:5060;transport=tcp"
+    assert (trunk.register.enabled, trunk.register.expires) == (True, 60)
     number = config.numbers["+442071234567"]
     assert (number.direction, number.ring_seconds, number.recording) == (Direction.OUTBOUND,
                                                                           1.0, True)
@@ -139,8 +151,14 @@ def test_full_config_values() -> None:
 
 PINNED = [
     ("foo: 1\n",
-     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, include, log, numbers, rtp, "
-     "sip, storage, trunks, workspace)"),
+     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, dialer, include, log, numbers, "
+     "rtp, sip, storage, trunks, workspace)"),
+    ("dialer:\n  enabled: 1\n",
+     "vio.yaml:2: dialer.enabled: expected true or false, got integer 1"),
+    ("dialer:\n  lease_s: 0\n",
+     "vio.yaml:2: dialer.lease_s: must be between 1 and 3600, got 0"),
+    ("dialer:\n  cps: 1\n", "vio.yaml:2: dialer.cps: unknown key 'cps' (expected one of: "
+     "clock_offset_s, enabled, lease_s, poll_s, refused_retry_s, ring_timeout_s)"),
     ("sip:\n  max_calls: abc\n",
      "vio.yaml:2: sip.max_calls: expected an integer, got string 'abc'"),
     ("sip:\n  max_calls: 0\n", "vio.yaml:2: sip.max_calls: must be at least 1, got 0"),
@@ -272,12 +290,78 @@ PINNED = [
      "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
      "document"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "include, log, numbers, rtp, sip, storage, trunks, workspace)"),
+     "dialer, include, log, numbers, rtp, sip, storage, trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",
      "vio.yaml:1: include: expected a glob pattern or a list of them, got integer 5"),
+    # trunk outbound / register (docs/trunks.md)
+    ("trunks:\n  pbx: {kind: byoc, outbound: {port: 5060}}\n",
+     "vio.yaml:2: trunks.pbx.outbound: missing required key 'host'"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: 'pbx example'}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.host: 'pbx example' is not an IP address or hostname"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, transport: tls}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.transport: invalid value 'tls' (expected one of: udp, tcp)"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u}}\n",
+     "vio.yaml:2: trunks.pbx.outbound: digest credentials need both username and password "
+     "(password is missing)"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, cps: 0}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.cps: must be greater than 0, got 0"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, max_calls: 0}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.max_calls: must be at least 1, got 0"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, caller_id: '4155550100'}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.caller_id: '4155550100' is not an E.164 number (+ then "
+     "8-15 digits, no leading 0)"),
+    ("trunks:\n  pbx: {kind: byoc, register: {enabled: true}}\n",
+     "vio.yaml:2: trunks.pbx.register.enabled: registration needs an outbound section "
+     "(registrar and credentials default to it)"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h}, register: {enabled: true}}\n",
+     "vio.yaml:2: trunks.pbx.register.enabled: registration needs outbound.username (or "
+     "register.aor) for the address of record"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h}, register: {expires: 2}}\n",
+     "vio.yaml:2: trunks.pbx.register.expires: must be between 4 and 86400, got 2"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h}, register: {registrar: 'pbx:5060'}}\n",
+     "vio.yaml:2: trunks.pbx.register.registrar: 'pbx:5060' is not a SIP URI (e.g. "
+     "sip:pbx.example.com:5060)"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h},\n"
+     "        register: {retry_min_s: 10, retry_max_s: 5}}\n",
+     "vio.yaml:3: trunks.pbx.register.retry_min_s: retry_min_s (10) must not exceed retry_max_s "
+     "(5)"),
+    ("trunks:\n  pbx: {kind: byoc, register: {user: u}}\n",
+     "vio.yaml:2: trunks.pbx.register.user: unknown key 'user' (expected one of: aor, "
+     "contact_user, enabled, expires, forbidden_retry_s, registrar, retry_max_s, retry_min_s)"),
 ]
+
+
+@pytest.mark.parametrize(("host", "warned"), [
+    ("vio-test.pstn.twilio.com", False), ("127.0.0.1", True), ("sip.twilio.com", True),
+])
+def test_twilio_termination_host_warning(host: str, warned: bool) -> None:
+    config = parse(f"""\
+        trunks:
+          tw:
+            kind: twilio
+            inbound: {{allow: twilio}}
+            outbound:
+              host: {host}
+        """)
+    expected = [f"vio.yaml:6: trunks.tw.outbound.host: {host!r} is not a Twilio termination "
+                "host (<name>.pstn.twilio.com); fine for a test peer"]
+    assert [str(w) for w in config.warnings] == (expected if warned else [])
+
+
+def test_byoc_trunk_with_registration_defaults() -> None:
+    trunk = parse("""\
+        trunks:
+          freepbx:
+            kind: byoc
+            inbound: {allow: [192.0.2.10/32]}
+            outbound: {host: pbx.example.com, port: 5060, username: vio-trunk, password: pw}
+            register: {enabled: true, expires: 300}
+        """).trunks["freepbx"]
+    assert trunk.register.enabled and trunk.register.registrar is None
+    assert trunk.register.contact_user is None and trunk.register.aor is None
+    assert (trunk.register.retry_min_s, trunk.register.retry_max_s) == (2.0, 300.0)
 
 
 @pytest.mark.parametrize(("text", "expected"), PINNED)
@@ -447,7 +531,7 @@ def test_env_references_are_resolved_and_kept_as_secrets() -> None:
         trunks:
           pbx:
             kind: byoc
-            register: {user: me, password: "${SIP_PASSWORD}"}
+            outbound: {host: pbx.example.com, username: me, password: "${SIP_PASSWORD}"}
         agents:
           receptionist: {kind: scripted, api_key: "${API_KEY}"}
         """, env={"MAX_CALLS": "50", "SIP_PASSWORD": "s3cret", "API_KEY": "0123"})
@@ -472,12 +556,12 @@ def test_env_errors_name_the_variable_and_never_print_its_value() -> None:
           max_calls: ${MAX}
           public_address: "${BROKEN"
         trunks:
-          pbx: {kind: byoc, register: {password: "${bad-name}"}}
+          pbx: {kind: byoc, outbound: {host: h, username: u, password: "${bad-name}"}}
         """, env={"MAX": "hunter2"}) == [
         "vio.yaml:2: sip.user_agent: environment variable 'UNSET_VAR' is not set",
         "vio.yaml:3: sip.max_calls: expected an integer, got string '${MAX}'",
         "vio.yaml:4: sip.public_address: unterminated '${' (write $${ for a literal ${)",
-        "vio.yaml:6: trunks.pbx.register.password: invalid reference '${bad-name}' (expected "
+        "vio.yaml:6: trunks.pbx.outbound.password: invalid reference '${bad-name}' (expected "
         "${NAME} or ${NAME:-default})",
     ]
 

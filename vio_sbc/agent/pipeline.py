@@ -38,11 +38,24 @@ class AgentKit:
         if tts is not None:
             self._tts["espeak"] = tts
         self.recognisers: dict[str, Stt | None] = {}
+        self._built: dict[str, AgentConfig] = {}
         self.worker = SttWorker(stt_queue)
+        self.refresh(agents)
+
+    def refresh(self, agents: Mapping[str, AgentConfig]) -> None:
+        """(Re)build recognisers for agents that are new or changed (config reload).
+        Builds everything first, so an error leaves the kit as it was. Calls in
+        progress keep the recogniser they started with."""
+        fresh: dict[str, Stt | None] = {}
         for cfg in agents.values():
+            if self._built.get(cfg.name) == cfg:
+                fresh[cfg.name] = self.recognisers.get(cfg.name)
+                continue
             phrases = [p for i in cfg.intents for p in i.phrases]
             if cfg.kind == "scripted" and phrases:  # nothing to listen for: no decoder
-                self.recognisers[cfg.name] = make_stt(cfg.stt, phrases)
+                fresh[cfg.name] = make_stt(cfg.stt, phrases)
+        self.recognisers = {k: v for k, v in fresh.items() if v is not None}
+        self._built = dict(agents)
 
     def tts(self, cfg: AgentConfig) -> TtsProvider:
         name = cfg.tts.provider

@@ -15,6 +15,8 @@ from vio_sbc.config.model import (
     StorageSettings,
     TrunkConfig,
     TrunkInbound,
+    TrunkOutbound,
+    TrunkRegister,
     WorkspaceSettings,
 )
 
@@ -32,6 +34,8 @@ __all__ = [
     "StorageSettings",
     "TrunkConfig",
     "TrunkInbound",
+    "TrunkOutbound",
+    "TrunkRegister",
     "WorkspaceSettings",
     "load_config",
     "parse_config_text",

@@ -24,6 +24,7 @@ from vio_sbc.config.schema import (
     BUILTIN_AGENT_NAME,
     NumberEntry,
     build_agents,
+    build_dialer,
     build_include,
     build_log,
     build_numbers,
@@ -36,7 +37,8 @@ from vio_sbc.config.schema import (
 )
 from vio_sbc.errors import ConfigError, ConfigIssue
 
-TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log")
+TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log",
+            "dialer")
 INCLUDED_KEYS = ("trunks", "numbers")
 
 # $${ is a literal ${; ${NAME} or ${NAME:-default}; a lone ${ is unterminated
@@ -132,6 +134,7 @@ class _Loader:
         storage = build_storage(items.get("storage"), self.issues)
         workspace, default_item = build_workspace(items.get("workspace"), self.issues)
         log = build_log(items.get("log"), self.issues)
+        dialer = build_dialer(items.get("dialer"), self.issues)
         agents_item = items.get("agents")
         if agents_item is None or agents_item.is_null:
             self.agent_names.add(BUILTIN_AGENT_NAME)
@@ -158,7 +161,9 @@ class _Loader:
             raise ConfigError(ordered)
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
-                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)))
+                      dialer=dialer,
+                      source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
+                      warnings=tuple(self.issues.warnings))
 
     # --- reading ---------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from vio_sbc.errors import ConfigIssue
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -146,10 +148,55 @@ class TrunkInbound:
 
 
 @dataclass(frozen=True, slots=True)
+class TrunkOutbound:
+    """Where and how outbound INVITEs (and OPTIONS pings) go for a trunk."""
+
+    host: str
+    port: int = 5060
+    transport: Literal["udp", "tcp"] = "udp"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # digest (401/407), never logged
+    realm: str = "*"  # "*": answer any realm's challenge
+    from_domain: str | None = None  # host part of From/P-Asserted-Identity (default: host)
+    caller_id: str | None = None  # E.164 sent instead of the calling number (None: the number)
+    max_calls: int = 10  # concurrent outbound calls on the trunk
+    cps: float = 1.0  # new outbound calls per second (token bucket, burst max(1, cps))
+    options_interval_s: float = 30.0  # OPTIONS health ping period; 0 turns it off
+    options_timeout_s: float = 5.0  # no answer within this: the ping failed
+    options_down_after: int = 2  # consecutive failed pings before the trunk is down
+
+    @property
+    def uri_host(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def target(self, user: str) -> str:
+        """Request-URI for `user` (an E.164 number) on this trunk."""
+        tp = ";transport=tcp" if self.transport == "tcp" else ""
+        return f"sip:{user}@{self.uri_host}{tp}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkRegister:
+    """REGISTER towards the trunk (registrar and credentials default to `outbound`)."""
+
+    enabled: bool = False
+    expires: int = 300
+    registrar: str | None = None  # sip:host[:port][;transport=tcp] (default: outbound host)
+    contact_user: str | None = None  # user part of our Contact (default: outbound.username)
+    aor: str | None = None  # address of record (default: sip:<username>@<registrar host>)
+    retry_min_s: float = 2.0  # first retry after a failure; doubles up to retry_max_s
+    retry_max_s: float = 300.0
+    forbidden_retry_s: float = 900.0  # retry after 403 (bad credentials): slower
+
+
+@dataclass(frozen=True, slots=True)
 class TrunkConfig:
     name: str
     kind: Literal["byoc", "twilio"]
     inbound: TrunkInbound = TrunkInbound()
+    outbound: TrunkOutbound | None = None
+    register: TrunkRegister = TrunkRegister()
     number_format: NumberFormat = NumberFormat()
     ring_seconds: float = 0.0  # send 180 and wait this long before answering
     recording: bool = True
@@ -177,6 +224,18 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DialerSettings:
+    """The outbound dialer run inside `vio-sbc run` (see docs/dialer.md)."""
+
+    enabled: bool = False
+    lease_s: float = 60.0  # a dead process's claimed job is resolved after this
+    poll_s: float = 0.1  # how often the main loop looks for due jobs
+    ring_timeout_s: float = 45.0
+    refused_retry_s: float = 5.0  # re-queue delay when place_call refuses with 503
+    clock_offset_s: float = 0.0  # added to the wall clock; a testing aid for windows
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     sip: SipSettings
     rtp: RtpSettings
@@ -186,8 +245,10 @@ class Config:
     trunks: dict[str, TrunkConfig]
     numbers: dict[str, NumberConfig]
     log: LogSettings = LogSettings()
+    dialer: DialerSettings = DialerSettings()
     source: str = ""  # path of the main file
     secrets: tuple[str, ...] = ()  # resolved ${ENV} values, for log redaction
+    warnings: tuple[ConfigIssue, ...] = ()  # valid but suspicious (printed by `check`)
 
     def agent_for(self, number: NumberConfig) -> tuple[AgentConfig, bool]:
         """The agent answering `number`, and whether it is the workspace default."""

@@ -36,6 +36,10 @@ class Issues:
 
     def __init__(self) -> None:
         self.items: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []  # valid but suspicious; never fail the load
+
+    def warn(self, item: Item, message: str) -> None:
+        self.warnings.append(ConfigIssue(item.file, item.line, item.path, message))
 
     def add(self, file: str, line: int, path: str, message: str) -> None:
         self.items.append(ConfigIssue(file, line, path, message))

@@ -21,6 +21,7 @@ from vio_sbc.config.agent_options import check_agent_options
 from vio_sbc.config.agent_schema import AGENT_EXTRA_SPEC, default_intents
 from vio_sbc.config.model import (
     AgentConfig,
+    DialerSettings,
     Direction,
     HostPort,
     IPNetwork,
@@ -32,6 +33,7 @@ from vio_sbc.config.model import (
     StorageSettings,
     TrunkConfig,
     TrunkInbound,
+    TrunkRegister,
     WorkspaceSettings,
 )
 from vio_sbc.config.nodes import (
@@ -59,6 +61,7 @@ from vio_sbc.config.nodes import (
     str_value,
     string,
 )
+from vio_sbc.config.trunk_schema import build_outbound, build_register
 
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 TWILIO_PRESET = "twilio"
@@ -191,6 +194,22 @@ def build_log(item: Item | None, issues: Issues) -> LogSettings:
     return LogSettings(**sec.values) if sec else LogSettings()
 
 
+DIALER_SPEC = {
+    "enabled": boolean,
+    "lease_s": number(1, 3600),
+    "poll_s": number(0.01, 10),
+    "ring_timeout_s": number(1, 600),
+    "refused_retry_s": number(0, 3600),
+    "clock_offset_s": number(),
+}
+
+
+def build_dialer(item: Item | None, issues: Issues) -> DialerSettings:
+    """Pacing and concurrency per trunk come from the trunk's `outbound` section."""
+    sec = section(item, DIALER_SPEC, issues) if item is not None else None
+    return DialerSettings(**sec.values) if sec else DialerSettings()
+
+
 # --- agents ----------------------------------------------------------------------------
 
 AGENT_SPEC = {
@@ -259,7 +278,7 @@ def _allow(kind: str | None) -> Conv:
         networks: list[IPNetwork] = []
         preset: str | None = None
         failed = False
-        for element in list_items(item):
+        for element in [item] if item.tag == STR else list_items(item):  # one entry or a list
             if id(element.node) in element.doc.broken:  # bad ${...}, already reported
                 failed = True
                 continue
@@ -304,9 +323,9 @@ TRUNK_SPEC = {
     "number_format": _number_format,
     "ring_seconds": number(0, 60),
     "recording": boolean,
+    "outbound": None,  # vio_sbc.config.trunk_schema
+    "register": None,
     # accepted for forward compatibility and not stored yet:
-    "outbound": opaque_mapping,
-    "register": opaque_mapping,
     "rates": opaque_mapping,
 }
 _TRUNK_FIELDS = ("kind", "number_format", "ring_seconds", "recording")
@@ -325,10 +344,15 @@ def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfi
             if inbound_item is not None:
                 inbound_sec = section(inbound_item, {"allow": _allow(kind)}, issues)
                 inbound = inbound_sec.values.get("allow", inbound) if inbound_sec else inbound
+            out_item, reg_item = sec.items.get("outbound"), sec.items.get("register")
+            outbound = build_outbound(out_item, kind, issues) if out_item else None
+            register = (build_register(reg_item, outbound, out_item is not None, issues)
+                        if reg_item else TrunkRegister())
             if kind is not None:
                 values: dict[str, Any] = {k: v for k, v in sec.values.items()
                                           if k in _TRUNK_FIELDS}
-                trunk = TrunkConfig(name=name, inbound=inbound, file=child.file,
+                trunk = TrunkConfig(name=name, inbound=inbound, outbound=outbound,
+                                    register=register, file=child.file,
                                     line=child.key_line, **values)
         out.append((name, child, trunk))
     return out

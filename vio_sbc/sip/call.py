@@ -47,6 +47,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.hangup_side: str | None = None
         self.answered_at: float | None = None
         self.codec: str | None = None
+        self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
+        self.variables: dict[str, str] = {}  # to the agent in CallStarted
         self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id
@@ -160,8 +162,10 @@ class SbcCall(pj.Call):  # type: ignore[misc]
                 self.codec = None
             self.switch.calllog.update_call(self.id, codec=self.codec)
             self.session.push(CallStarted(
-                call_id=self.id, number=self.route.number.number, caller=self.caller,
-                agent=self.route.agent.name, sample_rate=rate,
+                call_id=self.id, number=self.route.number.number,
+                caller=self.callee if self.direction == "outbound" else self.caller,
+                agent=self.route.agent.name, sample_rate=rate, direction=self.direction,
+                variables=dict(self.variables),
             ))
             self.log.info("media_active", codec=self.codec)
         assert self.port is not None

@@ -7,6 +7,7 @@ frames from the agent engine. Media runs on the bridge's clock thread.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import heapq
 import itertools
@@ -14,7 +15,7 @@ import queue
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 import structlog
@@ -36,9 +37,15 @@ from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_so
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
+from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
+from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
+
+if TYPE_CHECKING:
+    from vio_sbc.dialer.engine import Dialer
 
 log = structlog.get_logger("vio_sbc.sip")
 
@@ -60,7 +67,10 @@ class InboundAccount(pj.Account):  # type: ignore[misc]
 
 
 class Softswitch:
-    def __init__(self, cfg: Config, calllog: CallLog | None = None) -> None:
+    def __init__(self, cfg: Config, calllog: CallLog | None = None, *,
+                 standalone: bool = False) -> None:
+        """`standalone`: a one-off endpoint (`vio-sbc call-out` with no server running):
+        no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
         self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
         self.tts = EspeakTts()
@@ -81,6 +91,9 @@ class Softswitch:
         self.acc: InboundAccount | None = None
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
+        self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
+        self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
+        self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
     @property
@@ -147,6 +160,7 @@ class Softswitch:
         self._set_codecs()
         self.acc = InboundAccount(self)
         self.acc.create(self._account_config(), True)
+        self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every scripted prompt cached before any call
         for agent in cfg.agents.values():
             if agent.kind == "websocket":
@@ -191,6 +205,8 @@ class Softswitch:
             self._tick()
             if drain_deadline is None and should_stop():
                 self.draining = True
+                if self.dialer is not None:
+                    self.dialer.drain()
                 drain_deadline = time.monotonic() + grace_s
                 log.info("draining", live_calls=len(self.calls), grace_s=grace_s)
             if drain_deadline is not None:
@@ -221,6 +237,7 @@ class Softswitch:
         self.ws_bridge.stop()
         self._reap.clear()
         self.calls.clear()
+        self.trunks.shutdown()
         if self.acc is not None:
             self.acc.shutdown()
             self.acc = None
@@ -257,6 +274,13 @@ class Softswitch:
             if call.session is None or not call.session.playing:
                 del self.transfer_after_playout[cid]
                 start_transfer(call, target)
+        for hook in (self.trunks.tick, *self.tick_hooks):
+            try:
+                hook()
+            except Exception:
+                log.exception("tick_hook_failed")
+        if self.dialer is not None:
+            self.dialer.tick(time.time())
         if self._reap:
             reap, self._reap = self._reap, []
             for call in reap:
@@ -288,6 +312,36 @@ class Softswitch:
                     WebSocketAgent(agent, self.tts, self.ws_bridge)]
         return self.kit.pipeline(agent)
 
+    # -- outbound and reload (vio_sbc/sip/outcall.py, vio_sbc/sip/trunkside.py) ----------
+    def place_call(self, req: OutboundRequest,
+                   on_result: Callable[[OutboundResult], None] | None = None) -> str:
+        """Place one outbound call; returns the call-log id; on_result is called on the
+        main thread when the call ends (answered and hung up, or failed). Raises
+        OutboundRefused (no INVITE sent) when admission refuses. Main thread only."""
+        return place_call(self, req, on_result)
+
+    def outbound_capacity(self, trunk: str) -> tuple[int, int]:
+        """(live outbound calls on the trunk, trunk max_calls) for the dialer's pacing."""
+        t = self.cfg.trunks.get(trunk)
+        return (self.trunks.live_calls(trunk, "outbound"),
+                t.outbound.max_calls if t is not None and t.outbound is not None else 0)
+
+    def reload(self, new: Config) -> dict[str, list[str]]:
+        """Apply a validated config without touching live calls (they keep the route
+        they started with). sip/rtp/storage/log need a restart and are kept."""
+        old = self.cfg
+        self.kit.refresh(new.agents)  # raises (nothing applied) if a recogniser can't be built
+        self.kit.warm(new.agents)
+        kept = [k for k in ("sip", "rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
+        self.cfg = dataclasses.replace(new, sip=old.sip, rtp=old.rtp, storage=old.storage,
+                                       log=old.log)
+        diff = self.trunks.apply(self.cfg)
+        numbers = sorted(n for n in {*old.numbers, *new.numbers}
+                         if old.numbers.get(n) != new.numbers.get(n))
+        diff = {**diff, "numbers": numbers, "restart_required": kept}
+        log.info("config_reloaded", source=new.source, live_calls=len(self.calls), **diff)
+        return diff
+
     def incoming(self, acc: InboundAccount, prm: Any) -> None:
         self.stats["invites"] += 1
         rdata = prm.rdata
@@ -310,7 +364,7 @@ class Softswitch:
                 raise SipRefusal(503, "draining: not accepting new calls")
             if len(self.calls) >= self.cfg.sip.max_calls:
                 raise SipRefusal(503, f"sip.max_calls ({self.cfg.sip.max_calls}) reached")
-            route = route_inbound(self.cfg, src, req.uri)
+            route = route_inbound(self.cfg, src, req.uri, self.trunks.sources())
         except StrangerRefusal as ref:
             self.stats["strangers"] += 1
             ok, suppressed = self.stranger_log.allow(src)
@@ -321,7 +375,7 @@ class Softswitch:
             return
         except SipRefusal as ref:
             self.stats["refused"] += 1
-            trunks = [t.name for t in trunks_for_source(self.cfg, src)]
+            trunks = [t.name for t in trunks_for_source(self.cfg, src, self.trunks.sources())]
             call.logged = True
             self.calllog.open_call(self._row(call, trunk=trunks[0] if trunks else None,
                                              status="refused"))

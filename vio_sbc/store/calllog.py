@@ -21,7 +21,7 @@ import sqlite_utils
 
 from vio_sbc.store.schema import migrate
 
-LIVE_STATUSES = ("received", "ringing", "answered")
+LIVE_STATUSES = ("received", "ringing", "answered", "dialing")
 _STOP = object()
 
 

@@ -64,6 +64,10 @@ MIGRATIONS: list[list[Step]] = [
     ],
     # 2: outcome of a blind transfer (REFER): "completed 200 OK", "failed 501 Not Implemented"
     [add_column("calls", "transfer_outcome", "TEXT")],
+    # 3: outbound calls placed for a dialer job (vio_sbc/sip/outcall.py). Both columns are
+    # added if missing: a database migrated on a branch that had either one as its 2 heals.
+    [add_column("calls", "dialer_job_id", "TEXT"),
+     add_column("calls", "transfer_outcome", "TEXT")],
 ]
 
 

@@ -189,3 +189,21 @@ def test_agent_without_phrases_answers_turns_without_a_recogniser() -> None:
     frames = run(agent, [START, *run(sess.pipeline[-2], [SpeechStopped(900, 400)])])
     assert [f.text for f in frames if isinstance(f, TranscriptLine)] == [
         "Hi", "[not understood]", "Again?"]
+
+
+def test_agent_kit_refresh_rebuilds_only_changed_agents() -> None:
+    from dataclasses import replace
+
+    from vio_sbc.agent.pipeline import AgentKit
+
+    a = AgentConfig("a", "scripted", intents=(Intent("s", phrases=("support",)),))
+    b = AgentConfig("b", "scripted", intents=(Intent("g", phrases=("goodbye",)),))
+    kit = AgentKit({"a": a, "b": b}, 8000, tts=FakeTts())  # type: ignore[arg-type]
+    ra, rb = kit.recognisers["a"], kit.recognisers["b"]
+    b2 = replace(b, intents=(Intent("g", phrases=("bye",)),))
+    kit.refresh({"a": a, "b": b2})
+    assert kit.recognisers["a"] is ra and kit.recognisers["b"] is not rb
+    bad = replace(a, intents=(Intent("s", phrases=("xyzzyq",)),))
+    with pytest.raises(SttError):
+        kit.refresh({"a": bad})
+    assert set(kit.recognisers) == {"a", "b"} and kit.recognisers["a"] is ra

@@ -1,0 +1,201 @@
+"""`vio-sbc status`, `reload` and `call-out`: talk to a running server over its control
+socket (`<storage.dir>/control.sock`, see vio_sbc/control.py); `call-out` runs its
+own endpoint for the call when no server runs on that config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vio_sbc import control
+from vio_sbc.errors import ConfigError
+
+EXIT_NOT_ANSWERED = 1
+EXIT_INVALID = 2
+EXIT_REFUSED = 3
+EXIT_NO_SERVER = 4
+
+
+def control_socket(config: str) -> Path:
+    """The socket of the server running on `config`. The storage dir is read even from
+    an invalid file (a reload of a broken edit must still reach the server)."""
+    from vio_sbc.config import load_config
+
+    try:
+        return control.socket_path(load_config(config).storage.dir)
+    except ConfigError:
+        pass
+    try:
+        data = yaml.safe_load(Path(config).read_text("utf-8"))
+        storage = data.get("storage") if isinstance(data, dict) else None
+        sdir = storage.get("dir") if isinstance(storage, dict) else None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        sdir = None
+    return control.socket_path(sdir if isinstance(sdir, str) and sdir else "var")
+
+
+def _when(t: object) -> str:
+    if not isinstance(t, int | float):
+        return "-"
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%SZ")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    path = control_socket(args.config)
+    try:
+        reply = list(control.call(path, {"op": "status"}))[-1]
+    except control.ControlError as exc:
+        print(f"vio-sbc: {exc} (is `vio-sbc run -c {args.config}` running?)", file=sys.stderr)
+        return EXIT_NO_SERVER
+    if args.json:
+        print(json.dumps(reply, indent=2))
+        return 0
+    print(f"server: {reply['config']} up {reply['uptime_s']}s, live calls {reply['live_calls']}"
+          f"{' (draining)' if reply['draining'] else ''}")
+    rows = [("TRUNK", "KIND", "OUTBOUND", "REGISTRATION", "HEALTH", "CALLS")]
+    for t in reply["trunks"]:
+        reg = t["registration"]
+        if reg is None:
+            reg_text = "-"
+        elif reg["status"] == "registered":
+            reg_text = f"registered ({reg['expires_s']}s, at {_when(reg['registered_at'])})"
+        elif reg["status"] == "failing":
+            reg_text = (f"failing (last {reg['last_code']} {reg['last_reason']}, "
+                        f"retry at {_when(reg['next_retry_at'])})")
+        else:
+            reg_text = str(reg["status"])
+        h = t["health"]
+        health = "-" if h is None else ("up" if h["up"] else f"down (last {h['last_status']})")
+        calls = f"{t['live_calls']} ({t['live_outbound']}/{t['max_calls']} out)"
+        rows.append((t["trunk"], t["kind"], t["outbound"] or "-", reg_text, health, calls))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    path = control_socket(args.config)
+    try:
+        reply = list(control.call(path, {"op": "reload"}))[-1]
+    except control.ControlError as exc:
+        print(f"vio-sbc: {exc} (is `vio-sbc run -c {args.config}` running?)", file=sys.stderr)
+        return EXIT_NO_SERVER
+    if not reply.get("ok"):
+        for err in reply.get("errors") or [reply.get("error", "reload failed")]:
+            print(err, file=sys.stderr)
+        print(f"{args.config}: invalid, the running config is unchanged", file=sys.stderr)
+        return EXIT_INVALID
+    changes = reply.get("changes", {})
+    summary = ", ".join(f"{k}: {' '.join(v)}" for k, v in changes.items() if v) or "no changes"
+    print(f"reloaded ({summary})")
+    return 0
+
+
+def _print_result(res: dict[str, Any]) -> int:
+    print(f"call {res['call_id']}: {res['outcome']} ({res['sip_status']} {res['reason']}), "
+          f"{res['duration_s']:.1f}s answered")
+    return 0 if res["outcome"] == "answered" else EXIT_NOT_ANSWERED
+
+
+def cmd_call_out(args: argparse.Namespace) -> int:
+    path = control_socket(args.config)
+    msg = {"op": "call_out", "from": args.from_number, "to": args.to_number,
+           "agent": args.agent, "ring_timeout_s": args.ring_timeout}
+    if control.server_running(path):
+        try:
+            for reply in control.call(path, msg, timeout=args.timeout):
+                if not reply.get("ok"):
+                    print(f"vio-sbc: refused: {reply.get('status', '')} {reply.get('error')}",
+                          file=sys.stderr)
+                    return EXIT_REFUSED if reply.get("refused") else EXIT_NO_SERVER
+                if "call_id" in reply:
+                    print(f"call {reply['call_id']}: dialing {args.to_number} via the server",
+                          file=sys.stderr)
+                if "result" in reply:
+                    return _print_result(reply["result"])
+        except control.ControlError as exc:
+            print(f"vio-sbc: {exc}", file=sys.stderr)
+            return EXIT_NO_SERVER
+        return EXIT_NO_SERVER
+    return _call_out_standalone(args)
+
+
+def _call_out_standalone(args: argparse.Namespace) -> int:
+    """No server on this config: run an endpoint (no registration, no OPTIONS) for the call."""
+    from vio_sbc import log as vlog
+    from vio_sbc.config import load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return EXIT_INVALID
+    vlog.redactor.set(cfg.secrets)
+    vlog.configure(cfg.log.level, stream=sys.stderr)
+    from dataclasses import asdict
+
+    from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
+    from vio_sbc.sip.switch import Softswitch, StartupError
+
+    switch = Softswitch(cfg, standalone=True)
+    try:
+        switch.start()
+    except StartupError as exc:
+        print(f"vio-sbc: {exc}", file=sys.stderr)
+        return EXIT_NO_SERVER
+    results: list[OutboundResult] = []
+    deadline = time.monotonic() + args.timeout
+    try:
+        switch.place_call(OutboundRequest(args.from_number, args.to_number, args.agent,
+                                          ring_timeout_s=args.ring_timeout), results.append)
+        switch.run(lambda: bool(results) or time.monotonic() > deadline, grace_s=5.0)
+    except OutboundRefused as ref:
+        print(f"vio-sbc: refused: {ref.status} {ref.detail}", file=sys.stderr)
+        return EXIT_REFUSED
+    finally:
+        switch.shutdown()
+    if not results:
+        print("vio-sbc: no result within --timeout", file=sys.stderr)
+        return EXIT_NOT_ANSWERED
+    return _print_result(asdict(results[0]))
+
+
+def add_commands(sub: Any) -> None:
+    s = sub.add_parser("status", help="trunk registration, health and calls of a running server",
+                       description="Ask the server running on this config (over "
+                       "<storage.dir>/control.sock) for each trunk's registration state, "
+                       "OPTIONS health and live calls. Exit 4 if no server answers.")
+    s.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    s.add_argument("--json", action="store_true", help="print the raw JSON reply")
+    s.set_defaults(func=cmd_status)
+
+    r = sub.add_parser("reload", help="re-read the config into the running server",
+                       description="Make the server running on this config re-read it (as "
+                       "SIGHUP does). Valid: applied without dropping calls, exit 0. Invalid: "
+                       "the running config stays, every error is printed, exit 2.")
+    r.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    r.set_defaults(func=cmd_reload)
+
+    o = sub.add_parser("call-out", help="place one outbound call through the number's trunk",
+                       description="Place one call from a configured number (direction "
+                       "outbound or both) to an E.164 number; the answered call is connected "
+                       "to the agent. Handed to the running server if there is one, else run "
+                       "on an endpoint of its own. Exit 0 answered, 1 not answered, 2 invalid "
+                       "config, 3 refused up front (no INVITE sent), 4 no server/endpoint.")
+    o.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    o.add_argument("--from", dest="from_number", required=True, help="calling number (E.164)")
+    o.add_argument("--to", dest="to_number", required=True, help="called number (E.164)")
+    o.add_argument("--agent", default=None, help="agent (default: the number's agent)")
+    o.add_argument("--ring-timeout", type=float, default=45.0, help="seconds to ring")
+    o.add_argument("--timeout", type=float, default=3600.0,
+                   help="give up waiting for the outcome after this many seconds")
+    o.set_defaults(func=cmd_call_out)

@@ -1,0 +1,1 @@
+"""Trunk logic free of I/O: outbound admission, registration backoff, OPTIONS health."""
