@@ -72,11 +72,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     logger = structlog.get_logger("vio_sbc")
-    stop = {"flag": False}
+    stop: dict[str, str] = {}
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop["flag"] = True
-        logger.info("signal", signal=signal.Signals(signum).name)
+        # No logging here: the handler runs between two bytecodes of the main thread,
+        # possibly inside a log write holding structlog's (non-reentrant) lock; logging
+        # from here deadlocked the server. The main loop logs it (should_stop below).
+        stop.setdefault("signal", signal.Signals(signum).name)
+
+    def should_stop() -> bool:
+        if "signal" in stop and "logged" not in stop:
+            stop["logged"] = "1"
+            logger.info("signal", signal=stop["signal"])
+        return "signal" in stop
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -113,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         switch.dialer = start_dialer(switch, cfg)
     try:
-        switch.run(lambda: stop["flag"], grace_s=args.grace)
+        switch.run(should_stop, grace_s=args.grace)
     finally:
         switch.shutdown()
         ctl.stop()
