@@ -1,4 +1,5 @@
-"""The `vio-sbc` command: run, check, numbers (status, reload, call-out: cli_trunks.py)."""
+"""The `vio-sbc` command: run, check, numbers (status, reload, call-out: cli_trunks.py;
+calls, call, export, cleanup: cli_calls.py)."""
 
 from __future__ import annotations
 
@@ -72,19 +73,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     logger = structlog.get_logger("vio_sbc")
-    stop: dict[str, str] = {}
+    received: list[str] = []
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        # No logging here: the handler runs between two bytecodes of the main thread,
-        # possibly inside a log write holding structlog's (non-reentrant) lock; logging
-        # from here deadlocked the server. The main loop logs it (should_stop below).
-        stop.setdefault("signal", signal.Signals(signum).name)
+        # No logging here: the handler runs between bytecodes of the main thread, which
+        # may be inside the log writer's lock (deadlock seen: SIGTERM ignored for good).
+        received.append(signal.Signals(signum).name)
 
-    def should_stop() -> bool:
-        if "signal" in stop and "logged" not in stop:
-            stop["logged"] = "1"
-            logger.info("signal", signal=stop["signal"])
-        return "signal" in stop
+    def _should_stop() -> bool:
+        if received and len(received) != stop_logged[0]:
+            stop_logged[0] = len(received)
+            logger.info("signal", signal=received[-1])
+        return bool(received)
+
+    stop_logged = [0]
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -121,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         switch.dialer = start_dialer(switch, cfg)
     try:
-        switch.run(should_stop, grace_s=args.grace)
+        switch.run(_should_stop, grace_s=args.grace)
     finally:
         switch.shutdown()
         ctl.stop()
@@ -160,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vio_sbc.cli_dialer import register as register_dialer
 
     register_dialer(sub)
+
+    from vio_sbc.cli_calls import register as register_call_log
+
+    register_call_log(sub)
     return p
 
 

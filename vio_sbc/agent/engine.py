@@ -46,6 +46,7 @@ from vio_sbc.agent.processor import Processor
 log = structlog.get_logger("vio_sbc.agent")
 PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
+REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
 
 
 @runtime_checkable
@@ -78,6 +79,9 @@ class Session:
     turn_ends: list[float] = field(default_factory=list)
     rx_wall: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=600))
     _was_playing: bool = False
+    # recording hand-off (vio_sbc.rtp.recorder): caller frames tagged with the playout
+    # tick, agent frames (None = silence) tagged -1; bounded, drained by the writer
+    rec: deque[tuple[int, bytes | None]] | None = None
 
     @property
     def frame_bytes(self) -> int:
@@ -87,24 +91,33 @@ class Session:
     def push_audio(self, pcm: bytes) -> None:
         self.inbox.put((self, self.rx_frames, pcm))
         self.rx_frames += 1
+        rec = self.rec
+        if rec is not None and len(rec) < REC_CAP:
+            rec.append((self.tx_frames, pcm))
 
     def next_playout(self) -> bytes | None:
         self.tx_frames += 1
+        pcm: bytes | None = None
         while True:
             try:
                 item = self.playout.popleft()
             except IndexError:
                 self.played.append(None)
                 self._was_playing = False
-                return None
+                break
             if type(item) is bytes:
                 if not self._was_playing:
                     self._was_playing = True
                     self.burst_starts.append(time.monotonic())
                 self.played.append(item)
                 self.tx_audio_frames += 1
-                return item
+                pcm = item
+                break
             self.inbox.put((self, -1, item))  # a mark reached: the engine reports it
+        rec = self.rec
+        if rec is not None and len(rec) < REC_CAP:
+            rec.append((-1, pcm))
+        return pcm
 
     # -- any thread ---------------------------------------------------------
     def push(self, frame: Frame) -> None:

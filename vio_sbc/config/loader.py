@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from vio_sbc.config.calllog_schema import build_summary
 from vio_sbc.config.model import AgentConfig, Config, NumberConfig, TrunkConfig
 from vio_sbc.config.nodes import STR, Doc, Issues, Item, entries, join, line_of, unknown_key
 from vio_sbc.config.schema import (
@@ -38,7 +39,7 @@ from vio_sbc.config.schema import (
 from vio_sbc.errors import ConfigError, ConfigIssue
 
 TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log",
-            "dialer")
+            "dialer", "summary")
 INCLUDED_KEYS = ("trunks", "numbers")
 
 # $${ is a literal ${; ${NAME} or ${NAME:-default}; a lone ${ is unterminated
@@ -135,6 +136,7 @@ class _Loader:
         workspace, default_item = build_workspace(items.get("workspace"), self.issues)
         log = build_log(items.get("log"), self.issues)
         dialer = build_dialer(items.get("dialer"), self.issues)
+        summary = build_summary(items.get("summary"), self.issues)
         agents_item = items.get("agents")
         if agents_item is None or agents_item.is_null:
             self.agent_names.add(BUILTIN_AGENT_NAME)
@@ -161,7 +163,7 @@ class _Loader:
             raise ConfigError(ordered)
         return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
-                      dialer=dialer,
+                      dialer=dialer, summary=summary,
                       source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
                       warnings=tuple(self.issues.warnings))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum
 from typing import Literal
 
@@ -62,12 +63,14 @@ class RtpSettings:
 class StorageSettings:
     dir: str = "var"
     recordings: bool = True
+    retention_days: int | None = None  # `vio-sbc cleanup` deletes recordings older than this
 
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceSettings:
     default_agent: str = "receptionist"
     name: str = "default"
+    platform_rate: PlatformRate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,7 @@ class TrunkConfig:
     number_format: NumberFormat = NumberFormat()
     ring_seconds: float = 0.0  # send 180 and wait this long before answering
     recording: bool = True
+    rates: Rates | None = None
     file: str = ""
     line: int = 0
 
@@ -214,6 +218,65 @@ class NumberConfig:
     recording: bool | None = None
     file: str = ""
     line: int = 0
+
+
+# --- call-log settings: rates, platform rate, summary (issue 4) --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Increment:
+    """Billing increment "FIRST/NEXT" in seconds: the first block, then each next block."""
+
+    first_s: int = 60
+    next_s: int = 60
+
+    def __str__(self) -> str:
+        return f"{self.first_s}/{self.next_s}"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionRate:
+    """A rate for one direction; in a prefix entry, None fields inherit the trunk's."""
+
+    per_minute: Decimal | None = None
+    increment: Increment | None = None
+    connection_fee: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixRate:
+    prefix: str  # digits, without "+"
+    inbound: DirectionRate | None = None
+    outbound: DirectionRate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """A trunk's `rates:` table (carrier cost)."""
+
+    currency: str = "USD"
+    inbound: DirectionRate | None = None
+    outbound: DirectionRate | None = None
+    prefixes: tuple[PrefixRate, ...] = ()
+    charge_unanswered: bool = False  # unanswered attempts pay the connection fee
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformRate:
+    """`workspace.platform_rate`: agent/platform cost per answered minute, billed per
+    started second, in the trunk's currency (`currency` applies to trunks without rates)."""
+
+    per_minute: Decimal
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class SummarySettings:
+    provider: Literal["extractive", "openai"] = "extractive"
+    url: str | None = None  # OpenAI-compatible base URL or full .../chat/completions URL
+    model: str | None = None
+    api_key: str | None = None
+    timeout_s: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +309,7 @@ class Config:
     numbers: dict[str, NumberConfig]
     log: LogSettings = LogSettings()
     dialer: DialerSettings = DialerSettings()
+    summary: SummarySettings = SummarySettings()
     source: str = ""  # path of the main file
     secrets: tuple[str, ...] = ()  # resolved ${ENV} values, for log redaction
     warnings: tuple[ConfigIssue, ...] = ()  # valid but suspicious (printed by `check`)
@@ -255,3 +319,4 @@ class Config:
         if number.agent is not None:
             return self.agents[number.agent], False
         return self.agents[self.workspace.default_agent], True
+

@@ -19,6 +19,7 @@ from yaml.nodes import SequenceNode
 
 from vio_sbc.config.agent_options import check_agent_options
 from vio_sbc.config.agent_schema import AGENT_EXTRA_SPEC, default_intents
+from vio_sbc.config.calllog_schema import platform_rate, rates
 from vio_sbc.config.model import (
     AgentConfig,
     DialerSettings,
@@ -56,7 +57,6 @@ from vio_sbc.config.nodes import (
     list_of,
     nullable,
     number,
-    opaque_mapping,
     section,
     str_value,
     string,
@@ -167,8 +167,10 @@ def build_rtp(item: Item | None, issues: Issues) -> RtpSettings:
 
 # --- storage, workspace, log -----------------------------------------------------------
 
-STORAGE_SPEC = {"dir": string(nonempty=True), "recordings": boolean}
-WORKSPACE_SPEC = {"name": string(nonempty=True), "default_agent": string(nonempty=True)}
+STORAGE_SPEC = {"dir": string(nonempty=True), "recordings": boolean,
+                "retention_days": nullable(integer(lo=1))}
+WORKSPACE_SPEC = {"name": string(nonempty=True), "default_agent": string(nonempty=True),
+                  "platform_rate": platform_rate}
 LOG_SPEC = {
     "level": choice("debug", "info", "warning", "error"),
     "sip_trace": boolean,
@@ -325,10 +327,9 @@ TRUNK_SPEC = {
     "recording": boolean,
     "outbound": None,  # vio_sbc.config.trunk_schema
     "register": None,
-    # accepted for forward compatibility and not stored yet:
-    "rates": opaque_mapping,
+    "rates": rates,  # vio_sbc.config.calllog_schema
 }
-_TRUNK_FIELDS = ("kind", "number_format", "ring_seconds", "recording")
+_TRUNK_FIELDS = ("kind", "number_format", "ring_seconds", "recording", "rates")
 
 
 def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfig | None]]:

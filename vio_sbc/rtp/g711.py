@@ -92,6 +92,27 @@ def alaw_decode(data: bytes) -> Int16Array:
     return out
 
 
-ENCODERS = {"PCMU": ulaw_encode, "PCMA": alaw_encode}
-DECODERS = {"PCMU": ulaw_decode, "PCMA": alaw_decode}
-PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}  # RFC 3551 static payload types
+# --- by SDP codec name (the RTP pcap writer) ---------------------------------------------
+
+PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}
+
+
+class G711Error(ValueError):
+    pass
+
+
+def encode(pcm: Int16Array, codec: str) -> bytes:
+    """int16 samples -> G.711 bytes for `codec` ("PCMU" or "PCMA")."""
+    if codec == "PCMU":
+        return ulaw_encode(pcm)
+    if codec == "PCMA":
+        return alaw_encode(pcm)
+    raise G711Error(f"unknown G.711 codec {codec!r} (expected PCMU or PCMA)")
+
+
+def decode(data: bytes, codec: str) -> Int16Array:
+    if codec == "PCMU":
+        return ulaw_decode(data)
+    if codec == "PCMA":
+        return alaw_decode(data)
+    raise G711Error(f"unknown G.711 codec {codec!r} (expected PCMU or PCMA)")

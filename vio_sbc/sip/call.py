@@ -45,6 +45,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.port: CallMediaPort | None = None
         self.logged = False  # has a row in the call table
         self.hangup_side: str | None = None
+        self.hangup_reason: str | None = None  # the agent's HangupRequest reason
         self.answered_at: float | None = None
         self.codec: str | None = None
         self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
@@ -129,6 +130,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             if self.session is not None:
                 self.session.push(InputDtmf(digit=digit, duration_ms=int(prm.duration), t_ms=t_ms))
             self.switch.calllog.add_event(self.id, t_ms, "dtmf", digit)
+            self.switch.records.dtmf(self.id, t_ms, digit)
             self.log.info("dtmf", digit=digit)
         except Exception:
             self.log.exception("on_dtmf_failed")
@@ -153,6 +155,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             agent = self.switch.build_pipeline(self.route)
             rate = self.switch.cfg.rtp.clock_rate
             self.session = self.switch.engine.session(self.id, rate, agent)
+            self.switch.records.start_recording(self.id, self.session, self.route.trunk,
+                                                self.route.number)
             self.port = CallMediaPort(self.session)
             self.port.create(f"call-{self.id[:8]}")
             try:

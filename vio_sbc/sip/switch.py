@@ -33,7 +33,14 @@ from vio_sbc.callstate import Event
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal, VioError
 from vio_sbc.log import RateLimiter
-from vio_sbc.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
+from vio_sbc.records import CallRecords, EndFacts
+from vio_sbc.routing import (
+    Route,
+    StrangerRefusal,
+    request_uri_user,
+    route_inbound,
+    trunks_for_source,
+)
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_ip
@@ -43,6 +50,7 @@ from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
+from vio_sbc.summary.extractive import CallFacts
 
 if TYPE_CHECKING:
     from vio_sbc.dialer.engine import Dialer
@@ -73,6 +81,7 @@ class Softswitch:
         no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
         self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
+        self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
         self._kit: AgentKit | None = None  # built by start(): recognisers checked there
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
@@ -169,6 +178,7 @@ class Softswitch:
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(
             name for name, stt in self.kit.recognisers.items() if stt is not None))
+        self.records.start()
         log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
                  rtp_ports=f"{cfg.rtp.port_min}-{cfg.rtp.port_max}")
 
@@ -235,6 +245,7 @@ class Softswitch:
         if self._kit is not None:
             self._kit.stop()
         self.ws_bridge.stop()
+        self.records.stop()  # finalise recordings, finish queued summaries
         self._reap.clear()
         self.calls.clear()
         self.trunks.shutdown()
@@ -291,7 +302,10 @@ class Softswitch:
         call = self.calls.get(sess.call_id)
         if isinstance(frame, TranscriptLine):
             self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
+            self.records.transcript(sess.call_id, frame.speaker, frame.start_ms, frame.end_ms,
+                                    frame.text)
         elif isinstance(frame, HangupRequest) and call is not None:
+            call.hangup_reason = call.hangup_reason or frame.reason
             call.log.info("hangup_requested", reason=frame.reason)
             self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
             self.hangup_after_playout[call.id] = call
@@ -375,12 +389,16 @@ class Softswitch:
             return
         except SipRefusal as ref:
             self.stats["refused"] += 1
-            trunks = [t.name for t in trunks_for_source(self.cfg, src, self.trunks.sources())]
+            trunks = trunks_for_source(self.cfg, src, self.trunks.sources())
             call.logged = True
-            self.calllog.open_call(self._row(call, trunk=trunks[0] if trunks else None,
+            self.calllog.open_call(self._row(call, trunk=trunks[0].name if trunks else None,
                                              status="refused"))
+            end = self.records.finish(EndFacts(
+                call.id, "inbound", trunks[0] if trunks else None,
+                request_uri_user(call.callee), False, 0.0,
+                CallFacts("refused", final_status=ref.status, final_reason=ref.reason)))
             self.calllog.update_call(call.id, final_status=ref.status, final_reason=ref.reason,
-                                     ended_at=time.time())
+                                     ended_at=time.time(), **end)
             call.log.info("call_refused", source=src, request_uri=req.uri, status=ref.status,
                           detail=ref.detail)
             headers = {"Retry-After": "30"} if ref.status == 503 else None
@@ -394,6 +412,7 @@ class Softswitch:
         self.calllog.open_call(self._row(call, trunk=route.trunk.name, status="received",
                                          number=route.number.number, agent=route.agent.name,
                                          default_agent=int(route.default_agent)))
+        self.records.opened(call.id)
         call.log.info("call_received", source=src, caller=call.caller,
                       default_agent=route.default_agent, transport=req.transport)
         self.stats["answered"] += 1
@@ -446,6 +465,7 @@ class Softswitch:
                 fields.update(rx_frames=s.rx_frames, tx_frames=s.tx_frames,
                               tx_audio_frames=s.tx_audio_frames,
                               rx_voiced_frames=_voiced(s))
+            fields.update(self._records_end(call, status, reason, fields))
             self.calllog.update_call(call.id, **fields)
             call.log.info(
                 "call_ended", status=fields.get("status"), hangup_side=call.hangup_side,
@@ -455,6 +475,26 @@ class Softswitch:
                 if call.session is not None else [],
             )
         self._reap.append(call)
+
+
+    def _records_end(self, call: SbcCall, status: int, reason: str,
+                     fields: dict[str, Any]) -> dict[str, Any]:
+        """Cost, summary and recording close-out for the call row. The rate prefix is
+        matched on the destination: our number inbound, the callee outbound."""
+        route, out = call.route, call.direction == "outbound"
+        answered = call.state.was_answered
+        st = fields.get("status") or call.state.state.value
+        fields_status: tuple[int | None, str | None] = (
+            fields.get("final_status"), fields.get("final_reason"))
+        if out and not answered:
+            st, fields_status = "unanswered", (status, reason)
+        xfer = call.transfer.summary if call.transfer and call.transfer.outcome else None
+        facts = CallFacts(st, call.hangup_side, call.hangup_reason, xfer, *fields_status,
+                          duration_s=fields.get("duration_s"))
+        number = call.callee if out else (route.number.number if route else call.callee)
+        return self.records.finish(EndFacts(
+            call.id, call.direction, route.trunk if route else None, number, answered,
+            float(fields.get("duration_s") or 0.0), facts))
 
 
 def _voiced(s: Session) -> int:

@@ -58,6 +58,31 @@ class CallLog:
             )
         )
 
+    def add_transcript(self, call_id: str, speaker: str, start_ms: int, end_ms: int,
+                       text: str) -> None:
+        """One transcript row; `seq` numbers the call's rows in the order they were
+        logged (ties on `start_ms` keep that order)."""
+
+        def op(db: sqlite_utils.Database) -> None:
+            db.execute(
+                "INSERT INTO transcript (call_id, seq, speaker, start_ms, end_ms, text) "
+                "VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM transcript "
+                "WHERE call_id = ?), ?, ?, ?, ?)",
+                [call_id, call_id, speaker, start_ms, end_ms, text],
+            )
+
+        self._put(op)
+
+    def transcript(self, call_id: str) -> list[dict[str, Any]]:
+        """The call's transcript in call time order (start_ms, then seq)."""
+        db = self._connect()
+        try:
+            return list(db.query(
+                "SELECT seq, speaker, start_ms, end_ms, text FROM transcript "
+                "WHERE call_id = ? ORDER BY start_ms, seq", [call_id]))
+        finally:
+            db.conn.close()
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Block until everything queued so far is written (or `timeout`)."""
         done = threading.Event()

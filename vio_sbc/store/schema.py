@@ -68,6 +68,33 @@ MIGRATIONS: list[list[Step]] = [
     # added if missing: a database migrated on a branch that had either one as its 2 heals.
     [add_column("calls", "dialer_job_id", "TEXT"),
      add_column("calls", "transfer_outcome", "TEXT")],
+    # 4: call records: billing, recording, summary, cost; the transcript. Every column is
+    # added if missing (a database migrated on the calllog branch had these as its 3).
+    [
+        *(add_column("calls", name, sql_type) for name, sql_type in (
+            ("billable_s", "INTEGER"),
+            ("transfer_outcome", "TEXT"),
+            ("recording_path", "TEXT"),
+            ("summary", "TEXT"),
+            ("summary_provider", "TEXT"),
+            ("summary_error", "TEXT"),
+            ("cost", "TEXT"),            # Decimal as text, e.g. "0.012750"
+            ("cost_currency", "TEXT"),
+            ("cost_breakdown", "TEXT"),  # JSON object
+            ("dialer_job_id", "TEXT"),
+        )),
+        """CREATE TABLE IF NOT EXISTS transcript (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL REFERENCES calls(id),
+            seq INTEGER NOT NULL,
+            speaker TEXT NOT NULL,
+            start_ms INTEGER,
+            end_ms INTEGER,
+            text TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS transcript_call ON transcript(call_id, start_ms, seq)",
+        "CREATE INDEX IF NOT EXISTS calls_ended ON calls(ended_at)",
+    ],
 ]
 
 

@@ -49,3 +49,31 @@ def test_transfer_outcome_column_is_added_once_even_if_already_there(tmp_path: P
     fresh = sqlite_utils.Database(sqlite3.connect(tmp_path / "w.db"))
     migrate(fresh)
     assert "transfer_outcome" in [r[1] for r in fresh.execute("PRAGMA table_info(calls)")]
+
+
+def test_migration_from_version_1_adds_columns_and_transcript(tmp_path: Path) -> None:
+    """A log written by version 1 (one with a dialer_job_id column already added by
+    another migration) upgrades without losing rows or colliding on that column."""
+    import sqlite_utils
+
+    from vio_sbc.store.schema import migrate
+
+    db = tmp_path / "vio.db"
+    conn = sqlite3.connect(db)
+    for sql in MIGRATIONS[0]:
+        assert isinstance(sql, str)
+        conn.execute(sql)
+    conn.execute("ALTER TABLE calls ADD COLUMN dialer_job_id TEXT")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO calls (id, direction, status, dialer_job_id) "
+                 "VALUES ('old', 'outbound', 'ended', 'job-7')")
+    conn.commit()
+    assert migrate(sqlite_utils.Database(conn)) == len(MIGRATIONS)
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+    assert {"billable_s", "transfer_outcome", "recording_path", "summary", "summary_provider",
+            "summary_error", "cost", "cost_currency", "cost_breakdown", "dialer_job_id"} <= cols
+    assert conn.execute("SELECT dialer_job_id FROM calls").fetchone() == ("job-7",)
+    assert [r[1] for r in conn.execute("PRAGMA table_info(transcript)")] == [
+        "id", "call_id", "seq", "speaker", "start_ms", "end_ms", "text"]
+    assert migrate(sqlite_utils.Database(conn)) == len(MIGRATIONS)  # idempotent
+    conn.close()

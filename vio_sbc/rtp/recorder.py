@@ -1,0 +1,211 @@
+"""Call recordings: one stereo WAV per answered call (left = caller, right = agent).
+
+The clock thread only appends to a call's bounded hand-off deque (see
+`Session.push_audio` / `Session.next_playout`): caller frames tagged with the
+playout tick they arrived at, and one agent frame (or None = silence) per
+playout tick. One writer thread drains every call's deque a few times a second,
+lines the channels up on the playout ticks and appends interleaved 16-bit
+frames to the WAV (the `wave` module rewrites the header sizes on every write,
+so a crash leaves a playable file up to the last write). Memory per call is
+bounded by the deque (`REC_CAP` items); nothing grows with call length.
+
+A write error (disk full...) stops that recording only: the call goes on, the
+rest of its audio is discarded and `recording_stopped` is logged.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+import wave
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import structlog
+
+log = structlog.get_logger("vio_sbc.recording")
+
+MAX_LEFT_AHEAD = 5  # caller frames queued ahead of the playout clock before dropping
+_RIGHT = -1
+
+Handoff = deque[tuple[int, bytes | None]]
+
+
+class Recording:
+    """One call's recording. `handoff` is shared with the call's Session."""
+
+    def __init__(self, call_id: str, path: Path, sample_rate: int,
+                 on_done: Callable[[Recording], None] | None = None) -> None:
+        self.call_id = call_id
+        self.path = path
+        self.sample_rate = sample_rate
+        self.frame_bytes = 2 * sample_rate // 50
+        self.handoff: Handoff = deque()
+        self.on_done = on_done
+        self.closing = False
+        self.finished = threading.Event()
+        self.frames_written = 0  # stereo 20 ms frames
+        self.error: str | None = None
+        self._wav: wave.Wave_write | None = None
+        self._left: deque[tuple[int, bytes]] = deque()
+        self._right: list[bytes | None] = []
+        self._tick = 0  # playout ticks consumed
+        self._silence = bytes(self.frame_bytes)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames_written * 0.02
+
+    # -- writer thread -------------------------------------------------------
+    def drain(self, final: bool = False) -> None:
+        q = self.handoff
+        while True:
+            try:
+                tag, pcm = q.popleft()
+            except IndexError:
+                break
+            if self.error is not None:
+                continue
+            if tag == _RIGHT:
+                self._right.append(pcm)
+            elif pcm is not None and len(pcm) == self.frame_bytes:
+                self._left.append((tag, pcm))
+        if self.error is not None:
+            return
+        # a caller frame for tick t is tagged t or t+1 (callback order within a tick):
+        # keep two ticks of agent frames back until the end of the call
+        keep = 0 if final else 2
+        n = len(self._right) - keep
+        if n <= 0:
+            return
+        frames = self._right[:n]
+        del self._right[:n]
+        self._write(frames)
+
+    def _write(self, rights: list[bytes | None]) -> None:
+        n = len(rights)
+        fb = self.frame_bytes
+        left = bytearray(n * fb)
+        right = bytearray(n * fb)
+        for i, pcm in enumerate(rights):
+            tick = self._tick + i
+            if self._left and self._left[0][0] <= tick + 1:
+                left[i * fb:(i + 1) * fb] = self._left.popleft()[1]
+            if pcm is not None and len(pcm) == fb:
+                right[i * fb:(i + 1) * fb] = pcm
+        self._tick += n
+        while len(self._left) > MAX_LEFT_AHEAD:  # caller clock ran ahead: drop the oldest
+            self._left.popleft()
+        stereo = np.empty(2 * n * (fb // 2), dtype="<i2")
+        stereo[0::2] = np.frombuffer(bytes(left), dtype="<i2")
+        stereo[1::2] = np.frombuffer(bytes(right), dtype="<i2")
+        try:
+            if self._wav is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                wav = wave.open(str(self.path), "wb")
+                wav.setnchannels(2)
+                wav.setsampwidth(2)
+                wav.setframerate(self.sample_rate)
+                self._wav = wav
+            self._wav.writeframes(stereo.tobytes())
+            self.frames_written += n
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        reason = "disk_full" if exc.errno == errno.ENOSPC else "write_error"
+        self.error = f"{reason}: {exc.strerror or exc}"
+        self.handoff.clear()
+        self._left.clear()
+        self._right.clear()
+        log.error("recording_stopped", call_id=self.call_id, path=str(self.path),
+                  reason=reason, error=str(exc), seconds=round(self.seconds, 2))
+        self._close_file()
+
+    def _close_file(self) -> None:
+        wav, self._wav = self._wav, None
+        if wav is not None:
+            try:
+                wav.close()
+            except OSError:
+                pass
+
+    def finish(self) -> None:
+        self.drain(final=True)
+        self._close_file()
+        if self.error is None:
+            log.info("recording_saved", call_id=self.call_id, path=str(self.path),
+                     seconds=round(self.seconds, 2))
+        self.finished.set()
+        if self.on_done is not None:
+            self.on_done(self)
+
+
+class RecordingWriter:
+    """The one thread that writes every call's recording."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.interval_s = interval_s
+        self._active: dict[str, Recording] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, rec: Recording) -> None:
+        with self._lock:
+            self._active[rec.call_id] = rec
+
+    def close(self, rec: Recording) -> None:
+        """End of the call: the writer drains what is left and finalises the file."""
+        rec.closing = True
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finalise every recording (shutdown) and stop the thread."""
+        with self._lock:
+            for rec in self._active.values():
+                rec.closing = True
+        self._stopping = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        else:
+            self._pass()
+
+    def _pass(self) -> None:
+        with self._lock:
+            recs = list(self._active.values())
+        for rec in recs:
+            try:
+                if rec.closing:
+                    rec.finish()
+                    with self._lock:
+                        self._active.pop(rec.call_id, None)
+                else:
+                    rec.drain()
+            except Exception:
+                self.errors += 1
+                log.exception("recording_writer_error", call_id=rec.call_id)
+                with self._lock:
+                    self._active.pop(rec.call_id, None)
+                rec.finished.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            self._pass()
+            if self._stopping:
+                with self._lock:
+                    left = bool(self._active)
+                if not left:
+                    return
+                time.sleep(0.01)
