@@ -11,8 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from vio_sbc.agent.audio import tonality
 from vio_sbc.agent.echo import EchoGuard
 from vio_sbc.agent.frames import Frame, InputAudio, SpeechStarted, SpeechStopped
+
+TONE_THRESHOLD = 0.98
 
 
 class TurnState(str, Enum):
@@ -93,7 +96,9 @@ class VadTurnDetector:
     Input frames of any length are cut into VAD frames of `frame_ms` (10, 20 or
     30 ms, what webrtcvad takes); each VAD frame is one step of the machine. With
     an `echo` guard, voiced frames that are copies of our own audio count as
-    unvoiced for turn-taking (`voiced_frames` still counts everything heard).
+    unvoiced for turn-taking, and so do pure tones (webrtcvad calls a steady 1 kHz
+    tone voiced; it must not barge in or make a turn). `voiced_frames` still
+    counts everything webrtcvad heard.
     """
 
     def __init__(self, params: TurnParams | None = None, frame_ms: int = 20,
@@ -111,6 +116,7 @@ class VadTurnDetector:
         self._buf_t = 0
         self.voiced_frames = 0
         self.echo_frames = 0
+        self.tone_frames = 0
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if not isinstance(frame, InputAudio):
@@ -129,6 +135,9 @@ class VadTurnDetector:
             except Exception:  # a rate webrtcvad does not take: treat as unvoiced
                 voiced = False
             self.voiced_frames += voiced
+            if voiced and tonality(pcm) > TONE_THRESHOLD:  # a beep or test tone: not speech
+                self.tone_frames += 1
+                voiced = False
             if voiced and self._echo is not None and self._echo.is_echo(pcm):
                 self.echo_frames += 1
                 voiced = False

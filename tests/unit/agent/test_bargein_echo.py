@@ -73,3 +73,20 @@ def test_turn_latencies_match_each_turn_to_the_next_burst() -> None:
     # before the next turn at 12.0, answered at 12.5)
     assert turn_latencies([5.0, 9.0, 12.0], [0.0, 5.75, 12.5]) == [750.0, 500.0]
     assert turn_latencies([], [1.0]) == [] and turn_latencies([1.0], []) == []
+
+
+def test_pure_tones_are_not_speech_for_turn_taking() -> None:
+    from vio_sbc.agent.audio import tonality, tone
+    from vio_sbc.agent.turns import TONE_THRESHOLD, TurnParams, VadTurnDetector
+
+    beep = tone(1000, 2000, 8000, amplitude=0.5)
+    assert tonality(beep[:320]) > 0.99
+    talk = _speech("I would like to speak with somebody about the invoice", "en-us+f3")
+    loud = [talk[i:i + 160] for i in range(0, len(talk), 160)]
+    assert max(tonality(f.tobytes()) for f in loud
+               if np.sqrt(np.mean(f.astype(float) ** 2)) > 300) < TONE_THRESHOLD
+    det = VadTurnDetector(TurnParams(start_ms=60, stop_ms=300))
+    frames = [InputAudio(beep[i:i + 320], 8000, t_ms=i // 16) for i in range(0, len(beep), 320)]
+    out = run(det, frames)
+    assert det.voiced_frames > 50 and det.tone_frames == det.voiced_frames
+    assert not any(isinstance(f, SpeechStarted) for f in out)
