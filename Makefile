@@ -34,7 +34,8 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install
-	$(PY) bench/capacity.py
+	@$(PIP) install -e ".[test,bench]"
+	$(PY) bench/capacity.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

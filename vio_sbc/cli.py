@@ -166,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vio_sbc.cli_calls import register as register_call_log
 
     register_call_log(sub)
+
+    from vio_sbc.cli_qa import register as register_qa
+
+    register_qa(sub)
     return p
 
 

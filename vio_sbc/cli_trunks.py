@@ -139,11 +139,21 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return EXIT_INVALID
+    from vio_sbc.trunks.admission import OutboundRefused, TokenBucket, admit_outbound
+
+    try:  # refuse before starting an endpoint (the same check runs again in place_call)
+        admit_outbound(cfg, args.from_number, live_calls=0, bucket=TokenBucket.for_cps(1.0),
+                       trunk_down=False, now=0.0)
+        if args.agent is not None and args.agent not in cfg.agents:
+            raise OutboundRefused(404, f"unknown agent {args.agent!r}")
+    except OutboundRefused as ref:
+        print(f"vio-sbc: refused: {ref.status} {ref.detail}", file=sys.stderr)
+        return EXIT_REFUSED
     vlog.redactor.set(cfg.secrets)
     vlog.configure(cfg.log.level, stream=sys.stderr)
     from dataclasses import asdict
 
-    from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
+    from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     switch = Softswitch(cfg, standalone=True)

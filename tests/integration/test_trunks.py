@@ -28,6 +28,7 @@ from tests.integration.conftest import (
     sip_call_id,
     start_server,
 )
+from vio_sbc import control
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -123,6 +124,23 @@ def start_uas(tmp: Path, scenario: str, ip: str, port: int, args: list[str]) -> 
     return Peer(proc, messages)
 
 
+def final_row(db: Path, call_id: str, timeout: float = 10.0) -> sqlite3.Row:
+    """The call-log row once its outcome is written (the log is written by a thread:
+    bounded poll)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        conn = sqlite3.connect(str(db), timeout=10)
+        conn.row_factory = sqlite3.Row
+        with conn:
+            row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+        conn.close()
+        if row is not None and row["status"] not in ("dialing", "ringing", "answered"):
+            return row
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"call {call_id} has no final row: {dict(row or {})}")
+        time.sleep(0.05)
+
+
 def cli(srv: Server, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vio_sbc.cli", *args, "-c", str(srv.config)],
                           capture_output=True, text=True, timeout=timeout, cwd=srv.config.parent)
@@ -209,13 +227,19 @@ def test_wrong_password_gets_403_and_the_slow_retry(tmp_path: Path) -> None:
     assert rc == 0, srv.raw[-20:]
 
 
-def test_outbound_through_407_termination_with_audio(
-        trunk_server: tuple[Server, int, Path]) -> None:
-    srv, term_port, tmp = trunk_server
+@pytest.mark.parametrize("caller_id", [None, "+14155550199"])
+def test_outbound_through_407_termination_with_audio(tmp_path: Path,
+                                                     caller_id: str | None) -> None:
+    """caller_id unset: From/PAI carry the calling number; set: the trunk's fixed one."""
+    term_port = free_port(TERM_IP)
+    text = config_text(term_port=term_port)
+    if caller_id:
+        text = text.replace("      cps: 5\n", f'      cps: 5\n      caller_id: "{caller_id}"\n')
+    srv = start_server(tmp_path, text)
     media = free_rtp_range(TERM_IP, 4)[0]
-    term = start_uas(tmp, "uas_twilio_407.xml", TERM_IP, term_port,
+    term = start_uas(tmp_path, "uas_twilio_407.xml", TERM_IP, term_port,
                      ["-mi", TERM_IP, "-mp", str(media), "-rtp_echo", "-m", "1", "-d", "4000",
-                      "-set", "from", "+14155550130"])
+                      "-set", "from", caller_id or "+14155550130"])
     try:
         out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000")
         assert out.returncode == 0, out.stdout + out.stderr + term.output()
@@ -223,9 +247,10 @@ def test_outbound_through_407_termination_with_audio(
         assert term.wait(20) == 0, term.output()
     finally:
         term.stop()
+        rc = srv.stop()
+    assert rc == 0, srv.raw[-20:]
     call_id = out.stdout.split()[1].rstrip(":")
-    with srv.db() as c:
-        row = c.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    row = final_row(srv.dir / "vio.db", call_id)
     assert row["direction"] == "outbound" and row["status"] == "ended"
     assert (row["trunk"], row["number"], row["callee"]) == ("tw", "+14155550130", "+14155559000")
     assert row["final_status"] == 200 and row["hangup_side"] == "callee"
@@ -233,8 +258,9 @@ def test_outbound_through_407_termination_with_audio(
     assert row["tx_audio_frames"] > 50      # the greeting went out...
     assert row["rx_voiced_frames"] > 20     # ...and came back through the far end
     messages = term.messages.read_text(errors="replace")
-    assert "P-Asserted-Identity: <sip:+14155550130@" in messages
+    assert f"P-Asserted-Identity: <sip:{caller_id or '+14155550130'}@" in messages
     assert digest_ok(messages, "vio-term", PASSWORD)
+    assert PASSWORD not in "".join(srv.raw)  # never logged
 
 
 def digest_ok(messages: str, username: str, password: str) -> bool:
@@ -377,10 +403,7 @@ def test_standalone_call_out_reports_failures(tmp_path: Path, scenario: str, out
     finally:
         peer.stop()
     call_id = out.stdout.split()[1].rstrip(":")
-    conn = sqlite3.connect(str(tmp_path / "var" / "vio.db"))
-    conn.row_factory = sqlite3.Row
-    with conn:
-        row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    row = final_row(tmp_path / "var" / "vio.db", call_id)
     assert (row["direction"], row["status"], row["final_status"]) == ("outbound", outcome, status)
     assert row["answered_at"] is None and row["ended_at"] is not None
 
@@ -436,3 +459,30 @@ def test_reload_reregisters_a_changed_trunk_and_removes_one_after_its_call(
             call.wait(10)
         rc = srv.stop()
     assert rc == 0, srv.raw[-20:]
+
+
+def test_early_media_reaches_the_agent_before_a_busy(
+        trunk_server: tuple[Server, int, Path]) -> None:
+    srv, term_port, tmp = trunk_server
+    media = free_rtp_range(TERM_IP, 4)[0]
+    peer = start_uas(tmp, "uas_early_media_busy.xml", TERM_IP, term_port,
+                     ["-mi", TERM_IP, "-mp", str(media), "-m", "1"])
+    try:  # straight over the control socket, as a dialer would, with a job id
+        replies = list(control.call(
+            control.socket_path(srv.dir),
+            {"op": "call_out", "from": "+14155550130", "to": "+14155559000",
+             "job_id": "job-42", "variables": {"name": "Ada"}}, timeout=30))
+        assert peer.wait(20) == 0, peer.output()
+    finally:
+        peer.stop()
+    assert [r["final"] for r in replies] == [False, True], replies
+    result = replies[-1]["result"]
+    assert (result["outcome"], result["sip_status"], result["duration_s"]) == ("busy", 486, 0.0)
+    call_id = replies[0]["call_id"]
+    assert result["call_id"] == call_id
+    row = final_row(srv.dir / "vio.db", call_id)
+    assert (row["status"], row["final_status"], row["answered_at"]) == ("busy", 486, None)
+    assert row["dialer_job_id"] == "job-42"
+    assert row["ringing_at"] is not None and row["codec"] == "PCMA/8000"
+    assert row["rx_voiced_frames"] > 50   # the announcement reached the agent's input
+    assert row["tx_audio_frames"] == 0    # the agent did not talk into early media

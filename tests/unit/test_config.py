@@ -70,8 +70,9 @@ def test_example_config_loads_with_its_included_trunk() -> None:
     config = load_config(REPO / "config" / "vio.yaml", env={})
     assert config.sip.listen == HostPort("127.0.0.1", 5060)
     assert config.storage.dir == "var"
-    assert set(config.agents) == {"receptionist", "echo"}
+    assert set(config.agents) == {"receptionist", "echo", "brief"}
     assert config.agents["echo"].kind == "echo"
+    assert config.agents["brief"].max_turns == 1  # QA: the agent_hangup scenario
     assert set(config.trunks) == {"pbx", "freepbx"}
     pbx, freepbx = config.trunks["pbx"], config.trunks["freepbx"]
     assert pbx.kind == "byoc"

@@ -120,3 +120,24 @@ def test_refusals(src: str, uri: str, status: int, detail: str, stranger: bool) 
     assert e.value.status == status
     assert e.value.detail == detail
     assert isinstance(e.value, StrangerRefusal) is stranger
+
+
+def test_registrar_source_is_attributed_to_its_trunk() -> None:
+    # 127.0.0.7 is in no inbound.allow: a stranger, unless a trunk registered there
+    with pytest.raises(StrangerRefusal):
+        route_inbound(CFG, "127.0.0.7", "sip:+14155550100@sbc")
+    route = route_inbound(CFG, "127.0.0.7", "sip:4155550100@sbc", {"127.0.0.7": "nanp"})
+    assert (route.trunk.name, route.number.number) == ("nanp", "+14155550100")
+    with pytest.raises(SipRefusal) as info:  # a number of another trunk stays refused
+        route_inbound(CFG, "127.0.0.7", "sip:+442071234567@sbc", {"127.0.0.7": "nanp"})
+    assert info.value.status == 403
+
+
+def test_registered_trunk_is_not_listed_twice_and_unknown_names_are_ignored() -> None:
+    from vio_sbc.routing import trunks_for_source
+
+    assert [t.name for t in trunks_for_source(CFG, "127.0.0.3", {"127.0.0.3": "nanp"})] == [
+        "nanp"]
+    assert [t.name for t in trunks_for_source(CFG, "127.0.0.2", {"127.0.0.2": "nanp"})] == [
+        "pbx", "nanp"]
+    assert trunks_for_source(CFG, "127.0.0.8", {"127.0.0.8": "removed"}) == []

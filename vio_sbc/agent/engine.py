@@ -46,6 +46,7 @@ from vio_sbc.agent.processor import Processor
 log = structlog.get_logger("vio_sbc.agent")
 PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
+BATCH_S = 0.005  # engine poll period when idle
 REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
 
 
@@ -70,7 +71,7 @@ class Session:
     # echo guard's reference; appended on the clock thread, read by the engine
     played: deque[bytes | None] = field(default_factory=lambda: deque(maxlen=50))
     rx_frames: int = 0        # written by the clock thread
-    tx_frames: int = 0        # clock thread: frames requested while the call is up
+    tx_frames: int = 0        # clock thread: frames requested (while the agent has audio)
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
     ended: bool = False
     # turn latency: monotonic time of each burst of agent audio starting on the wire
@@ -140,6 +141,7 @@ class Engine:
         self._on_control = on_control
         self._thread = threading.Thread(target=self._run, name="agent-engine", daemon=True)
         self.errors = 0
+        self.frames = 0  # caller audio frames taken off the inbox (media_stats)
 
     def start(self) -> None:
         self._thread.start()
@@ -164,8 +166,17 @@ class Engine:
         return sess
 
     def _run(self) -> None:
+        get = self.inbox.get_nowait
         while True:
-            sess, seq, item = self.inbox.get()
+            try:
+                sess, seq, item = get()
+            except queue.Empty:
+                # Poll instead of blocking: a blocked get() is woken by every frame the
+                # clock thread puts, and each wake-up hands the GIL back and forth with
+                # the clock thread. Sleeping BATCH_S lets frames gather and be run in
+                # one go (adds at most BATCH_S of latency; see docs/performance.md).
+                time.sleep(BATCH_S)
+                continue
             if item is _STOP:
                 log.info("engine_stopped", cpu_s=round(time.thread_time(), 3), errors=self.errors)
                 return
@@ -175,6 +186,7 @@ class Engine:
                 if not _take(sess.pending_marks, item):
                     continue  # already reported when an Interrupt dropped it
             if isinstance(item, bytes):
+                self.frames += 1
                 frame: Frame = InputAudio(
                     pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
                 )

@@ -48,8 +48,13 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.hangup_reason: str | None = None  # the agent's HangupRequest reason
         self.answered_at: float | None = None
         self.codec: str | None = None
+        self.media_since: float | None = None  # wall time the media port was connected
+        self._aud: Any = None   # the call's audio media on the bridge
+        self.tx_on = False      # port -> call connected (only while the agent has audio)
+        self.tx_allowed = True  # False: the agent must not talk (outbound early media)
         self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
         self.variables: dict[str, str] = {}  # to the agent in CallStarted
+        self.end_fields: dict[str, Any] = {}  # call-log fields written when the call ends
         self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id
@@ -165,6 +170,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             except pj.Error:
                 self.codec = None
             self.switch.calllog.update_call(self.id, codec=self.codec)
+            self.media_since = time.time()
             self.session.push(CallStarted(
                 call_id=self.id, number=self.route.number.number,
                 caller=self.callee if self.direction == "outbound" else self.caller,
@@ -174,7 +180,33 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             self.log.info("media_active", codec=self.codec)
         assert self.port is not None
         aud.startTransmit(self.port)
-        self.port.startTransmit(aud)
+        self._aud = aud
+        self.tx_on = False
+        self.sync_tx()
+
+    def sync_tx(self) -> None:
+        """Connect port -> call only while the agent has audio queued or the call is
+        recorded (main thread).
+
+        The bridge asks a port for frames only when it has listeners, so a silent
+        agent costs no `onFrameRequested` call on the clock thread: that halves the
+        Python callbacks per call while the caller talks (docs/performance.md)."""
+        s, port, aud = self.session, self.port, self._aud
+        if s is None or port is None or aud is None:
+            return
+        # A recorded call keeps the port connected: the recorder's clock is the playout
+        # tick (one agent frame or silence per onFrameRequested, vio_sbc/rtp/recorder.py).
+        want = self.tx_allowed and (bool(s.playout) or s.rec is not None)
+        if want is self.tx_on:
+            return
+        try:
+            if want:
+                port.startTransmit(aud)
+            else:
+                port.stopTransmit(aud)
+            self.tx_on = want
+        except pj.Error as exc:
+            self.log.warning("media_tx_switch_failed", error=exc.info())
 
     def _disconnected(self, status: int, reason: str) -> None:
         if self.state.final:
@@ -193,6 +225,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
     def release_media(self) -> None:
         if self.session is not None:
             self.session.push(CallEnded(reason=self.hangup_side or "unknown"))
+        self._aud = None
         if self.port is not None:
             release_port(self.port)
             self.port = None

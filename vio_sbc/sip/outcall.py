@@ -10,6 +10,7 @@ call is answered. Everything runs on the main thread.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -81,14 +82,13 @@ class OutboundCall(SbcCall):
         super()._connect_media(index)
         if self.state.state in (State.DIALING, State.RINGING) and self.port is not None:
             # early media: the agent hears the far end but does not talk into it yet
-            self.port.stopTransmit(self.getAudioMedia(index))
+            self.tx_allowed = False
+            self.sync_tx()
 
     def _connect_media_out(self) -> None:
-        ci = self.getInfo()
-        for mi in ci.media:
-            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                assert self.port is not None
-                self.port.startTransmit(self.getAudioMedia(mi.index))
+        # port -> call is connected by sync_tx while the agent has audio (call.py)
+        self.tx_allowed = True
+        self.sync_tx()
 
     def _ended(self, status: int, reason: str) -> None:
         if self.state.final:
@@ -103,12 +103,11 @@ class OutboundCall(SbcCall):
             self.state.fire(Event.FAIL)
             self.hangup_side = self.hangup_side or "callee"
         duration = round(time.time() - self.answered_at, 3) if self.answered_at else 0.0
-        self.switch.call_ended(self, status, reason)
         outcome = classify_outcome(answered, status, self.timed_out)
         sip_status = 200 if answered else status
-        if not answered:
-            self.switch.calllog.update_call(self.id, status=outcome, final_status=status,
-                                            final_reason=reason)
+        if not answered:  # one write: readers never see an interim status
+            self.end_fields = {"status": outcome, "final_status": status, "final_reason": reason}
+        self.switch.call_ended(self, status, reason)
         self.log.info("outbound_result", outcome=outcome, sip_status=sip_status, reason=reason,
                       duration_s=duration, job_id=self.req.job_id)
         self.deliver(OutboundResult(self.id, outcome, sip_status, reason, duration))
@@ -179,7 +178,14 @@ def place_call(switch: Softswitch, req: OutboundRequest,
         switch.later(0.0, lambda: call.deliver(result))
         switch._reap.append(call)
         return call.id
-    switch.later(req.ring_timeout_s, call.ring_timeout)
+    ref = weakref.ref(call)  # the timer must not keep an ended call (a pj.Call) alive
+
+    def ring_timeout() -> None:
+        live = ref()
+        if live is not None:
+            live.ring_timeout()
+
+    switch.later(req.ring_timeout_s, ring_timeout)
     return call.id
 
 

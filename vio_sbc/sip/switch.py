@@ -47,6 +47,7 @@ from vio_sbc.sip.message import SipParseError, addr_uri, parse_request, source_i
 from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
@@ -100,6 +101,7 @@ class Softswitch:
         self.acc: InboundAccount | None = None
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0}
+        self.media_stats = MediaStats()
         self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
@@ -213,6 +215,7 @@ class Softswitch:
         while True:
             self.ep.libHandleEvents(10)
             self._tick()
+            self.media_stats.maybe_log(self)
             if drain_deadline is None and should_stop():
                 self.draining = True
                 if self.dialer is not None:
@@ -241,6 +244,7 @@ class Softswitch:
             self.call_ended(call, 500, "shutdown")
         self._tick()
         ep.audDevManager().setNoDev()
+        self._timers.clear()  # timers may hold calls: none may outlive libDestroy
         self.engine.stop()
         if self._kit is not None:
             self._kit.stop()
@@ -277,6 +281,8 @@ class Softswitch:
             except queue.Empty:
                 break
             self._control(sess, frame)
+        for call in self.calls.values():
+            call.sync_tx()
         for cid, call in list(self.hangup_after_playout.items()):
             if call.session is None or not call.session.playing:
                 del self.hangup_after_playout[cid]
@@ -465,6 +471,7 @@ class Softswitch:
                 fields.update(rx_frames=s.rx_frames, tx_frames=s.tx_frames,
                               tx_audio_frames=s.tx_audio_frames,
                               rx_voiced_frames=_voiced(s))
+            fields.update(call.end_fields)  # e.g. an outbound call's outcome (outcall.py)
             fields.update(self._records_end(call, status, reason, fields))
             self.calllog.update_call(call.id, **fields)
             call.log.info(

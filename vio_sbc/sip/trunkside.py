@@ -124,8 +124,9 @@ class TrunkManager:
         return ac
 
     def apply(self, cfg: Config) -> dict[str, list[str]]:
-        """Bring accounts in line with `cfg`; returns the trunk names added/changed/removed.
-        Live calls are untouched: a removed trunk's account goes when its calls end."""
+        """Bring accounts in line with `cfg`; returns the names of trunks whose account was
+        added, changed (outbound or register differ) or removed. Live calls are
+        untouched: a removed trunk's account goes when its calls end."""
         vlog.redactor.set((*cfg.secrets, *(t.outbound.password for t in cfg.trunks.values()
                                           if t.outbound and t.outbound.password)))
         wanted = {n: t for n, t in cfg.trunks.items() if t.outbound is not None}
@@ -136,7 +137,9 @@ class TrunkManager:
                 self._retire(name)
         for name, trunk in wanted.items():
             old = self.applied.get(name)
-            if old == trunk and name in self.accounts:
+            if old is not None and name in self.accounts and (
+                    old.outbound, old.register) == (trunk.outbound, trunk.register):
+                self.applied[name] = trunk  # inbound/routing changes need no account change
                 continue
             assert trunk.outbound is not None
             self.buckets[name] = TokenBucket.for_cps(trunk.outbound.cps)
