@@ -16,6 +16,7 @@ from vio_sbc.agent.frames import (
     OutputAudio,
     SpeechStarted,
     SpeechStopped,
+    Transcription,
     TranscriptLine,
 )
 from vio_sbc.agent.processor import run
@@ -33,14 +34,16 @@ START = CallStarted(call_id="c", number="+1", caller="sip:a@b", agent="a", sampl
 
 
 def test_scripted_greets_then_falls_back_then_says_goodbye() -> None:
-    cfg = AgentConfig("r", "scripted", greeting="Hi", options={"max_turns": 2,
-                      "fallback": "Again?", "goodbye": "Bye"})
+    cfg = AgentConfig("r", "scripted", greeting="Hi", max_turns=2, fallback="Again?",
+                      goodbye="Bye")
     out = run(ScriptedAgent(cfg, FakeTts()), [
-        START, InputAudio(b"", 8000, t_ms=500), SpeechStopped(1000, 500),
-        InputDtmf("5", t_ms=1200), SpeechStopped(2000, 500),
+        START, InputAudio(b"", 8000, t_ms=500), Transcription("", 600, 1000),
+        InputDtmf("5", t_ms=1200), Transcription("weather", 1500, 2000),
+        Transcription("more", 2500, 3000),
     ])
     texts = [f.text for f in out if isinstance(f, TranscriptLine)]
-    assert texts == ["Hi", "Again?", "[DTMF 5]", "Bye"]
+    # a stray digit is logged only; the second turn ends the call, later ones are ignored
+    assert texts == ["Hi", "[not understood]", "Again?", "[DTMF 5]", "weather", "Bye"]
     assert isinstance(out[-1], HangupRequest) and out[-1].reason == "max_turns"
     audio = [f for f in out if isinstance(f, OutputAudio)]
     assert [len(a.pcm) for a in audio] == [2 * 160, 6 * 160, 3 * 160]

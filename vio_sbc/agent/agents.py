@@ -1,12 +1,11 @@
 """Built-in agents, chosen by `kind:` in the `agents:` config.
 
-- scripted: speaks its greeting, then answers each caller turn with its
-  fallback reply; after `max_turns` it says goodbye and hangs up. (Speech
-  recognition and intents come with the agent engine issue.)
-- echo: repeats each caller turn back (QA: latency and the audio path).
+- scripted (vio_sbc/agent/scripted.py): greeting, intents recognised from
+  speech (STT) or digits -> reply, hang up or transfer; fallback, max turns.
   With `transfer_digit` and `transfer_to`, that digit says `transfer_say` and
   asks for a transfer (TransferRequest); if it fails the agent says
   `transfer_failed` and the call goes on.
+- echo: repeats each caller turn back (QA: latency and the audio path).
 - tone: plays a tone (`hz`, `ms`) when the call starts, then listens.
 Each is a Processor: frames in, frames out, no I/O of its own but TTS rendering.
 """
@@ -15,87 +14,26 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Protocol
 
 from vio_sbc.agent.audio import tone
 from vio_sbc.agent.frames import (
     CallEnded,
     CallStarted,
     Frame,
-    HangupRequest,
     InputAudio,
-    InputDtmf,
     OutputAudio,
     SpeechStarted,
     SpeechStopped,
-    TranscriptLine,
-    TransferFailed,
-    TransferRequest,
 )
+from vio_sbc.agent.scripted import ScriptedAgent, Tts
 from vio_sbc.config.model import AgentConfig
 
-
-class Tts(Protocol):
-    def render(self, text: str, sample_rate: int, voice: str = "en-us") -> bytes: ...
-
-
-def _opt_str(cfg: AgentConfig, key: str, default: str) -> str:
-    v = cfg.options.get(key, default)
-    return v if isinstance(v, str) else default
+__all__ = ["Agent", "EchoAgent", "ScriptedAgent", "ToneAgent", "Tts", "make_agent"]
 
 
 def _opt_num(cfg: AgentConfig, key: str, default: float) -> float:
     v = cfg.options.get(key, default)
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else default
-
-
-class ScriptedAgent:
-    def __init__(self, cfg: AgentConfig, tts: Tts) -> None:
-        self.cfg = cfg
-        self.tts = tts
-        self.greeting = cfg.greeting or "Hello."
-        self.fallback = _opt_str(cfg, "fallback", "Sorry, I did not catch that. Could you repeat?")
-        self.goodbye = _opt_str(cfg, "goodbye", "Thank you for calling. Goodbye.")
-        self.max_turns = int(_opt_num(cfg, "max_turns", 10))
-        digit = cfg.options.get("transfer_digit")
-        self.transfer_digit = None if digit is None else str(digit)
-        self.transfer_to = _opt_str(cfg, "transfer_to", "")
-        self.transfer_say = _opt_str(cfg, "transfer_say", "Please hold while I transfer your call.")
-        self.transfer_failed = _opt_str(cfg, "transfer_failed",
-                                        "Sorry, I could not transfer your call.")
-        self.rate = 8000
-        self.turns = 0
-        self.t_ms = 0
-
-    def _say(self, text: str) -> list[Frame]:
-        pcm = self.tts.render(text, self.rate, self.cfg.voice)
-        dur = len(pcm) // 2 * 1000 // self.rate
-        return [
-            OutputAudio(pcm=pcm, sample_rate=self.rate),
-            TranscriptLine("agent", text, self.t_ms, self.t_ms + dur),
-        ]
-
-    def process(self, frame: Frame) -> Iterable[Frame]:
-        if isinstance(frame, InputAudio):
-            self.t_ms = frame.t_ms
-            return ()
-        if isinstance(frame, CallStarted):
-            self.rate = frame.sample_rate
-            return self._say(self.greeting)
-        if isinstance(frame, SpeechStopped):
-            self.turns += 1
-            if self.turns >= self.max_turns:
-                return [*self._say(self.goodbye), HangupRequest("max_turns")]
-            return self._say(self.fallback)
-        if isinstance(frame, InputDtmf):
-            heard = TranscriptLine("caller", f"[DTMF {frame.digit}]", frame.t_ms, frame.t_ms)
-            if self.transfer_to and frame.digit == self.transfer_digit:
-                say = self._say(self.transfer_say) if self.transfer_say else []
-                return [heard, *say, TransferRequest(self.transfer_to)]
-            return (heard,)
-        if isinstance(frame, TransferFailed):
-            return self._say(self.transfer_failed)
-        return ()
 
 
 class EchoAgent:

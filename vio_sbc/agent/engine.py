@@ -39,10 +39,12 @@ from vio_sbc.agent.frames import (
     MarkPlayed,
     OutputAudio,
     PlayoutMark,
+    SpeechStopped,
 )
 from vio_sbc.agent.processor import Processor
 
 log = structlog.get_logger("vio_sbc.agent")
+PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
 BATCH_S = 0.005  # engine poll period when idle
 REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
@@ -65,10 +67,19 @@ class Session:
     inbox: queue.SimpleQueue[tuple[Session, int, object]]
     playout: deque[bytes | MarkPlayed] = field(default_factory=deque)
     pending_marks: list[MarkPlayed] = field(default_factory=list)  # engine thread only
+    # the last second of what the clock thread played (None: a silent frame), the
+    # echo guard's reference; appended on the clock thread, read by the engine
+    played: deque[bytes | None] = field(default_factory=lambda: deque(maxlen=50))
     rx_frames: int = 0        # written by the clock thread
     tx_frames: int = 0        # clock thread: frames requested (while the agent has audio)
     tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
     ended: bool = False
+    # turn latency: monotonic time of each burst of agent audio starting on the wire
+    # (clock thread, appended once per burst), and of each caller turn's end (engine)
+    burst_starts: list[float] = field(default_factory=list)
+    turn_ends: list[float] = field(default_factory=list)
+    rx_wall: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=600))
+    _was_playing: bool = False
     # recording hand-off (vio_sbc.rtp.recorder): caller frames tagged with the playout
     # tick, agent frames (None = silence) tagged -1; bounded, drained by the writer
     rec: deque[tuple[int, bytes | None]] | None = None
@@ -92,8 +103,14 @@ class Session:
             try:
                 item = self.playout.popleft()
             except IndexError:
+                self.played.append(None)
+                self._was_playing = False
                 break
             if type(item) is bytes:
+                if not self._was_playing:
+                    self._was_playing = True
+                    self.burst_starts.append(time.monotonic())
+                self.played.append(item)
                 self.tx_audio_frames += 1
                 pcm = item
                 break
@@ -110,6 +127,12 @@ class Session:
     @property
     def playing(self) -> bool:
         return bool(self.playout)
+
+    def is_playing(self) -> bool:
+        return any(type(item) is bytes for item in self.playout)
+
+    def recent_played(self) -> tuple[bytes | None, ...]:
+        return tuple(self.played)
 
 
 class Engine:
@@ -128,9 +151,16 @@ class Engine:
             self.inbox.put((None, -1, _STOP))  # type: ignore[arg-type]
             self._thread.join(timeout)
 
-    def session(self, call_id: str, sample_rate: int, pipeline: Sequence[Processor]) -> Session:
-        sess = Session(call_id, sample_rate, pipeline, self.inbox)
-        for proc in pipeline:
+    def session(self, call_id: str, sample_rate: int,
+                pipeline: Sequence[Processor] | PipelineFactory) -> Session:
+        """A call's session; `pipeline` may be a factory that needs the session itself
+        (barge-in and the echo guard watch its playout, STT results come back via push)."""
+        if callable(pipeline):
+            sess = Session(call_id, sample_rate, (), self.inbox)
+            sess.pipeline = pipeline(sess)
+        else:
+            sess = Session(call_id, sample_rate, pipeline, self.inbox)
+        for proc in sess.pipeline:
             if isinstance(proc, AsyncSource):
                 proc.attach(sess.push)
         return sess
@@ -148,6 +178,7 @@ class Engine:
                 time.sleep(BATCH_S)
                 continue
             if item is _STOP:
+                log.info("engine_stopped", cpu_s=round(time.thread_time(), 3), errors=self.errors)
                 return
             if sess.ended:
                 continue
@@ -159,6 +190,7 @@ class Engine:
                 frame: Frame = InputAudio(
                     pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
                 )
+                sess.rx_wall.append((seq * FRAME_MS, time.monotonic()))
             else:
                 assert isinstance(item, Frame)
                 frame = item
@@ -172,12 +204,41 @@ class Engine:
                 sess.playout.clear()
                 sess.pending_marks.clear()
 
+    @staticmethod
+    def _turn_end(sess: Session, end_ms: int) -> None:
+        """When the caller's last voiced frame (ending at `end_ms`) reached the engine."""
+        for t_ms, wall in reversed(sess.rx_wall):
+            if t_ms + FRAME_MS <= end_ms:
+                sess.turn_ends.append(wall)
+                return
+
     def _dispatch(self, sess: Session, frame: Frame) -> None:
+        """Run `frame` through the pipeline. An Interrupt flushes the playout the moment
+        any stage emits it (it overtakes audio; later stages need not pass it on)."""
+        flushed: list[Frame] = []
+
+        def interrupt(f: Frame) -> None:
+            if not any(f is g for g in flushed):
+                flushed.append(f)
+                sess.playout.clear()
+                # report the dropped marks; one the clock thread popped just before
+                # the clear is the same object, and only its first report counts
+                for mark in sess.pending_marks:
+                    sess.push(mark)
+                self._on_control(sess, f)
+
+        if isinstance(frame, Interrupt):
+            interrupt(frame)
         frames: list[Frame] = [frame]
         for proc in sess.pipeline:
             nxt: list[Frame] = []
             for f in frames:
-                nxt.extend(proc.process(f))
+                for g in proc.process(f):
+                    if isinstance(g, Interrupt):
+                        interrupt(g)
+                    elif isinstance(g, SpeechStopped):
+                        self._turn_end(sess, g.t_ms)
+                    nxt.append(g)
             frames = nxt
         for f in frames:
             if isinstance(f, InputAudio):
@@ -189,12 +250,7 @@ class Engine:
                 sess.pending_marks.append(mark)
                 sess.playout.append(mark)
             elif isinstance(f, Interrupt):
-                sess.playout.clear()
-                # report the dropped marks; one the clock thread popped just before
-                # the clear is the same object, and only its first report counts
-                for mark in sess.pending_marks:
-                    sess.push(mark)
-                self._on_control(sess, f)
+                interrupt(f)
             else:
                 self._on_control(sess, f)
 

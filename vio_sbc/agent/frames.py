@@ -147,3 +147,12 @@ class RemoteEnded(Frame):
 
 def silence(sample_rate: int, ms: int = FRAME_MS) -> bytes:
     return bytes(2 * sample_rate * ms // 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription(Frame):
+    """What the speech recogniser heard in one caller turn ("" if nothing it knows)."""
+
+    text: str
+    start_ms: int
+    end_ms: int

@@ -1,4 +1,10 @@
-"""Offline text to speech with Debian's espeak-ng, rendered at the call's rate, cached."""
+"""Offline text to speech: the provider interface, espeak-ng, and the prompt cache.
+
+Providers render text at the call's clock rate. Prompts repeat on every call
+(greetings, replies, fallbacks), so rendered audio is cached per (voice, text,
+rate); the softswitch renders every scripted prompt at start-up, so calls never
+wait for synthesis of a configured prompt.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import shutil
 import subprocess
 import threading
 import wave
+from typing import Protocol
 
 import numpy as np
 
@@ -16,6 +23,19 @@ from vio_sbc.errors import VioError
 
 class TtsError(VioError):
     pass
+
+
+class TtsProvider(Protocol):
+    def render(self, text: str, sample_rate: int, voice: str = "en-us") -> bytes:
+        """16-bit mono PCM of `text` at `sample_rate`."""
+        ...
+
+
+def make_tts(provider: str) -> TtsProvider:
+    """The TTS provider named in an agent's `tts.provider`."""
+    if provider == "espeak":
+        return EspeakTts()
+    raise TtsError(f"unknown TTS provider {provider!r}")
 
 
 class EspeakTts:
@@ -29,14 +49,17 @@ class EspeakTts:
         self._cache: dict[tuple[str, str, int], bytes] = {}
         self._max = max_cache
         self._lock = threading.Lock()
+        self.hits = 0
+        self.renders = 0
 
     def render(self, text: str, sample_rate: int, voice: str = "en-us") -> bytes:
         """16-bit mono PCM of `text` at `sample_rate`."""
         key = (voice, text, sample_rate)
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None:
-            return hit
+            if hit is not None:
+                self.hits += 1
+                return hit
         proc = subprocess.run(
             [self.binary, "-v", voice, "--stdout", "--", text],
             capture_output=True,
@@ -59,6 +82,7 @@ class EspeakTts:
         pcm = pcm[: len(pcm) - len(pcm) % 2]
         out = resample(np.frombuffer(pcm, dtype="<i2"), rate, sample_rate).astype("<i2").tobytes()
         with self._lock:
+            self.renders += 1
             if len(self._cache) >= self._max:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = out

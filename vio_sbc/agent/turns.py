@@ -11,7 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from vio_sbc.agent.audio import tonality
+from vio_sbc.agent.echo import EchoGuard
 from vio_sbc.agent.frames import Frame, InputAudio, SpeechStarted, SpeechStopped
+
+TONE_THRESHOLD = 0.98
 
 
 class TurnState(str, Enum):
@@ -87,24 +91,57 @@ class TurnMachine:
 
 
 class VadTurnDetector:
-    """Processor: passes every frame through and adds speech events (webrtcvad)."""
+    """Processor: passes every frame through and adds speech events (webrtcvad).
 
-    def __init__(self, params: TurnParams | None = None) -> None:
+    Input frames of any length are cut into VAD frames of `frame_ms` (10, 20 or
+    30 ms, what webrtcvad takes); each VAD frame is one step of the machine. With
+    an `echo` guard, voiced frames that are copies of our own audio count as
+    unvoiced for turn-taking, and so do pure tones (webrtcvad calls a steady 1 kHz
+    tone voiced; it must not barge in or make a turn). `voiced_frames` still
+    counts everything webrtcvad heard.
+    """
+
+    def __init__(self, params: TurnParams | None = None, frame_ms: int = 20,
+                 echo: EchoGuard | None = None) -> None:
         import webrtcvad
 
+        if frame_ms not in (10, 20, 30):
+            raise ValueError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
         self.params = params or TurnParams()
+        self.frame_ms = frame_ms
         self.machine = TurnMachine(self.params)
         self._vad = webrtcvad.Vad(self.params.aggressiveness)
+        self._echo = echo
+        self._buf = b""
+        self._buf_t = 0
         self.voiced_frames = 0
+        self.echo_frames = 0
+        self.tone_frames = 0
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if not isinstance(frame, InputAudio):
             return (frame,)
-        ms = int(frame.duration_ms)
-        try:
-            voiced = bool(self._vad.is_speech(frame.pcm, frame.sample_rate))
-        except Exception:  # frame size webrtcvad does not take: treat as unvoiced
-            voiced = False
-        self.voiced_frames += voiced
-        ev = self.machine.step(voiced, frame.t_ms, ms)
-        return (frame,) if ev is None else (frame, ev)
+        if not self._buf:
+            self._buf_t = frame.t_ms
+        self._buf += frame.pcm
+        step = 2 * frame.sample_rate * self.frame_ms // 1000
+        out: list[Frame] = [frame]
+        while len(self._buf) >= step:
+            pcm, self._buf = self._buf[:step], self._buf[step:]
+            t = self._buf_t
+            self._buf_t += self.frame_ms
+            try:
+                voiced = bool(self._vad.is_speech(pcm, frame.sample_rate))
+            except Exception:  # a rate webrtcvad does not take: treat as unvoiced
+                voiced = False
+            self.voiced_frames += voiced
+            if voiced and tonality(pcm) > TONE_THRESHOLD:  # a beep or test tone: not speech
+                self.tone_frames += 1
+                voiced = False
+            if voiced and self._echo is not None and self._echo.is_echo(pcm):
+                self.echo_frames += 1
+                voiced = False
+            ev = self.machine.step(voiced, t, self.frame_ms)
+            if ev is not None:
+                out.append(ev)
+        return out

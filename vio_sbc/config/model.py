@@ -89,11 +89,56 @@ class WorkspaceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Intent:
+    """A scripted agent's intent: caller phrases or digits -> reply and action."""
+
+    name: str
+    phrases: tuple[str, ...] = ()
+    digits: str | None = None
+    reply: str | None = None
+    action: Literal["hangup", "transfer"] | None = None
+    target: str | None = None  # transfer target (SIP URI or number)
+
+
+@dataclass(frozen=True, slots=True)
+class BargeInSettings:
+    enabled: bool = True
+    min_speech_ms: int = 200  # caller speech needed before the agent's audio is cut
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointingSettings:
+    start_ms: int = 60      # voiced time before a turn starts
+    stop_ms: int = 600      # unvoiced time before the caller's turn is over
+    aggressiveness: int = 2  # webrtcvad 0..3
+    frame_ms: int = 20      # VAD frame: 10, 20 or 30
+
+
+@dataclass(frozen=True, slots=True)
+class SttSettings:
+    provider: Literal["pocketsphinx", "none"] = "pocketsphinx"
+
+
+@dataclass(frozen=True, slots=True)
+class TtsSettings:
+    provider: Literal["espeak"] = "espeak"
+    voice: str | None = None  # None: the agent's `voice`
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     name: str
     kind: Literal["scripted", "echo", "tone", "websocket"]
     greeting: str | None = None
     voice: str = "en-us"
+    intents: tuple[Intent, ...] = ()
+    fallback: str = "Sorry, I did not catch that. Could you repeat?"
+    goodbye: str = "Thank you for calling. Goodbye."
+    max_turns: int = 10
+    barge_in: BargeInSettings = BargeInSettings()
+    endpointing: EndpointingSettings = EndpointingSettings()
+    stt: SttSettings = SttSettings()
+    tts: TtsSettings = TtsSettings()
     # kind-specific settings not modelled above are kept as plain data
     options: dict[str, object] = field(default_factory=dict)
 

@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import SequenceNode
 
 from vio_sbc.config.agent_options import check_agent_options
+from vio_sbc.config.agent_schema import AGENT_EXTRA_SPEC, default_intents
 from vio_sbc.config.calllog_schema import platform_rate, rates
 from vio_sbc.config.model import (
     AdmissionSettings,
@@ -72,7 +73,8 @@ BUILTIN_AGENT_NAME = "receptionist"
 def builtin_agent() -> AgentConfig:
     """The agent used when the config has no `agents:` section."""
     return AgentConfig(name=BUILTIN_AGENT_NAME, kind="scripted",
-                       greeting="Thanks for calling. How can I help?")
+                       greeting="Thanks for calling. How can I help?",
+                       intents=default_intents())
 
 
 # --- sip -------------------------------------------------------------------------------
@@ -247,6 +249,7 @@ AGENT_SPEC = {
     "kind": choice("scripted", "echo", "tone", "websocket"),
     "greeting": nullable(string()),
     "voice": string(nonempty=True),
+    **AGENT_EXTRA_SPEC,  # intents, fallback, barge_in, endpointing, stt, tts...
 }
 
 
@@ -263,11 +266,12 @@ def build_agents(item: Item, issues: Issues) -> list[tuple[str, Item, AgentConfi
                     options[key] = construct(extra.node)
                 except yaml.YAMLError as exc:
                     issues.at(extra, f"cannot read value: {exc}")
+            if sec.values["kind"] == "websocket" and "fallback" in sec.values:
+                options["fallback"] = sec.values["fallback"]  # read by the websocket agent
             agent = AgentConfig(name=name, options=options, **sec.values)
             check_agent_options(sec.values["kind"], child, sec.extras, issues)
         out.append((name, child, agent))
     return out
-
 
 
 # --- trunks ----------------------------------------------------------------------------

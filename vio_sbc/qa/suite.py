@@ -100,8 +100,7 @@ def _ring(cfg: Config, num: NumberConfig) -> float:
 
 def _hangs_up(cfg: Config, num: NumberConfig) -> bool:
     agent, _ = cfg.agent_for(num)
-    turns = agent.options.get("max_turns", 10)
-    return agent.kind == "scripted" and isinstance(turns, int) and turns <= 2
+    return agent.kind == "scripted" and agent.max_turns <= 2  # typed since agent-stt
 
 
 def pick_number(cfg: Config, trunk: str, need: Need) -> str | None:

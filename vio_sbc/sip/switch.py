@@ -21,9 +21,10 @@ import pjsua2 as pj
 import structlog
 
 from vio_sbc.admission import Admission, Decision
-from vio_sbc.agent.agents import make_agent
-from vio_sbc.agent.engine import Engine, Session
-from vio_sbc.agent.frames import Frame, HangupRequest, TranscriptLine, TransferRequest
+from vio_sbc.agent.engine import Engine, PipelineFactory, Session
+from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
+from vio_sbc.agent.latency import turn_latencies
+from vio_sbc.agent.pipeline import AgentKit
 from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
@@ -94,6 +95,7 @@ class Softswitch:
         self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
         self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
+        self._kit: AgentKit | None = None  # built by start(): recognisers checked there
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
         self.calls: dict[str, SbcCall] = {}
@@ -127,8 +129,17 @@ class Softswitch:
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
+    @property
+    def kit(self) -> AgentKit:
+        assert self._kit is not None, "Softswitch.start() builds the agent kit"
+        return self._kit
+
     def start(self) -> None:
         cfg = self.cfg
+        try:
+            self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts)
+        except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
+            raise StartupError(f"agents: {exc}") from exc
         ep = pj.Endpoint()
         with stdout_to_stderr():
             ep.libCreate()
@@ -183,12 +194,14 @@ class Softswitch:
         self.acc = InboundAccount(self)
         self.acc.create(self._account_config(), True)
         self.trunks.apply(cfg)
-        for agent in cfg.agents.values():  # warm the TTS cache: first calls answer fast
-            if agent.kind == "scripted" and agent.greeting:
-                self.tts.render(agent.greeting, cfg.rtp.clock_rate, agent.voice)
+        prompts = self.kit.warm(cfg.agents)  # every scripted prompt cached before any call
+        for agent in cfg.agents.values():
             if agent.kind == "websocket":
                 self.tts.render(ws_options(agent)[3], cfg.rtp.clock_rate, agent.voice)
+        self.kit.start()
         self.engine.start()
+        log.info("agents_ready", prompts=prompts, recognisers=sorted(
+            name for name, stt in self.kit.recognisers.items() if stt is not None))
         self.records.start()
         log.info("listening", sip=str(cfg.sip.listen), transports=list(cfg.sip.transports),
                  rtp_ports=f"{cfg.rtp.port_min}-{cfg.rtp.port_max}")
@@ -255,6 +268,8 @@ class Softswitch:
         ep.audDevManager().setNoDev()
         self._timers.clear()  # timers may hold calls: none may outlive libDestroy
         self.engine.stop()
+        if self._kit is not None:
+            self._kit.stop()
         self.ws_bridge.stop()
         self.records.stop()  # finalise recordings, finish queued summaries
         self._reap.clear()
@@ -330,20 +345,22 @@ class Softswitch:
             call.log.info("hangup_requested", reason=frame.reason)
             self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
             self.hangup_after_playout[call.id] = call
+        elif isinstance(frame, Interrupt):
+            self.calllog.add_event(sess.call_id, frame.t_ms, "barge_in", "")
+            log.info("barge_in", call_id=sess.call_id, t_ms=frame.t_ms)
         elif isinstance(frame, TransferRequest) and call is not None:
             self.transfer_after_playout[call.id] = (call, frame.target)
 
     # -- calls ---------------------------------------------------------------
-    def build_pipeline(self, route: Route) -> Sequence[Processor]:
-        opts = route.agent.options
-        params = TurnParams(
-            start_ms=int(opts.get("vad_start_ms", 60)),  # type: ignore[call-overload]
-            stop_ms=int(opts.get("vad_stop_ms", 600)),  # type: ignore[call-overload]
-            aggressiveness=int(opts.get("vad_aggressiveness", 2)),  # type: ignore[call-overload]
-        )
-        if route.agent.kind == "websocket":
-            return [VadTurnDetector(params), WebSocketAgent(route.agent, self.tts, self.ws_bridge)]
-        return [VadTurnDetector(params), make_agent(route.agent, self.tts)]
+    def build_pipeline(self, route: Route) -> Sequence[Processor] | PipelineFactory:
+        agent = route.agent
+        if agent.kind == "websocket":  # the remote agent does its own barge-in (`clear`)
+            ep = agent.endpointing
+            params = TurnParams(start_ms=ep.start_ms, stop_ms=ep.stop_ms,
+                                aggressiveness=ep.aggressiveness)
+            return [VadTurnDetector(params, ep.frame_ms),
+                    WebSocketAgent(agent, self.tts, self.ws_bridge)]
+        return self.kit.pipeline(agent)
 
     # -- outbound and reload (vio_sbc/sip/outcall.py, vio_sbc/sip/trunkside.py) ----------
     def place_call(self, req: OutboundRequest,
@@ -363,6 +380,8 @@ class Softswitch:
         """Apply a validated config without touching live calls (they keep the route
         they started with). sip/rtp/storage/log need a restart and are kept."""
         old = self.cfg
+        self.kit.refresh(new.agents)  # raises (nothing applied) if a recogniser can't be built
+        self.kit.warm(new.agents)
         kept = [k for k in ("sip", "rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
         self.cfg = dataclasses.replace(new, sip=old.sip, rtp=old.rtp, storage=old.storage,
                                        log=old.log)
@@ -585,6 +604,8 @@ class Softswitch:
                 "call_ended", status=fields.get("status"), hangup_side=call.hangup_side,
                 duration_s=fields.get("duration_s"), rx_frames=fields.get("rx_frames"),
                 tx_audio_frames=fields.get("tx_audio_frames"),
+                turn_latency_ms=turn_latencies(call.session.turn_ends, call.session.burst_starts)
+                if call.session is not None else [],
             )
         self._reap.append(call)
 

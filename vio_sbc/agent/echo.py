@@ -1,0 +1,74 @@
+"""Echo guard: tells the caller's voice from our own audio coming back.
+
+A line that echoes the agent's audio (a handset with poor echo return loss, a
+carrier loop, or SIPp's `-rtp_echo`) must not count as the caller speaking:
+it would trigger barge-in and make the agent answer itself. The guard keeps
+the last second of frames the call actually played (appended on the clock
+thread by `Session.next_playout`) and, for a caller frame the VAD calls
+voiced, computes the normalised cross-correlation against that reference at
+every lag. Echo is a delayed, attenuated, G.711-requantised copy of what we
+played: its peak correlation is close to 1 whatever its level. A caller
+talking over the prompt is a different waveform: well below the threshold.
+Double talk (caller and echo at once) lowers the peak, so it counts as the
+caller: the bias is towards barge-in, never towards ignoring a real caller.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+_MIN_RMS = 60.0   # a caller frame this quiet (about -55 dBFS) can't be told from echo
+_REF_RMS = 8.0    # reference stretches below this are silence: nothing to echo
+
+
+def peak_correlation(frame: np.ndarray, reference: np.ndarray) -> float:
+    """Max over lags of the normalised cross-correlation of `frame` inside `reference`."""
+    n, m = len(frame), len(reference)
+    if n == 0 or m < n:
+        return 0.0
+    y = frame.astype(np.float64)
+    x = reference.astype(np.float64)
+    size = 1 << (m + n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(y, size)), size)[: m - n + 1]
+    c2 = np.concatenate(([0.0], np.cumsum(x * x)))
+    seg = c2[n:] - c2[:-n]
+    denom = np.sqrt(np.maximum(seg, 1e-9) * float(np.dot(y, y)))
+    ncc = np.where(seg > n * _REF_RMS * _REF_RMS, corr / denom, 0.0)
+    return float(np.max(ncc)) if len(ncc) else 0.0
+
+
+class EchoGuard:
+    """`is_echo(pcm)`: is this caller frame a copy of audio we played recently?
+
+    The frame is analysed with the caller frames just before it (`window` frames in
+    all, 60 ms by default): a longer stretch is much less likely to resemble some
+    part of our prompt by chance. While there is reference audio, a frame too quiet
+    to analyse counts as echo (residual echo is quiet; a barging caller is not).
+    """
+
+    def __init__(self, recent_played: Callable[[], Sequence[bytes | None]],
+                 threshold: float = 0.7, window: int = 3) -> None:
+        self._recent = recent_played
+        self.threshold = threshold
+        self._window: deque[bytes] = deque(maxlen=window)
+        self.echo_frames = 0
+
+    def is_echo(self, pcm: bytes) -> bool:
+        self._window.append(pcm)
+        played = self._recent()
+        if not any(played):
+            return False
+        y = np.frombuffer(pcm, dtype="<i2")
+        if float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < _MIN_RMS:
+            self.echo_frames += 1
+            return True
+        n = len(y)
+        ref = np.concatenate([np.frombuffer(p, dtype="<i2") if p else np.zeros(n, np.int16)
+                              for p in played])
+        probe = np.frombuffer(b"".join(self._window), dtype="<i2")
+        echo = peak_correlation(probe, ref) >= self.threshold
+        self.echo_frames += echo
+        return echo

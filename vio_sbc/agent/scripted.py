@@ -1,0 +1,150 @@
+"""The scripted agent: greeting, intents (phrases or digits -> reply and action),
+fallback, max turns, goodbye. A Processor; no I/O of its own but TTS rendering
+(cached: the same prompts repeat on every call).
+
+Caller turns arrive as `Transcription` frames (from the STT worker); digits as
+`InputDtmf`; digits that match no intent are logged and otherwise ignored (stray
+keys are common). Intent matching is pure (`match_phrase`, `DigitRouter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from vio_sbc.agent.frames import (
+    CallStarted,
+    Frame,
+    HangupRequest,
+    InputAudio,
+    InputDtmf,
+    OutputAudio,
+    Transcription,
+    TranscriptLine,
+    TransferFailed,
+    TransferRequest,
+)
+from vio_sbc.config.model import AgentConfig, Intent
+
+
+class Tts(Protocol):
+    def render(self, text: str, sample_rate: int, voice: str = "en-us") -> bytes: ...
+
+
+def match_phrase(text: str, intents: Sequence[Intent]) -> Intent | None:
+    """The first intent with a phrase whose words appear in order, contiguously, in `text`."""
+    words = text.lower().split()
+    for intent in intents:
+        for phrase in intent.phrases:
+            p = phrase.split()
+            if any(words[i:i + len(p)] == p for i in range(len(words) - len(p) + 1)):
+                return intent
+    return None
+
+
+class DigitRouter:
+    """Collects digits until they equal an intent's `digits` (match) or are a prefix
+    of none (no match: returns the collected digits as unrouted)."""
+
+    def __init__(self, intents: Sequence[Intent]) -> None:
+        self._by_digits = {i.digits: i for i in intents if i.digits}
+        self._buf = ""
+
+    def press(self, digit: str) -> tuple[Intent | None, str | None]:
+        self._buf += digit
+        hit = self._by_digits.get(self._buf)
+        if hit is not None:
+            self._buf = ""
+            return hit, None
+        if not any(d.startswith(self._buf) for d in self._by_digits):
+            unrouted, self._buf = self._buf, ""
+            return None, unrouted
+        return None, None
+
+
+def _opt(cfg: AgentConfig, key: str, default: str) -> str:
+    v = cfg.options.get(key, default)
+    return v if isinstance(v, str) else default
+
+
+def with_transfer_digit(cfg: AgentConfig) -> tuple[Intent, ...]:
+    """The intents plus the `transfer_digit`/`transfer_to` options as one more intent."""
+    digit, target = cfg.options.get("transfer_digit"), cfg.options.get("transfer_to")
+    if digit is None or not isinstance(target, str) or not target:
+        return cfg.intents
+    say = _opt(cfg, "transfer_say", "Please hold while I transfer your call.")
+    return (*cfg.intents, Intent("transfer", digits=str(digit), reply=say or None,
+                                 action="transfer", target=target))
+
+
+class ScriptedAgent:
+    def __init__(self, cfg: AgentConfig, tts: Tts) -> None:
+        self.cfg = cfg
+        self.tts = tts
+        self.voice = cfg.tts.voice or cfg.voice
+        self.greeting = cfg.greeting or "Hello."
+        self.intents = with_transfer_digit(cfg)
+        self.digits = DigitRouter(self.intents)
+        self.transfer_failed = _opt(cfg, "transfer_failed",
+                                    "Sorry, I could not transfer your call.")
+        self.rate = 8000
+        self.turns = 0
+        self.t_ms = 0
+        self.done = False
+
+    def prompts(self) -> list[str]:
+        """Every text this agent may say (to warm the TTS cache)."""
+        texts = [self.greeting, self.cfg.fallback, self.cfg.goodbye, self.transfer_failed]
+        return texts + [i.reply for i in self.intents if i.reply]
+
+    def _say(self, text: str) -> list[Frame]:
+        pcm = self.tts.render(text, self.rate, self.voice)
+        dur = len(pcm) // 2 * 1000 // self.rate
+        return [
+            OutputAudio(pcm=pcm, sample_rate=self.rate),
+            TranscriptLine("agent", text, self.t_ms, self.t_ms + dur),
+        ]
+
+    def _act(self, intent: Intent | None) -> list[Frame]:
+        """Answer one caller turn (an intent, or None: not understood)."""
+        self.turns += 1
+        if intent is None:
+            if self.turns >= self.cfg.max_turns:
+                self.done = True
+                return [*self._say(self.cfg.goodbye), HangupRequest("max_turns")]
+            return self._say(self.cfg.fallback)
+        out = self._say(intent.reply) if intent.reply else []
+        if intent.action == "hangup":
+            self.done = True
+            return [*out, HangupRequest(f"intent:{intent.name}")]
+        if intent.action == "transfer" and intent.target:
+            self.done = True
+            return [*out, TransferRequest(intent.target)]
+        if self.turns >= self.cfg.max_turns:
+            self.done = True
+            return [*out, *self._say(self.cfg.goodbye), HangupRequest("max_turns")]
+        return out
+
+    def process(self, frame: Frame) -> Iterable[Frame]:
+        if isinstance(frame, InputAudio):
+            self.t_ms = frame.t_ms
+            return ()
+        if isinstance(frame, CallStarted):
+            self.rate = frame.sample_rate
+            return self._say(self.greeting)
+        if isinstance(frame, TransferFailed):
+            self.done = False  # the call is kept: the conversation goes on
+            return self._say(self.transfer_failed)
+        if self.done:
+            return ()
+        if isinstance(frame, Transcription):
+            heard = TranscriptLine("caller", frame.text or "[not understood]",
+                                   frame.start_ms, frame.end_ms)
+            return [heard, *self._act(match_phrase(frame.text, self.intents))]
+        if isinstance(frame, InputDtmf):
+            line = TranscriptLine("caller", f"[DTMF {frame.digit}]", frame.t_ms, frame.t_ms)
+            intent, _ = self.digits.press(frame.digit)
+            if intent is None:
+                return (line,)  # a prefix of some intent's digits, or a stray key: logged only
+            return [line, *self._act(intent)]
+        return ()
