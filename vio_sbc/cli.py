@@ -10,23 +10,14 @@ from collections.abc import Sequence
 from types import FrameType
 
 from vio_sbc import __version__
-from vio_sbc.errors import ConfigError
+from vio_sbc.cli_common import load_or_report
 
 EXIT_INVALID = 2
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from vio_sbc.config import load_config
-
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        print(f"{args.config}: {len(exc.issues)} error(s)", file=sys.stderr)
-        return EXIT_INVALID
-    except OSError as exc:
-        print(f"{args.config}: {exc.strerror or exc}", file=sys.stderr)
+    cfg = load_or_report(args.config, "{n} error(s)")
+    if cfg is None:
         return EXIT_INVALID
     for warning in cfg.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -36,13 +27,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_numbers(args: argparse.Namespace) -> int:
-    from vio_sbc.config import load_config
-
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
+    cfg = load_or_report(args.config)
+    if cfg is None:
         return EXIT_INVALID
     rows = [("NUMBER", "TRUNK", "DIRECTION", "AGENT")]
     for num in sorted(cfg.numbers.values(), key=lambda n: n.number):
@@ -57,14 +43,9 @@ def cmd_numbers(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from vio_sbc import log as vlog
-    from vio_sbc.config import load_config
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        print(f"{args.config}: invalid, not starting", file=sys.stderr)
+    cfg = load_or_report(args.config, "invalid, not starting")
+    if cfg is None:
         return EXIT_INVALID
     vlog.redactor.set(cfg.secrets)
     vlog.configure(cfg.log.level)

@@ -13,25 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from vio_sbc.cli_common import load_or_report
 from vio_sbc.config.model import Config
-from vio_sbc.errors import ConfigError
 
 EXIT_INVALID = 2
 BAR = 30
 
 
 def _config(args: argparse.Namespace) -> Config | None:
-    from vio_sbc.config import load_config
-
-    try:
-        return load_config(args.config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        return None
-    except OSError as exc:
-        print(f"{args.config}: {exc.strerror or exc}", file=sys.stderr)
-        return None
+    return load_or_report(args.config)
 
 
 def _run(args: argparse.Namespace, fn: Any) -> int:

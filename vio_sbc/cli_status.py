@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from vio_sbc.errors import ConfigError
+from vio_sbc.cli_common import load_or_report
 
 EXIT_INVALID = 2
 EXIT_DOWN = 3
@@ -70,13 +70,8 @@ def render(ready_status: int, ready: dict[str, Any], metrics: str) -> list[str]:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from vio_sbc.config import load_config
-
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
+    cfg = load_or_report(args.config)
+    if cfg is None:
         return EXIT_INVALID
     if cfg.http is None:
         print(f"{args.config}: no http.listen configured: health needs the HTTP endpoint",

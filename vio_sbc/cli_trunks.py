@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from vio_sbc import control
+from vio_sbc.cli_common import load_or_report
 from vio_sbc.errors import ConfigError
 
 EXIT_NOT_ANSWERED = 1
@@ -131,13 +132,8 @@ def cmd_call_out(args: argparse.Namespace) -> int:
 def _call_out_standalone(args: argparse.Namespace) -> int:
     """No server on this config: run an endpoint (no registration, no OPTIONS) for the call."""
     from vio_sbc import log as vlog
-    from vio_sbc.config import load_config
-
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
+    cfg = load_or_report(args.config)
+    if cfg is None:
         return EXIT_INVALID
     from vio_sbc.trunks.admission import OutboundRefused, TokenBucket, admit_outbound
 
