@@ -15,7 +15,7 @@ install: $(STAMP)
 	@scripts/apt-deps.sh
 	@$(PY) scripts/check_pjsua2.py
 
-$(STAMP): setup.cfg pyproject.toml scripts/build-pjsua2.sh scripts/apt-deps.sh
+$(STAMP): setup.cfg pyproject.toml scripts/build-pjsua2.sh scripts/apt-deps.sh $(wildcard scripts/pjproject-patches/*.patch)
 	@scripts/apt-deps.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -U "pip>=24" setuptools wheel

@@ -3,7 +3,7 @@
 #   build of pjsua2: swig, dev headers of Debian's srtp/gsm/speex/openssl/uuid
 #   run: espeak-ng (offline text to speech); test: sip-tester (SIPp)
 set -euo pipefail
-PKGS=(build-essential swig dpkg-dev xz-utils libsrtp2-dev libgsm1-dev libspeex-dev
+PKGS=(build-essential swig dpkg-dev xz-utils patch libsrtp2-dev libgsm1-dev libspeex-dev
       libspeexdsp-dev libssl-dev uuid-dev espeak-ng sip-tester)
 missing=()
 for p in "${PKGS[@]}"; do

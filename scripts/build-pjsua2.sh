@@ -19,6 +19,13 @@ MAX_HANDLES="${VIO_PJ_MAX_HANDLES:-8192}"
 CACHE="${VIO_WHEEL_CACHE:-$HOME/.cache/vio_sbc/wheels}"
 PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 KEY="calls${MAX_CALLS}-ports${MAX_CONF_PORTS}-h${MAX_HANDLES}-${PYTAG}"
+# Our source patches (scripts/pjproject-patches/NN-name.patch, applied in order with
+# `patch -p1`); their hash is part of the cache key, so editing one rebuilds.
+PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pjproject-patches"
+mapfile -t PATCHES < <(ls "$PATCH_DIR"/*.patch 2>/dev/null | LC_ALL=C sort)
+if (( ${#PATCHES[@]} )); then
+  KEY="$KEY-p$(cat "${PATCHES[@]}" | sha256sum | cut -c1-12)"
+fi
 OUT="$CACHE/$KEY"
 
 log() { printf '[build-pjsua2] %s\n' "$*" >&2; }
@@ -73,8 +80,12 @@ SRCS
 fi
 [[ -f "$SRC/configure" || -f "$SRC/aconfigure" ]] || { log "no pjproject tree in $SRC"; exit 1; }
 
-# --- 2. configure ------------------------------------------------------------
+# --- 2. patch and configure --------------------------------------------------
 cd "$SRC"
+for p in "${PATCHES[@]}"; do
+  log "patch $(basename "$p")"
+  patch -p1 --forward --batch < "$p" >&2 || { log "patch $(basename "$p") does not apply to this pjproject"; exit 1; }
+done
 # Debian's repack drops this file but the Makefile still lists it.
 [[ -f pjmedia/src/pjmedia-audiodev/bdimad_dev.c ]] || : > pjmedia/src/pjmedia-audiodev/bdimad_dev.c
 cat > pjlib/include/pj/config_site.h <<CFG
