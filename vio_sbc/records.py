@@ -5,7 +5,9 @@ the summary and the cost. Called from the SIP thread; no pjsua2 here.
   agent or dtmf), kept in memory for the summary until the call ends.
 - `start_recording()`: one stereo WAV per answered call unless disabled by the
   number, its trunk or `storage.recordings`; the session's clock-thread
-  callbacks hand frames to the recording writer thread.
+  callbacks hand frames to the recording writer thread. A write error (disk
+  full) stops the recording only: a `recording_stopped` call event says why and
+  how much was kept.
 - `finish()`: closes the recording, computes the cost and the extractive
   summary, and queues the provider summary if one is configured; returns the
   fields for the call row.
@@ -105,7 +107,17 @@ class CallRecords:
             return None
         day = time.strftime("%Y/%m/%d", time.gmtime())
         path = recordings_dir(self.cfg) / day / f"{call_id}.wav"
-        rec = Recording(call_id, path, session.sample_rate)
+        t0 = time.time()
+
+        def stopped(rec: Recording, reason: str) -> None:  # writer thread, once
+            session.rec = None  # the clock thread stops handing frames over
+            kept = f"{rec.seconds:.2f} s kept" if rec.kept else "nothing kept, file removed"
+            self.calllog.add_event(call_id, int((time.time() - t0) * 1000),
+                                   "recording_stopped", f"{rec.error}; {kept}")
+            if not rec.kept:
+                self.calllog.update_call(call_id, recording_path=None)
+
+        rec = Recording(call_id, path, session.sample_rate, on_error=stopped)
         self._recs[call_id] = rec
         self.writer.add(rec)
         session.rec = rec.handoff

@@ -188,7 +188,10 @@ class Server:
 
 
 def start_server(tmp: Path, config_text: str | None = None, extra_args: list[str] | None = None,
-                 wait: bool = True) -> Server:
+                 wait: bool = True, prefix: list[str] | None = None) -> Server:
+    """Run `vio-sbc run` on a fresh config; `prefix` goes before the command (e.g. an
+    `unshare -m sh -c '...; exec "$@"' sh` that mounts something for the server only:
+    the server's PID is still the process's, as long as the prefix ends in exec)."""
     port = free_port()
     rtp_min, rtp_max = free_rtp_range()
     text = (config_text or BASE_CONFIG).format(
@@ -197,7 +200,8 @@ def start_server(tmp: Path, config_text: str | None = None, extra_args: list[str
     cfg = tmp / "vio.yaml"
     cfg.write_text(text)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vio_sbc.cli", "run", "-c", str(cfg), *(extra_args or [])],
+        [*(prefix or []), sys.executable, "-m", "vio_sbc.cli", "run", "-c", str(cfg),
+         *(extra_args or [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp,
     )
     srv = Server(proc=proc, port=port, dir=tmp / "var", config=cfg)

@@ -10,12 +10,18 @@ so a crash leaves a playable file up to the last write). Memory per call is
 bounded by the deque (`REC_CAP` items); nothing grows with call length.
 
 A write error (disk full...) stops that recording only: the call goes on, the
-rest of its audio is discarded and `recording_stopped` is logged.
+rest of its audio is discarded and `recording_stopped` is logged once. The file is
+then cut to the whole frames that reached the disk and its header patched to say
+so (`repair_wav`); a file too short to hold a header is removed. `on_error` tells
+the call log.
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import stat
+import struct
 import threading
 import time
 import wave
@@ -28,6 +34,7 @@ import structlog
 
 log = structlog.get_logger("vio_sbc.recording")
 
+WAV_HEADER = 44  # what `wave` writes for PCM: RIFF, fmt (16 bytes), data
 MAX_LEFT_AHEAD = 5  # caller frames queued ahead of the playout clock before dropping
 _RIGHT = -1
 
@@ -38,13 +45,16 @@ class Recording:
     """One call's recording. `handoff` is shared with the call's Session."""
 
     def __init__(self, call_id: str, path: Path, sample_rate: int,
-                 on_done: Callable[[Recording], None] | None = None) -> None:
+                 on_done: Callable[[Recording], None] | None = None,
+                 on_error: Callable[[Recording, str], None] | None = None) -> None:
         self.call_id = call_id
         self.path = path
         self.sample_rate = sample_rate
         self.frame_bytes = 2 * sample_rate // 50
         self.handoff: Handoff = deque()
         self.on_done = on_done
+        self.on_error = on_error  # (recording, reason) on the writer thread, once
+        self.kept = True  # False: the file was removed (nothing usable reached the disk)
         self.closing = False
         self.finished = threading.Event()
         self.frames_written = 0  # stereo 20 ms frames
@@ -121,9 +131,16 @@ class Recording:
         self.handoff.clear()
         self._left.clear()
         self._right.clear()
-        log.error("recording_stopped", call_id=self.call_id, path=str(self.path),
-                  reason=reason, error=str(exc), seconds=round(self.seconds, 2))
         self._close_file()
+        frames = repair_wav(self.path, 4)
+        self.kept = frames is not None
+        if frames is not None:
+            self.frames_written = min(self.frames_written, frames * 50 // self.sample_rate)
+        log.error("recording_stopped", call_id=self.call_id, path=str(self.path),
+                  reason=reason, error=str(exc), seconds=round(self.seconds, 2),
+                  kept=self.kept)
+        if self.on_error is not None:
+            self.on_error(self, reason)
 
     def _close_file(self) -> None:
         wav, self._wav = self._wav, None
@@ -142,6 +159,41 @@ class Recording:
         self.finished.set()
         if self.on_done is not None:
             self.on_done(self)
+
+
+def repair_wav(path: Path, block_align: int) -> int | None:
+    """After a failed write: cut the PCM WAV `path` (written by `wave`) to the whole
+    frames on disk and make its RIFF and data sizes say so; the frames it holds.
+
+    Only rewrites bytes already on disk (no new space needed). A file without a
+    complete header is removed (None); anything but a regular file, or a file that
+    cannot be rewritten, is left alone (0).
+    """
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return 0
+        with open(path, "r+b") as f:
+            head = f.read(WAV_HEADER)
+            if len(head) < WAV_HEADER or head[:4] != b"RIFF" or head[36:40] != b"data":
+                raise ValueError("no complete header")
+            data = (st.st_size - WAV_HEADER) // block_align * block_align
+            f.truncate(WAV_HEADER + data)
+            f.seek(4)
+            f.write(struct.pack("<I", 36 + data))
+            f.seek(40)
+            f.write(struct.pack("<I", data))
+        return data // block_align
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return None
+    except OSError:  # cannot even rewrite it: leave it as the last good write left it
+        return 0
 
 
 class RecordingWriter:

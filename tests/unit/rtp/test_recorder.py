@@ -13,7 +13,7 @@ import pytest
 
 from vio_sbc.agent.audio import tone
 from vio_sbc.agent.engine import REC_CAP, Session
-from vio_sbc.rtp.recorder import Recording, RecordingWriter
+from vio_sbc.rtp.recorder import Recording, RecordingWriter, repair_wav
 
 RATE = 8000
 FB = 320
@@ -112,6 +112,51 @@ def test_disk_full_stops_the_recording_not_the_call(tmp_path: Path) -> None:
     assert rec.error is not None and rec.error.startswith("disk_full")
     assert done == [rec]
     assert len(rec.handoff) == 0  # later frames are discarded, not kept
+    assert Path("/dev/full").exists()  # the repair leaves what is not a regular file
+
+
+def test_write_error_is_reported_once(tmp_path: Path) -> None:
+    errors: list[tuple[str, str]] = []
+    rec = Recording("c1", Path("/dev/full"), RATE,
+                    on_error=lambda r, reason: errors.append((r.call_id, reason)))
+    s = _session(rec)
+    for _ in range(3000):
+        s.next_playout()
+        s.push_audio(_frame(1))
+        if len(rec.handoff) > 100:
+            rec.drain()
+    rec.finish()
+    assert errors == [("c1", "disk_full")]
+
+
+def _wav_with_tail(path: Path, frames: int, tail: bytes) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(bytes(4 * frames))
+    with open(path, "ab") as f:  # data that reached the disk after the last header update
+        f.write(tail)
+
+
+@pytest.mark.parametrize("tail, frames", [(b"", 10), (b"\1" * 3, 10), (b"\1" * 9, 12)])
+def test_repair_wav_makes_the_header_match_the_whole_frames(
+        tmp_path: Path, tail: bytes, frames: int) -> None:
+    path = tmp_path / "a.wav"
+    _wav_with_tail(path, 10, tail)
+    assert repair_wav(path, 4) == frames
+    assert path.stat().st_size == 44 + 4 * frames
+    with wave.open(str(path)) as w:
+        assert w.getnframes() == frames and len(w.readframes(frames)) == 4 * frames
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFF\0\0", b"x" * 60])
+def test_repair_wav_removes_a_file_without_a_header(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "a.wav"
+    path.write_bytes(content)
+    assert repair_wav(path, 4) is None
+    assert not path.exists()
+    assert repair_wav(tmp_path / "missing.wav", 4) is None
 
 
 def test_writer_thread_finalises_on_close_and_on_stop(tmp_path: Path) -> None:
