@@ -134,8 +134,10 @@ class Recording:
         self._close_file()
         frames = repair_wav(self.path, 4)
         self.kept = frames is not None
-        if frames is not None:
-            self.frames_written = min(self.frames_written, frames * 50 // self.sample_rate)
+        if frames is None:
+            self.frames_written = 0
+        elif frames:  # what the file holds, including the failed write's whole frames
+            self.frames_written = frames * 50 // self.sample_rate
         log.error("recording_stopped", call_id=self.call_id, path=str(self.path),
                   reason=reason, error=str(exc), seconds=round(self.seconds, 2),
                   kept=self.kept)
