@@ -40,7 +40,7 @@ agents:
 trunks:
   tw:
     kind: twilio
-    outbound: {{host: 127.0.0.4, port: {term}, username: vio-term, password: pw,
+    outbound: {{host: 127.0.0.4, port: {term}, username: vio-term, password_file: term.pw,
                max_calls: {max_calls}, cps: {cps}, options_interval_s: 0}}
 numbers:
   "+14155550130": {{trunk: tw, direction: outbound}}
@@ -71,6 +71,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="vio-bench-"))
     term = free_port("127.0.0.4")
     rtp0 = 40000
+    pw = tmp / "term.pw"  # the trunk's digest password, owner-only (password_file)
+    pw.write_text("pw\n")
+    pw.chmod(0o600)
     (tmp / "vio.yaml").write_text(CONFIG.format(
         port=free_port("127.0.0.1"), rtp0=rtp0, rtp1=rtp0 + 999, dir=tmp / "var", term=term,
         max_calls=a.max_calls, cps=a.cps))

@@ -16,13 +16,16 @@ TWILIO_AT_LOCALHOST = """\
       tw:
         kind: twilio
         inbound: {allow: twilio}
-        outbound: {host: 127.0.0.4, username: u, password: p}
+        outbound: {host: 127.0.0.4, username: u, password_file: tw.pw}
     numbers:
       "+14155550130": {trunk: tw, direction: inbound}
 """
 
 
 def write(tmp: Path, text: str) -> Path:
+    pw = tmp / "tw.pw"
+    pw.write_text("p\n")
+    pw.chmod(0o600)
     cfg = tmp / "vio.yaml"
     cfg.write_text(textwrap.dedent(text).replace("STORAGE", str(tmp / "var")))
     return cfg

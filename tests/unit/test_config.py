@@ -86,7 +86,12 @@ def test_example_config_loads_with_its_included_trunk() -> None:
     assert freepbx.outbound.password == "change-me"  # ${PBX_PASSWORD:-change-me}
     assert freepbx.register.enabled and freepbx.register.expires == 300
     assert config.numbers["+14155550199"].trunk == "freepbx"
-    assert config.warnings == ()
+    # the placeholder password is used, and `check` says so
+    assert [str(w) for w in config.warnings] == [
+        f"{freepbx.file}:22: trunks.freepbx.outbound.password: ${{PBX_PASSWORD}} is not set: "
+        "using the default written in the config"]
+    with_env = load_config(REPO / "config" / "vio.yaml", env={"PBX_PASSWORD": "x9"})
+    assert with_env.warnings == () and "x9" in with_env.secrets
     first, second = config.numbers["+14155550100"], config.numbers["+14155550101"]
     assert (first.trunk, first.direction, first.agent) == ("pbx", Direction.BOTH, "receptionist")
     assert (second.direction, second.agent) == (Direction.INBOUND, None)
@@ -111,13 +116,14 @@ def test_full_config_values() -> None:
             number_format: {country_code: 44, national_prefix: 0, international_prefix: 00}
             ring_seconds: 2.5
             recording: false
-            outbound: {host: sip.example.com, username: u, password: pw, transport: tcp, cps: 2.5}
+            outbound: {host: sip.example.com, username: u, password: "${PW}",
+                       transport: tcp, cps: 2.5}
             register: {enabled: true, expires: 60}
             rates: {}
         numbers:
           "+442071234567": {trunk: pbx, direction: outbound, ring_seconds: 1, recording: true}
         log: {level: debug, sip_trace: true, pjsip_level: 5}
-        """)
+        """, env={"PW": "pw"})
     assert config.sip.listen == HostPort("::1", 5070)
     assert str(config.sip.listen) == "[::1]:5070"
     assert config.sip.public_address == "sbc.example.com"
@@ -146,7 +152,7 @@ def test_full_config_values() -> None:
     number = config.numbers["+442071234567"]
     assert (number.direction, number.ring_seconds, number.recording) == (Direction.OUTBOUND,
                                                                           1.0, True)
-    assert (number.file, number.line) == ("vio.yaml", 21)
+    assert (number.file, number.line) == ("vio.yaml", 22)
     assert (config.log.level, config.log.sip_trace, config.log.pjsip_level) == ("debug", True, 5)
 
 
@@ -339,7 +345,7 @@ PINNED = [
      "vio.yaml:2: trunks.pbx.outbound.transport: invalid value 'tls' (expected one of: udp, tcp)"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u}}\n",
      "vio.yaml:2: trunks.pbx.outbound: digest credentials need both username and password "
-     "(password is missing)"),
+     "(password or password_file is missing)"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, cps: 0}}\n",
      "vio.yaml:2: trunks.pbx.outbound.cps: must be greater than 0, got 0"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, max_calls: 0}}\n",
@@ -391,9 +397,9 @@ def test_byoc_trunk_with_registration_defaults() -> None:
           freepbx:
             kind: byoc
             inbound: {allow: [192.0.2.10/32]}
-            outbound: {host: pbx.example.com, port: 5060, username: vio-trunk, password: pw}
+            outbound: {host: pbx.example.com, port: 5060, username: vio-trunk, password: "${PW}"}
             register: {enabled: true, expires: 300}
-        """).trunks["freepbx"]
+        """, env={"PW": "pw"}).trunks["freepbx"]
     assert trunk.register.enabled and trunk.register.registrar is None
     assert trunk.register.contact_user is None and trunk.register.aor is None
     assert (trunk.register.retry_min_s, trunk.register.retry_max_s) == (2.0, 300.0)
@@ -599,6 +605,139 @@ def test_env_errors_name_the_variable_and_never_print_its_value() -> None:
         "vio.yaml:6: trunks.pbx.outbound.password: invalid reference '${bad-name}' (expected "
         "${NAME} or ${NAME:-default})",
     ]
+
+
+# --- secrets: ${ENV} references or owner-only files -----------------------------------
+
+
+def _secret_file(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: hunter2}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.password: a secret must not be written in the config: "
+     "write ${NAME} (set NAME in the environment) or use password_file: PATH (a file only its "
+     "owner can read, chmod 600)"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: 'pre${PW}'}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.password: a secret must not be written in the config: "
+     "write ${NAME} (set NAME in the environment) or use password_file: PATH (a file only its "
+     "owner can read, chmod 600)"),
+    ("summary: {provider: openai, url: u, model: m, api_key: sk-hunter2}\n",
+     "vio.yaml:1: summary.api_key: a secret must not be written in the config: write ${NAME} "
+     "(set NAME in the environment) or use api_key_file: PATH (a file only its owner can read, "
+     "chmod 600)"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: '${EMPTY}'}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.password: must not be empty (${EMPTY} is empty)"),
+])
+def test_literal_secrets_are_refused_without_quoting_them(text: str, expected: str) -> None:
+    assert errors(text, env={"PW": "x", "EMPTY": ""}) == [expected]
+    assert "hunter2" not in expected
+
+
+def test_env_default_for_a_secret_is_warned_about_only_when_used() -> None:
+    text = "summary: {provider: openai, url: u, model: m, api_key: '${KEY:-sk-dev}'}\n"
+    config = parse(text)
+    assert config.summary.api_key == "sk-dev"
+    assert [str(w) for w in config.warnings] == [
+        "vio.yaml:1: summary.api_key: ${KEY} is not set: using the default written in the "
+        "config"]
+    assert parse(text, env={"KEY": "sk-prod"}).warnings == ()
+
+
+def test_warnings_never_quote_a_secret() -> None:
+    config = parse("""\
+        trunks:
+          tw: {kind: twilio, inbound: {allow: twilio}, outbound: {host: "${TW_HOST}"}}
+        """, env={"TW_HOST": "127.0.0.1"})
+    assert [str(w) for w in config.warnings] == [
+        "vio.yaml:2: trunks.tw.outbound.host: '***' is not a Twilio termination host "
+        "(<name>.pstn.twilio.com); fine for a test peer"]
+
+
+def test_secret_files_are_read_relative_to_the_config_and_kept_as_secrets(
+        tmp_path: Path) -> None:
+    _secret_file(tmp_path / "pbx.pw", "pbx-pass\n")
+    _secret_file(tmp_path / "openai.key", "sk-from-file", 0o400)
+    cfg = write(tmp_path / "vio.yaml", """\
+        trunks:
+          pbx:
+            kind: byoc
+            outbound: {host: h, username: u, password_file: pbx.pw}
+        summary: {provider: openai, url: u, model: m, api_key_file: openai.key}
+        """)
+    config = load_config(cfg, env={})
+    out = config.trunks["pbx"].outbound
+    assert out is not None and out.password == "pbx-pass"  # trailing newline dropped
+    assert config.summary.api_key == "sk-from-file"
+    assert set(config.secrets) == {"pbx-pass", "sk-from-file"}
+    assert "pbx-pass" not in repr(out)
+    # a reload loads the config again: the file is read again
+    _secret_file(tmp_path / "pbx.pw", "rotated\n")
+    again = load_config(cfg, env={}).trunks["pbx"].outbound
+    assert again is not None and again.password == "rotated"
+
+
+def test_secret_file_errors_are_all_reported_at_once(tmp_path: Path) -> None:
+    import os
+
+    _secret_file(tmp_path / "open.pw", "x1", 0o644)
+    _secret_file(tmp_path / "group.pw", "x2", 0o640)
+    _secret_file(tmp_path / "empty.pw", "\n")
+    other = _secret_file(tmp_path / "other.pw", "x3")
+    os.chown(other, 65534, 65534)  # nobody (the tests run as root)
+    _secret_file(tmp_path / "both.pw", "x4")
+    (tmp_path / "dir.pw").mkdir()
+    cfg = write(tmp_path / "vio.yaml", """\
+        trunks:
+          a: {kind: byoc, outbound: {host: h, username: u, password_file: missing.pw}}
+          b: {kind: byoc, outbound: {host: h, username: u, password_file: open.pw}}
+          c: {kind: byoc, outbound: {host: h, username: u, password_file: group.pw}}
+          d: {kind: byoc, outbound: {host: h, username: u, password_file: empty.pw}}
+          e: {kind: byoc, outbound: {host: h, username: u, password_file: other.pw}}
+          f: {kind: byoc, outbound: {host: h, username: u, password: "${PW}",
+                                     password_file: both.pw}}
+          g: {kind: byoc, outbound: {host: h, username: u, password_file: dir.pw}}
+          h: {kind: byoc, outbound: {host: h, username: u, password_file: ""}}
+        summary: {provider: openai, url: u, model: m, api_key_file: open.pw}
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={"PW": "x5"})
+    d = tmp_path
+    assert [str(i) for i in info.value.issues] == [
+        f"{cfg}:2: trunks.a.outbound.password_file: cannot read secret file {d}/missing.pw: "
+        "No such file or directory",
+        f"{cfg}:3: trunks.b.outbound.password_file: secret file {d}/open.pw has mode 0644: "
+        f"group/others may access it (chmod 600 {d}/open.pw)",
+        f"{cfg}:4: trunks.c.outbound.password_file: secret file {d}/group.pw has mode 0640: "
+        f"group/others may access it (chmod 600 {d}/group.pw)",
+        f"{cfg}:5: trunks.d.outbound.password_file: secret file {d}/empty.pw is empty",
+        f"{cfg}:6: trunks.e.outbound.password_file: secret file {d}/other.pw is not owned by "
+        "the user running vio-sbc",
+        f"{cfg}:8: trunks.f.outbound.password_file: give password or password_file, not both",
+        f"{cfg}:9: trunks.g.outbound.password_file: secret file {d}/dir.pw is not a regular "
+        "file",
+        f"{cfg}:10: trunks.h.outbound.password_file: must not be empty",
+        f"{cfg}:11: summary.api_key_file: secret file {d}/open.pw has mode 0644: group/others "
+        f"may access it (chmod 600 {d}/open.pw)",
+    ]
+
+
+def test_a_secret_read_from_a_file_is_never_quoted_in_an_error(tmp_path: Path) -> None:
+    _secret_file(tmp_path / "k", "sk-9f8e7d")
+    _secret_file(tmp_path / "h", "sk-9f8e7d")
+    cfg = write(tmp_path / "vio.yaml", """\
+        summary: {provider: openai, url: u, model: m, api_key_file: k}
+        trunks:
+          pbx: {kind: byoc, outbound: {host: h, username: u, password_file: h}}
+        sip: {listen: "sk-9f8e7d"}
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    text = "\n".join(str(i) for i in info.value.issues)
+    assert "sip.listen" in text and "sk-9f8e7d" not in text and "***" in text
 
 
 # --- twilio preset ---------------------------------------------------------------------

@@ -35,6 +35,7 @@ from vio_sbc.config.nodes import (
     section,
     string,
 )
+from vio_sbc.config.secret_schema import secret_keys, take_file_secret
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _INCREMENT = re.compile(r"([0-9]{1,4})/([0-9]{1,4})")
@@ -136,7 +137,7 @@ SUMMARY_SPEC = {
     "provider": choice("extractive", "openai"),
     "url": string(nonempty=True),
     "model": string(nonempty=True),
-    "api_key": string(),
+    **secret_keys("api_key"),  # api_key: ${ENV}, or api_key_file: PATH
     "timeout_s": number(positive=True),
 }
 
@@ -145,6 +146,7 @@ def build_summary(item: Item | None, issues: Issues) -> SummarySettings:
     sec = section(item, SUMMARY_SPEC, issues) if item is not None else None
     if sec is None:
         return SummarySettings()
+    take_file_secret(sec, "api_key", issues)
     settings = SummarySettings(**sec.values)
     if settings.provider == "openai":
         for key in ("url", "model"):

@@ -160,6 +160,7 @@ class _Loader:
         elif default_item is not None and workspace.default_agent not in self.agent_names:
             self.issues.at(default_item,
                            self._unknown("agent", workspace.default_agent, self.agent_names))
+        self.secrets.extend(self.issues.secrets)  # values read from *_file secrets
         if self.issues.items:
             rank = {f: i for i, f in enumerate(self.files)}
             ordered = sorted(self.issues.items, key=lambda i: (rank.get(i.file, -1), i.line))
@@ -168,10 +169,10 @@ class _Loader:
                       agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
                       dialer=dialer, summary=summary,
                       source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
-                      warnings=tuple(self.issues.warnings), http=http)
+                      warnings=tuple(self._redacted(self.issues.warnings)), http=http)
 
     def _redacted(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
-        """Messages quote bad values: never a ${ENV} secret's (check output, logs)."""
+        """Messages quote values: never a secret's (${ENV} or file; check output, logs)."""
         scrub = Redactor(self.secrets).scrub
         return [ConfigIssue(i.file, i.line, i.path, scrub(i.message)) for i in issues]
 

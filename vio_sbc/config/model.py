@@ -333,7 +333,7 @@ class Config:
     dialer: DialerSettings = DialerSettings()
     summary: SummarySettings = SummarySettings()
     source: str = ""  # path of the main file
-    secrets: tuple[str, ...] = ()  # resolved ${ENV} values, for log redaction
+    secrets: tuple[str, ...] = ()  # resolved ${ENV} values and *_file secrets, for redaction
     warnings: tuple[ConfigIssue, ...] = ()  # valid but suspicious (printed by `check`)
     http: HttpSettings | None = None
 

@@ -37,6 +37,7 @@ class Issues:
     def __init__(self) -> None:
         self.items: list[ConfigIssue] = []
         self.warnings: list[ConfigIssue] = []  # valid but suspicious; never fail the load
+        self.secrets: list[str] = []  # values read from secret files (for redaction)
 
     def warn(self, item: Item, message: str) -> None:
         self.warnings.append(ConfigIssue(item.file, item.line, item.path, message))

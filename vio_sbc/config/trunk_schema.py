@@ -24,6 +24,7 @@ from vio_sbc.config.nodes import (
     str_value,
     string,
 )
+from vio_sbc.config.secret_schema import secret_keys, take_file_secret
 
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 TWILIO_TERMINATION = re.compile(r"[a-z0-9][a-z0-9-]*\.pstn\.twilio\.com", re.I)
@@ -72,7 +73,7 @@ OUTBOUND_SPEC = {
     "port": integer(1, 65535),
     "transport": choice("udp", "tcp"),
     "username": string(nonempty=True),
-    "password": string(nonempty=True),
+    **secret_keys("password"),  # password: ${ENV}, or password_file: PATH
     "realm": string(nonempty=True),
     "from_domain": nullable(host),
     "caller_id": nullable(e164),
@@ -101,9 +102,11 @@ def build_outbound(item: Item, kind: str | None, issues: Issues) -> TrunkOutboun
     sec = section(item, OUTBOUND_SPEC, issues, required=("host",))
     if sec is None or "host" not in sec.values:
         return None
+    take_file_secret(sec, "password", issues)
     values = sec.values
-    if ("password" in sec.items) != ("username" in sec.items):
-        missing = "username" if "password" in sec.items else "password"
+    has_password = "password" in sec.items or "password_file" in sec.items
+    if has_password != ("username" in sec.items):
+        missing = "username" if has_password else "password or password_file"
         issues.add(item.file, item.key_line, item.path,
                    f"digest credentials need both username and password ({missing} is missing)")
     if kind == "twilio" and not TWILIO_TERMINATION.fullmatch(values["host"]):

@@ -67,6 +67,8 @@ class OpenAiSummariser:
                 raw = resp.read(1 << 20)
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode("utf-8", "replace").strip()
+            if self.api_key:  # providers echo a rejected key ("Incorrect API key: sk-...")
+                detail = detail.replace(self.api_key, "***")
             raise SummaryError(f"HTTP {exc.code} {exc.reason}: {detail}"[:300]) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc

@@ -40,6 +40,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(500, {"error": {"message": "model overloaded"}})
         elif Handler.mode == "garbage":
             self._send(200, {"nope": 1})
+        elif Handler.mode == "401":  # as some providers do: quote the rejected key
+            key = str(self.headers.get("Authorization")).removeprefix("Bearer ")
+            self._send(401, {"error": f"Incorrect API key provided: {key}"})
 
     def _send(self, status: int, obj: object) -> None:
         data = json.dumps(obj).encode()
@@ -86,6 +89,7 @@ def test_success(server: str) -> None:
 @pytest.mark.parametrize(("mode", "message"), [
     ("500", 'HTTP 500 Internal Server Error: {"error": {"message": "model overloaded"}}'),
     ("garbage", "response is not a chat completion (no choices[0].message.content)"),
+    ("401", 'HTTP 401 Unauthorized: {"error": "Incorrect API key provided: ***"}'),
 ])
 def test_failures_raise_with_a_precise_message(server: str, mode: str, message: str) -> None:
     Handler.mode = mode

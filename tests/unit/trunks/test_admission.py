@@ -13,7 +13,7 @@ CFG = textwrap.dedent("""
     trunks:
       tw:
         kind: twilio
-        outbound: {host: vio.pstn.twilio.com, username: u, password: p, max_calls: 2, cps: 1}
+        outbound: {host: vio.pstn.twilio.com, username: u, password: "${PW}", max_calls: 2, cps: 1}
       pbx:
         kind: byoc
     numbers:
@@ -26,7 +26,7 @@ CFG = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def cfg() -> Config:
-    return parse_config_text(CFG, "vio.yaml", env={})
+    return parse_config_text(CFG, "vio.yaml", env={"PW": "p"})
 
 
 @pytest.mark.parametrize(("number", "live", "down", "status", "detail"), [
