@@ -57,7 +57,7 @@ trunks:
   reg:
     kind: byoc
     outbound: {{host: 127.0.0.3, port: @REG_PORT@, transport: tcp, username: vio-trunk,
-               password: "@PASSWORD@", options_interval_s: 0}}
+               @REG_SECRET@, options_interval_s: 0}}
     register: {{enabled: @REGISTER@, expires: 6, retry_min_s: 0.5, retry_max_s: 1}}
   tw:
     kind: twilio
@@ -66,7 +66,7 @@ trunks:
       host: 127.0.0.4
       port: @TERM_PORT@
       username: vio-term
-      password: "@PASSWORD@"
+      password: "${{VIO_TEST_TRUNK_PASSWORD}}"
       max_calls: 2
       cps: 5
       options_interval_s: 0
@@ -79,12 +79,21 @@ numbers:
 
 
 def config_text(reg_port: int | None = None, term_port: int = 9,
-                direction: str = "both") -> str:
-    """The registering trunk `reg` registers only when `reg_port` is given."""
+                direction: str = "both", reg_secret: str | None = None) -> str:
+    """The registering trunk `reg` registers only when `reg_port` is given. Passwords
+    come from ${VIO_TEST_TRUNK_PASSWORD} (literals are refused), or `reg_secret` for
+    the `reg` trunk (e.g. "password_file: reg.pw")."""
     return (CONFIG.replace("@REG_PORT@", str(reg_port or 9))
             .replace("@REGISTER@", "true" if reg_port else "false")
             .replace("@TERM_PORT@", str(term_port))
-            .replace("@PASSWORD@", PASSWORD).replace("@DIRECTION@", direction))
+            .replace("@REG_SECRET@", reg_secret or 'password: "${{VIO_TEST_TRUNK_PASSWORD}}"')
+            .replace("@DIRECTION@", direction))
+
+
+@pytest.fixture(autouse=True)
+def trunk_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The servers and CLI processes the tests start inherit it."""
+    monkeypatch.setenv("VIO_TEST_TRUNK_PASSWORD", PASSWORD)
 
 
 def sipp_bin() -> str:
@@ -209,6 +218,42 @@ def test_registers_refreshes_attributes_and_recovers(tmp_path: Path) -> None:
         registrar.stop()
         rc = srv.stop()
     assert rc == 0, srv.raw[-20:]
+
+
+def test_password_file_registers_and_a_reload_rereads_it(tmp_path: Path) -> None:
+    """The trunk's digest password comes from an owner-only file; the SIPp registrar
+    checks the digest. A wrong password in the file gets 403; the right one written
+    to the file and a reload register the trunk. Neither value is ever logged."""
+    pw = tmp_path / "reg.pw"
+    pw.write_text("not-the-password\n")
+    pw.chmod(0o600)
+    reg_port = free_port(REGISTRAR_IP)
+    registrar = start_uas(tmp_path, "uas_registrar_401.xml", REGISTRAR_IP, reg_port,
+                          ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "60"])
+    srv = start_server(tmp_path, config_text(reg_port=reg_port,
+                                             reg_secret="password_file: reg.pw"))
+    try:
+        n, failed = wait_after(srv, 0, "trunk_registration_failed", trunk="reg")
+        assert failed["code"] == 403  # the registrar checked the digest of the file's value
+        pw.write_text(PASSWORD + "\n")
+        out = cli(srv, "reload")
+        assert out.returncode == 0, out.stdout + out.stderr
+        n, ok = wait_after(srv, n, "trunk_registered", trunk="reg")
+        assert ok["expires_s"] == 60
+        # a file that loosened its permissions: the reload is refused, the old config kept
+        pw.chmod(0o644)
+        out = cli(srv, "reload")
+        assert out.returncode == 2
+        assert (f"trunks.reg.outbound.password_file: secret file {pw} has mode 0644: "
+                f"group/others may access it (chmod 600 {pw})") in out.stderr
+        assert "registered" in cli(srv, "status").stdout
+    finally:
+        registrar.stop()
+        rc = srv.stop()
+    assert rc == 0, srv.raw[-20:]
+    log = "".join(srv.raw)
+    assert PASSWORD not in log and "not-the-password" not in log
+    assert "trunk_account_modified" in log  # the reload applied the new password
 
 
 def test_wrong_password_gets_403_and_the_slow_retry(tmp_path: Path) -> None:
