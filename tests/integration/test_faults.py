@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
 import signal
 import sqlite3
 import subprocess
 import threading
 import time
+import wave
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -54,9 +58,9 @@ def test_rtp_inactivity_ends_the_call(tmp_path: Path) -> None:
         assert srv.stop() == 0
 
 
-def _answered_raw_call(srv: Server, peer: UdpPeer) -> str:
+def _answered_raw_call(srv: Server, peer: UdpPeer, number: str = "+14155550100") -> str:
     """A call from a raw socket, answered and ACKed; its SIP Call-ID."""
-    text = request("INVITE", srv.port, src=peer.src, src_port=peer.port,
+    text = request("INVITE", srv.port, src=peer.src, src_port=peer.port, number=number,
                    body=SDP_PCMU.format(ip=peer.src, rtp=40000))
     cid = text.split("Call-ID: ", 1)[1].split("\r\n", 1)[0]
     peer.send(text, srv.port)
@@ -105,30 +109,78 @@ def test_sigterm_drains_live_call_refuses_new_ones_and_exits_0(tmp_path: Path) -
         srv.stop()
 
 
+RATED = BASE_CONFIG.replace(
+    "    number_format: {{country_code: \"1\", national_length: 10}}\n",
+    "    number_format: {{country_code: \"1\", national_length: 10}}\n"
+    "    rates: {{currency: USD, inbound: {{per_minute: 0.0085, increment: \"1/1\"}}}}\n", 1,
+).replace("workspace:\n", "workspace:\n  platform_rate: {{per_minute: 0.05}}\n", 1)
+
+
 def test_sigkill_then_restart_closes_the_call_as_interrupted(tmp_path: Path) -> None:
-    srv = start_server(tmp_path)
+    """...and computes its cost and summary from what the call log kept: the
+    recording's length (the longest source here), the transcript (the greeting)."""
+    assert "rates:" in RATED and "platform_rate" in RATED
+    srv = start_server(tmp_path, RATED)
     peer = UdpPeer()
     try:
-        cid = _answered_raw_call(srv, peer)
+        cid = _answered_raw_call(srv, peer, number="+14155550101")  # the receptionist
         srv.wait_event("call_answered")
         deadline = time.monotonic() + 10  # the call log is written asynchronously
         while srv.call_row(cid, final=False)["status"] not in ("answered", "active"):
             assert time.monotonic() < deadline, "answered call never logged as answered"
             time.sleep(0.05)
+        call_id = srv.call_row(cid, final=False)["id"]
+        deadline = time.monotonic() + 20
+        wav: Path | None = None
+        while wav is None or wav.stat().st_size < 44 + 4 * 8000 * 2:  # 2 s recorded
+            assert time.monotonic() < deadline, "recording never reached 2 s"
+            wav = next((srv.dir / "recordings").rglob(f"{call_id}.wav"), None)
+            time.sleep(0.1)
+        while not srv.db().execute("SELECT 1 FROM transcript WHERE call_id = ?",
+                                   (call_id,)).fetchone():  # the greeting's row
+            assert time.monotonic() < deadline, "no transcript row"
+            time.sleep(0.05)
         srv.proc.send_signal(signal.SIGKILL)
         srv.proc.wait(10)
     finally:
         peer.close()
-    again = start_server(tmp_path)  # same storage dir
+    with wave.open(str(wav)) as w:
+        recorded = w.getnframes() / w.getframerate()
+    again = start_server(tmp_path, RATED)  # same storage dir
     try:
         ev = again.wait_event("calls_interrupted")
         assert ev["count"] == 1
+        again.wait_event("calls_recovered", count=1)
         row = again.call_row(cid)
         assert (row["status"], row["hangup_side"]) == ("interrupted", "system")
         assert row["ended_at"] is not None
+        deadline = time.monotonic() + 10  # the recovered fields are written asynchronously
+        while again.call_row(cid)["summary"] is None:
+            assert time.monotonic() < deadline, "recovery wrote no summary"
+            time.sleep(0.05)
+        row = again.call_row(cid)
+        events = [(e["kind"], e["data"]) for e in again.events(call_id)]
     finally:
         rc = again.stop()
         assert rc == 0, "".join(again.raw[-15:])
+    # the length is the recording's (the raw peer sends no RTP: no caller speech, and
+    # the greeting ended long before the kill)
+    assert row["duration_s"] == pytest.approx(recorded, abs=0.001) and recorded >= 2
+    breakdown = json.loads(row["cost_breakdown"])
+    assert breakdown["recovery"] == {"duration_s": row["duration_s"], "from": "recording"}
+    billable = math.ceil(recorded)  # "1/1" increment: whole started seconds
+    expected = (Decimal("0.0085") * billable / 60).quantize(Decimal("0.000001"),
+                                                            rounding=ROUND_HALF_UP) + \
+        (Decimal("0.05") * billable / 60).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    assert (Decimal(row["cost"]), row["cost_currency"], row["billable_s"]) == (expected, "USD",
+                                                                               billable)
+    assert row["summary_provider"] == "extractive:recovery"
+    summary = row["summary"]
+    assert '- agent 00:00: "Thanks for calling. How can I help?"' in summary
+    assert "Outcome: interrupted (the server stopped during the call)." in summary
+    assert summary.endswith(f"Computed at restart from the call log: about {round(recorded)} s "
+                            "answered, from the recording.")
+    assert ("recovered", f"duration {recorded:.3f} s from the recording") in events
 
 
 def test_locked_database_loses_no_writes(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ class CallLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect()
         migrate(db)
+        self.interrupted_ids: list[str] = []  # closed as interrupted by this start
         self.interrupted_on_start = self._close_interrupted(db)
         db.conn.close()
         self._q: queue.Queue[object] = queue.Queue(maxsize=max_queue)
@@ -123,6 +124,8 @@ class CallLog:
     def _close_interrupted(self, db: sqlite_utils.Database) -> int:
         placeholders = ",".join("?" for _ in LIVE_STATUSES)
         with db.conn:
+            self.interrupted_ids = [str(r[0]) for r in db.execute(
+                f"SELECT id FROM calls WHERE status IN ({placeholders})", list(LIVE_STATUSES))]
             cur = db.execute(
                 f"UPDATE calls SET status = 'interrupted', ended_at = coalesce(ended_at, ?), "
                 f"hangup_side = coalesce(hangup_side, 'system') "

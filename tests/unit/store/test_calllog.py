@@ -20,7 +20,7 @@ def test_rows_written_and_live_calls_closed_as_interrupted(tmp_path: Path) -> No
     assert log.get("a") is not None
     # simulate a crash: "b" stayed live; a new CallLog closes it
     log2 = CallLog(db)
-    assert log2.interrupted_on_start == 1
+    assert log2.interrupted_on_start == 1 and log2.interrupted_ids == ["b"]
     row = log2.get("b")
     assert row is not None and row["status"] == "interrupted" and row["hangup_side"] == "system"
     assert log2.get("a")["status"] == "ended"  # type: ignore[index]
