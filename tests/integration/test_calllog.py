@@ -323,10 +323,19 @@ def test_transferred_call_summary_says_transferred(tmp_path: Path) -> None:
     assert "dtmf" in speakers and "agent" in speakers
 
 
-def test_outbound_call_cost_uses_the_callee_prefix(tmp_path: Path) -> None:
+def test_outbound_call_cost_uses_the_callee_prefix(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """An outbound call through the Twilio-like SIPp termination of test_trunks: the
     rate is the longest outbound prefix of the callee, 6/6 blocks plus the fee."""
-    from tests.integration.test_trunks import TERM_IP, cli, config_text, start_uas
+    from tests.integration.test_trunks import (
+        TERM_IP,
+        cli,
+        config_text,
+        start_uas,
+        use_trunk_password,
+    )
+
+    use_trunk_password(monkeypatch)
 
     term_port = free_port(TERM_IP)
     text = config_text(term_port=term_port).replace(

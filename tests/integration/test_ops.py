@@ -129,7 +129,8 @@ def test_health_without_http_is_refused(tmp_path: Path) -> None:
                                   "endpoint")
 
 
-def test_readyz_and_metrics_follow_trunk_registration(tmp_path: Path) -> None:
+def test_readyz_and_metrics_follow_trunk_registration(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A registering trunk: not ready until registered (SIPp registrar with 401
     digest), vio_trunk_registered follows; the registrar gone -> not ready again."""
     from tests.integration.test_trunks import (
@@ -137,8 +138,11 @@ def test_readyz_and_metrics_follow_trunk_registration(tmp_path: Path) -> None:
         REGISTRAR_IP,
         config_text,
         start_uas,
+        use_trunk_password,
         wait_after,
     )
+
+    use_trunk_password(monkeypatch)
 
     reg_port, http_port = free_port(REGISTRAR_IP), free_port()
     text = config_text(reg_port=reg_port) + f"http: {{{{listen: 127.0.0.1:{http_port}}}}}\n"
@@ -170,8 +174,11 @@ def test_readyz_and_metrics_follow_trunk_registration(tmp_path: Path) -> None:
         assert srv.stop() == 0
 
 
-def test_dialer_queue_depth_is_exported(tmp_path: Path) -> None:
-    from tests.integration.test_trunks import config_text
+def test_dialer_queue_depth_is_exported(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integration.test_trunks import config_text, use_trunk_password
+
+    use_trunk_password(monkeypatch)
 
     http_port = free_port()
     text = (config_text() + "dialer: {{enabled: true}}\n"

@@ -90,10 +90,15 @@ def config_text(reg_port: int | None = None, term_port: int = 9,
             .replace("@DIRECTION@", direction))
 
 
+def use_trunk_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set the variable `config_text` refers to: the servers and CLI processes a test
+    starts inherit it (tests of other modules using `config_text` call this too)."""
+    monkeypatch.setenv("VIO_TEST_TRUNK_PASSWORD", PASSWORD)
+
+
 @pytest.fixture(autouse=True)
 def trunk_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The servers and CLI processes the tests start inherit it."""
-    monkeypatch.setenv("VIO_TEST_TRUNK_PASSWORD", PASSWORD)
+    use_trunk_password(monkeypatch)
 
 
 def sipp_bin() -> str:
