@@ -625,6 +625,13 @@ def _secret_file(path: Path, text: str, mode: int = 0o600) -> Path:
      "vio.yaml:2: trunks.pbx.outbound.password: a secret must not be written in the config: "
      "write ${NAME} (set NAME in the environment) or use password_file: PATH (a file only its "
      "owner can read, chmod 600)"),
+    ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: 4711}}\n",
+     "vio.yaml:2: trunks.pbx.outbound.password: a secret must not be written in the config: "
+     "write ${NAME} (set NAME in the environment) or use password_file: PATH (a file only its "
+     "owner can read, chmod 600)"),
+    ("trunks:\n  pbx:\n    kind: byoc\n    outbound:\n      host: h\n      username: u\n"
+     "      password: ${NUM}\n",
+     "vio.yaml:7: trunks.pbx.outbound.password: expected a string, got integer '${NUM}'"),
     ("summary: {provider: openai, url: u, model: m, api_key: sk-hunter2}\n",
      "vio.yaml:1: summary.api_key: a secret must not be written in the config: write ${NAME} "
      "(set NAME in the environment) or use api_key_file: PATH (a file only its owner can read, "
@@ -633,8 +640,8 @@ def _secret_file(path: Path, text: str, mode: int = 0o600) -> Path:
      "vio.yaml:2: trunks.pbx.outbound.password: must not be empty (${EMPTY} is empty)"),
 ])
 def test_literal_secrets_are_refused_without_quoting_them(text: str, expected: str) -> None:
-    assert errors(text, env={"PW": "x", "EMPTY": ""}) == [expected]
-    assert "hunter2" not in expected
+    assert errors(text, env={"PW": "x", "EMPTY": "", "NUM": "4711"}) == [expected]
+    assert "hunter2" not in expected and "4711" not in expected
 
 
 def test_env_default_for_a_secret_is_warned_about_only_when_used() -> None:

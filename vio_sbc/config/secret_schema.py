@@ -26,8 +26,8 @@ def _key(item: Item) -> str:
 
 
 def env_secret(item: Item, issues: Issues) -> str:
-    """A secret written as one ${NAME} (or ${NAME:-default}) reference."""
-    value = str_value(item)
+    """A secret written as one ${NAME} (or ${NAME:-default}) reference. A literal of
+    any type is refused before its type is checked, so no message quotes it."""
     template = item.doc.templates.get(id(item.node))
     ref = _ENV_REF.fullmatch(template) if template is not None else None
     if ref is None:
@@ -35,6 +35,7 @@ def env_secret(item: Item, issues: Issues) -> str:
         raise Invalid(f"a secret must not be written in the config: write ${{NAME}} (set NAME "
                       f"in the environment) or use {key}_file: PATH (a file only its owner "
                       "can read, chmod 600)")
+    value = str_value(item)  # unquoted ${X} holding digits: shown as '${X}', not its value
     if not value:
         raise Invalid(f"must not be empty (${{{ref.group(1)}}} is empty)")
     if ref.group(2) is not None and value == ref.group(2):
