@@ -121,7 +121,10 @@ class Softswitch:
         self.health = Health()
         self.health.add_check("sip_transport", self._transport_ready)
         self.health.add_check("call_log", db_writable(self.calllog.path))
-        self._registrations: dict[str, bool] = {}  # trunk -> registered (main thread writes)
+        # trunk -> registered (main thread writes); not registered until the first tick
+        # says so, or /readyz would answer ready before any registration was tried
+        self._registrations: dict[str, bool] = {
+            n: False for n, t in cfg.trunks.items() if t.outbound and t.register.enabled}
         self.health.add_check("trunk_registrations", self._registrations_ready)
         self.media_stats = MediaStats()
         self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
