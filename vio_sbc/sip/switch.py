@@ -46,6 +46,7 @@ from vio_sbc.routing import (
 )
 from vio_sbc.rtp.inactivity import InactivityWatch
 from vio_sbc.sip.call import SbcCall
+from vio_sbc.sip.guard import SipGuard, patch_problem
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.message import (
     SipParseError,
@@ -126,6 +127,8 @@ class Softswitch:
         self.media_stats = MediaStats()
         self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
+        self.guard = SipGuard(self)  # pjsip-level stranger drop and 405/501 (sip/guard.py)
+        self.tick_hooks.append(self.guard.tick)
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
@@ -140,6 +143,8 @@ class Softswitch:
             self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts)
         except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
             raise StartupError(f"agents: {exc}") from exc
+        if why_not := patch_problem(cfg.sip.stranger_response):
+            raise StartupError(why_not)
         ep = pj.Endpoint()
         with stdout_to_stderr():
             ep.libCreate()
@@ -189,6 +194,7 @@ class Softswitch:
                     f"cannot listen on {kind} {cfg.sip.listen}: {exc.info()}"
                 ) from exc
         ep.libStart()
+        self.guard.install()
         ep.audDevManager().setNullDev()
         self._set_codecs()
         self.acc = InboundAccount(self)
