@@ -20,7 +20,7 @@ trunks:
   carrier:
     kind: byoc
     inbound: {allow: [10.1.0.0/16]}
-    outbound: {host: 192.0.2.10, port: 5080}
+    outbound: {host: 192.0.2.10, port: 5080, username: u, password: p}
     register: {enabled: true, registrar: "sip:198.51.100.7:5060;transport=tcp"}
   named:
     kind: byoc
@@ -59,8 +59,11 @@ def test_pack_lays_out_families_addresses_and_prefixes() -> None:
 def test_drop_on_a_library_without_the_patch_names_the_library(
         monkeypatch: pytest.MonkeyPatch) -> None:
     real = native.symbol
-    monkeypatch.setattr(guard.native, "symbol",
-                        lambda name, ctype=None: None if name == guard.INSTALL else real(name, ctype))
+
+    def without_patch(name: str, ctype: object = None) -> object:
+        return None if name == guard.INSTALL else real(name, ctype)
+
+    monkeypatch.setattr(guard.native, "symbol", without_patch)
     why = patch_problem("drop")
     assert why is not None
     assert why.startswith("sip.stranger_response: drop needs the 20-sip-guard pjproject patch, "
