@@ -96,9 +96,14 @@ def scanners(tmp: Path, mode: str) -> None:
                 print(f"{tool}: not installed (pip install sipvicious)")
                 continue
             t0 = time.monotonic()
-            p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, cwd=tmp)
-            out = (p.stdout + p.stderr).strip().splitlines()
-            print(f"[{mode}] {tool} {' '.join(args[3:])}: rc {p.returncode}, "
+            # svcrack never stops by itself when every REGISTER gets 403: bounded here
+            try:
+                p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30,
+                                   cwd=tmp)
+                rc, out = str(p.returncode), (p.stdout + p.stderr).strip().splitlines()
+            except subprocess.TimeoutExpired:
+                rc, out = "none (still running, stopped after 30 s)", []
+            print(f"[{mode}] {tool} {' '.join(args[3:])}: rc {rc}, "
                   f"{time.monotonic() - t0:.0f} s: {out[-1] if out else ''}")
         with srv.db() as c:
             rows = c.execute("SELECT count(*) FROM calls").fetchone()[0]
