@@ -5,8 +5,9 @@ vio_sbc/sip/guard.py) against the real server, from raw sockets and SIPp:
   Trying) for any method, while the trunk still completes a call; a reload moves
   an address in and out of the allow list;
 * `reject` (the default): a stranger gets the same 403 for every method; a trunk's
-  REGISTER gets 405 + Allow, an unknown method 501, a BYE outside any dialog 481,
-  ACK nothing; an unknown method inside a dialog gets pjsip's 500.
+  REGISTER, SUBSCRIBE, PUBLISH, MESSAGE, REFER get 405 + Allow, an unknown method
+  501, a BYE outside any dialog 481, ACK nothing; an unknown method inside a dialog
+  gets pjsip's 500.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def test_drop_mode_answers_strangers_nothing_and_trunks_as_before(
     opt = request("OPTIONS", srv.port, src=STRANGER_IP, transport="TCP")
     assert tcp_exchange(opt.encode(), srv.port, src=STRANGER_IP, timeout=1.0) == b""
     wait_rejected(url, "stranger_dropped", before + len(msgs) + 1)
+    # one log line for the lot (at most one a minute), no line per packet
+    assert srv.wait_event("sip_guard_answered")["stranger_dropped"] >= 1
     # nothing of it reached the application: no call row, no stranger log line
     assert not [ev for ev in srv.lines if ev.get("event") == "stranger_refused"]
     with srv.db() as c:
@@ -221,7 +224,12 @@ def test_reject_mode_answers_unhandled_requests_from_a_trunk(
         allow = {m.strip() for m in reg.headers["allow"].split(",")}
         assert {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"} <= allow
         assert "REGISTER" not in allow
-        assert [r.status for r in ask("PUBLISH")] == [405]
+        # what pjsua would serve for a phone, a softswitch does not: before the patch
+        # a presence SUBSCRIBE got 200 (a subscription) and a MESSAGE 200
+        for method, extra in (("PUBLISH", ""), ("SUBSCRIBE", "Event: presence\r\n"),
+                              ("MESSAGE", ""), ("REFER", "Refer-To: <sip:x@127.0.0.2>\r\n")):
+            (r,) = ask(method, extra=extra)
+            assert r.status == 405 and method not in r.headers["allow"], (method, r)
         (foo,) = ask("FOO")
         assert (foo.status, foo.reason) == (501, "Not Implemented")
         assert [r.status for r in ask("BYE")] == [481]  # no dialog
@@ -229,7 +237,7 @@ def test_reject_mode_answers_unhandled_requests_from_a_trunk(
         assert [r.status for r in ask("OPTIONS")] == [200]  # pjsua's own answer
     finally:
         peer.close()
-    wait_rejected(url, "method_not_allowed", 2)
+    wait_rejected(url, "method_not_allowed", 5)
     wait_rejected(url, "not_implemented", 1)
     wait_rejected(url, "no_dialog", 1)
 

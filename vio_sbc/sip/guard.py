@@ -2,17 +2,19 @@
 
 pjsua answers every INVITE it parses (`100 Trying`) before any Python hook runs, and
 answers OPTIONS itself, so "say nothing to strangers" cannot be done from pjsua2.
-`scripts/pjproject-patches/20-sip-guard.patch` adds two pjsip modules to pjsua-lib:
+`scripts/pjproject-patches/20-sip-guard.patch` adds three pjsip modules to pjsua-lib:
 
 * an early one (before the transaction layer) that, for a request whose source is in
   no allowed network and which belongs to no dialog of ours, either swallows it
   (`sip.stranger_response: drop`; counted) or, in `reject` mode, answers `403` to
   everything but INVITE/ACK/CANCEL (INVITE goes on to the application's 403, so a
   stranger sees the same 403 for every request);
+* one just before pjsua's modules that answers REGISTER/SUBSCRIBE/PUBLISH/MESSAGE/
+  REFER outside a dialog `405` + `Allow` (pjsua would drop REGISTER, accept a
+  presence subscription and answer MESSAGE 200: things a phone does);
 * a last one (after every pjsua module) that answers out-of-dialog requests nobody
-  took: `405` + `Allow` for REGISTER/SUBSCRIBE/PUBLISH/MESSAGE/REFER, `481` for
-  methods that only live in a dialog (BYE, CANCEL, INFO, ...), `501` for unknown
-  methods; ACK gets nothing.
+  took: `481` for methods that only live in a dialog (BYE, CANCEL, INFO, ...),
+  `501` for unknown methods; ACK gets nothing.
 
 This module computes the allowed networks (pure: `allowed_networks`), pushes them
 at start and whenever they change (a reload, a registrar seen at a new address),
