@@ -44,6 +44,7 @@ from vio_sbc.routing import (
     route_inbound,
     trunks_for_source,
 )
+from vio_sbc.rtp.guard import RtpGuard
 from vio_sbc.rtp.inactivity import InactivityWatch
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
@@ -118,6 +119,7 @@ class Softswitch:
         self._next_expiry = 0.0
         self.rtp_watch = InactivityWatch(cfg.rtp.inactivity_timeout_s)
         self.metrics = Metrics()
+        self.rtp_guard = RtpGuard(self.metrics.registry)  # rtp.source_check
         self.health = Health()
         self.health.add_check("sip_transport", self._transport_ready)
         self.health.add_check("call_log", db_writable(self.calllog.path))
@@ -170,6 +172,7 @@ class Softswitch:
                  max_calls=self.limits.max_calls, max_conf_ports=self.limits.max_conf_ports,
                  configured_max_calls=cfg.sip.max_calls)
         why = check_limits(self.limits, cfg.sip.max_calls, ec.medConfig.maxMediaPorts)
+        why = why or self.rtp_guard.apply(cfg.rtp.source_check)
         if why:
             ep.libDestroy()
             raise StartupError(why)
@@ -298,6 +301,7 @@ class Softswitch:
             self._next_expiry = now + 1.0
             self._expire_blocks(now)
             self._check_rtp(now)
+            self.rtp_guard.poll(self.calls.values())
             self._update_gauges()
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
@@ -606,6 +610,7 @@ class Softswitch:
                 tx_audio_frames=fields.get("tx_audio_frames"),
                 turn_latency_ms=turn_latencies(call.session.turn_ends, call.session.burst_starts)
                 if call.session is not None else [],
+                **self.rtp_guard.ended(call, self.calllog),
             )
         self._reap.append(call)
 
