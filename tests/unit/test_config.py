@@ -48,8 +48,9 @@ def test_empty_config_uses_defaults_and_builtin_agent(text: str) -> None:
     config = parse(text)
     assert config.sip.listen == HostPort("127.0.0.1", 5060)
     assert config.sip.transports == ("udp", "tcp")
-    assert config.sip.stranger_response == "403"
+    assert config.sip.stranger_response == "reject"
     assert (config.rtp.port_min, config.rtp.port_max) == (20000, 20999)
+    assert config.rtp.source_check == "latch"
     assert config.storage.dir == "var"
     assert config.workspace.default_agent == "receptionist"
     assert list(config.agents) == ["receptionist"]
@@ -98,6 +99,18 @@ def test_example_config_loads_with_its_included_trunk() -> None:
     assert config.agent_for(second) == (config.agents["receptionist"], True)
 
 
+@pytest.mark.parametrize("policy", ["latch", "strict", "off", "'off'"])
+def test_rtp_source_check(policy: str) -> None:
+    # unquoted `off` is YAML 1.1's false: still the policy name here
+    assert parse(f"rtp:\n  source_check: {policy}\n").rtp.source_check == policy.strip("'")
+
+
+@pytest.mark.parametrize(("value", "mode"), [("reject", "reject"), ("drop", "drop"),
+                                           ("403", "reject"), ('"403"', "reject")])
+def test_stranger_response_modes(value: str, mode: str) -> None:
+    assert parse(f"sip:\n  stranger_response: {value}\n").sip.stranger_response == mode
+
+
 def test_full_config_values() -> None:
     config = parse("""\
         sip:
@@ -128,7 +141,7 @@ def test_full_config_values() -> None:
     assert str(config.sip.listen) == "[::1]:5070"
     assert config.sip.public_address == "sbc.example.com"
     assert config.sip.transports == ("tcp",)
-    assert config.sip.stranger_response == "403"
+    assert config.sip.stranger_response == "reject"
     assert (config.rtp.port_min, config.rtp.port_max, config.rtp.clock_rate) == (30000, 30009,
                                                                                    16000)
     assert config.rtp.codecs == ("G722",) and config.rtp.inactivity_timeout_s == 2.5
@@ -205,10 +218,9 @@ PINNED = [
     ("sip:\n  transports: []\n", "vio.yaml:2: sip.transports: must not be empty"),
     ("sip:\n  transports: udp\n", "vio.yaml:2: sip.transports: expected a list, got string 'udp'"),
     ("sip:\n  stranger_response: 404\n",
-     "vio.yaml:2: sip.stranger_response: invalid value 404 (expected one of: 403)"),
-    ("sip:\n  stranger_response: drop\n",
-     "vio.yaml:2: sip.stranger_response: 'drop' is not supported: pjsua2 answers every INVITE "
-     "it parses, so strangers get 403 (the minimal answer)"),
+     "vio.yaml:2: sip.stranger_response: invalid value 404 (expected one of: reject, drop)"),
+    ("sip:\n  stranger_response: silent\n",
+     "vio.yaml:2: sip.stranger_response: invalid value 'silent' (expected one of: reject, drop)"),
     ("sip:\n  max_cps: -1\n", "vio.yaml:2: sip.max_cps: must be at least 0, got -1"),
     ("sip:\n  admission: {rate: 0}\n",
      "vio.yaml:2: sip.admission.rate: must be greater than 0, got 0"),
@@ -232,6 +244,13 @@ PINNED = [
     ("rtp:\n  codecs: [PCMU, PCMU]\n", "vio.yaml:2: rtp.codecs[1]: duplicate value 'PCMU'"),
     ("rtp:\n  inactivity_timeout_s: 0\n",
      "vio.yaml:2: rtp.inactivity_timeout_s: must be greater than 0, got 0"),
+    ("rtp:\n  source_check: symmetric\n",
+     "vio.yaml:2: rtp.source_check: invalid value 'symmetric' "
+     "(expected one of: latch, strict, off)"),
+    ("rtp:\n  source_check: false\n",
+     "vio.yaml:2: rtp.source_check: invalid value false (expected one of: latch, strict, off)"),
+    ("rtp:\n  source_check: true\n",
+     "vio.yaml:2: rtp.source_check: invalid value true (expected one of: latch, strict, off)"),
     ("storage:\n  recordings: maybe\n",
      "vio.yaml:2: storage.recordings: expected true or false, got string 'maybe'"),
     ("storage:\n  dir: ''\n", "vio.yaml:2: storage.dir: must not be empty"),

@@ -58,9 +58,9 @@ class SipSettings:
     transports: tuple[Literal["udp", "tcp"], ...] = ("udp", "tcp")
     max_calls: int = 200  # concurrent calls; the pjsua2 build must allow at least this
     user_agent: str = "vio-sbc"
-    # unknown sources always get 403: pjsua2 answers every INVITE it parses, so
-    # "drop" cannot be done honestly (see docs/security.md)
-    stranger_response: Literal["403"] = "403"
+    # requests from unknown sources: "reject" answers 403 to every one, "drop"
+    # answers nothing (pjsip-level guard, scripts/pjproject-patches/20-sip-guard.patch)
+    stranger_response: Literal["reject", "drop"] = "reject"
     max_cps: float = 50.0  # new calls per second, all trunks together; 0 = no limit
     admission: AdmissionSettings = AdmissionSettings()
 
@@ -72,6 +72,9 @@ class RtpSettings:
     clock_rate: int = 8000  # conference bridge clock; 8000 is ~3x cheaper for narrowband
     codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722")
     inactivity_timeout_s: float = 60.0
+    # which source address:port a call's RTP may come from (vio_sbc/rtp/guard.py):
+    # latch = the first packet's, strict = the SDP's, off = pjmedia's own switching
+    source_check: Literal["latch", "strict", "off"] = "latch"
 
 
 @dataclass(frozen=True, slots=True)

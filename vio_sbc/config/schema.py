@@ -112,12 +112,12 @@ def _host(item: Item, issues: Issues) -> str:
 
 
 def _stranger(item: Item, issues: Issues) -> str:
-    if item.tag == INT and item.node.value == "403":  # unquoted 403
-        return "403"
-    if item.tag == STR and item.node.value == "drop":
-        raise Invalid("'drop' is not supported: pjsua2 answers every INVITE it parses, "
-                      "so strangers get 403 (the minimal answer)")
-    return str(choice("403")(item, issues))
+    """`reject` (403, the minimal answer) or `drop` (no answer at all; needs the
+    20-sip-guard pjproject patch, checked at start). `403` is the older spelling of
+    `reject`."""
+    if item.node.value == "403" and item.tag in (INT, STR):
+        return "reject"
+    return str(choice("reject", "drop")(item, issues))
 
 
 ADMISSION_SPEC = {
@@ -178,11 +178,18 @@ def _ports(item: Item, issues: Issues) -> tuple[int, int]:
     return low, high
 
 
+def _source_check(item: Item, issues: Issues) -> str:
+    if item.node.value == "off" and not item.is_null:  # unquoted off is YAML 1.1 false
+        return "off"
+    return str(choice("latch", "strict", "off")(item, issues))
+
+
 RTP_SPEC = {
     "ports": _ports,
     "clock_rate": int_choice(8000, 16000),
     "codecs": list_of(choice("PCMU", "PCMA", "G722"), nonempty=True, unique=True),
     "inactivity_timeout_s": number(positive=True),
+    "source_check": _source_check,
 }
 
 

@@ -19,6 +19,7 @@ import pjsua2 as pj
 from vio_sbc.callstate import CallState, Event, State
 from vio_sbc.routing import Route
 from vio_sbc.sip.call import SbcCall
+from vio_sbc.sip.inbound import call_row
 from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult, classify_outcome
 from vio_sbc.trunks.admission import admit_outbound
 
@@ -152,7 +153,7 @@ def place_call(switch: Softswitch, req: OutboundRequest,
     cid = out.caller_id or adm.number.number
     ident = f"<sip:{cid}@{out.from_domain or out.host}>"
     call.logged = True
-    switch.calllog.open_call(switch._row(
+    switch.calllog.open_call(call_row(
         call, direction="outbound", trunk=adm.trunk.name, status="dialing",
         number=adm.number.number, agent=agent.name, default_agent=int(default),
         dialer_job_id=req.job_id))

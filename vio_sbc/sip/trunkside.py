@@ -21,6 +21,7 @@ import structlog
 from vio_sbc import log as vlog
 from vio_sbc.config.model import Config, TrunkConfig
 from vio_sbc.config.trunk_schema import uri_host
+from vio_sbc.sip.endpoint import account_config as sip_account_config
 from vio_sbc.sip.message import source_ip
 from vio_sbc.trunks.admission import TokenBucket
 from vio_sbc.trunks.health import Health, ping_ok
@@ -99,7 +100,7 @@ class TrunkManager:
         out = trunk.outbound
         assert out is not None
         cfg = self.switch.cfg
-        ac = self.switch._account_config()
+        ac = sip_account_config(cfg)
         ac.idUri = account_id(trunk)
         reg = trunk.register
         if reg.enabled and self.do_register:
