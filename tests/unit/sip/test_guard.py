@@ -20,7 +20,7 @@ trunks:
   carrier:
     kind: byoc
     inbound: {allow: [10.1.0.0/16]}
-    outbound: {host: 192.0.2.10, port: 5080, username: u, password: p}
+    outbound: {host: 192.0.2.10, port: 5080, username: u, password: "${PW}"}
     register: {enabled: true, registrar: "sip:198.51.100.7:5060;transport=tcp"}
   named:
     kind: byoc
@@ -29,7 +29,7 @@ trunks:
 
 
 def cfg(text: str = CONFIG) -> Config:
-    return parse_config_text(textwrap.dedent(text), "vio.yaml", env={})
+    return parse_config_text(textwrap.dedent(text), "vio.yaml", env={"PW": "p"})
 
 
 def test_allow_list_is_inbound_allow_outbound_peers_and_registrars() -> None:
