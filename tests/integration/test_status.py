@@ -21,6 +21,7 @@ from tests.integration.conftest import (
     Server,
     SippResult,
     free_port,
+    free_rtp_range,
     run_sipp,
     sip_call_id,
     start_server,
@@ -128,3 +129,35 @@ def test_status_without_http_uses_the_control_socket_only(tmp_path: Path) -> Non
     out = status(srv)
     assert out.returncode == 4 and out.stdout == ""
     assert f"no server on {srv.dir / 'control.sock'}" in out.stderr
+
+
+def test_status_counts_an_outbound_call_as_outbound(tmp_path: Path) -> None:
+    """A call placed through the server (`call-out`, SIPp as the 407-challenging
+    termination): the gauge and the live-call table say outbound on its trunk."""
+    from tests.integration.test_trunks import TERM_IP, config_text, start_uas
+
+    term_port = free_port(TERM_IP)
+    srv = start_server(tmp_path, config_text(term_port=term_port)
+                       + f"http: {{{{listen: 127.0.0.1:{free_port()}}}}}\n")
+    term = start_uas(tmp_path, "uas_twilio_407.xml", TERM_IP, term_port,
+                     ["-mi", TERM_IP, "-mp", str(free_rtp_range(TERM_IP, 4)[0]), "-rtp_echo",
+                      "-m", "1", "-d", "4000", "-set", "from", "+14155550130"])
+    dial = subprocess.Popen([sys.executable, "-m", "vio_sbc.cli", "call-out", "-c",
+                             str(srv.config), "--from", "+14155550130", "--to", "+14155559000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        srv.wait_event("media_active", timeout=20)
+        lines = status_until(srv, "active calls: 1 (outbound/tw=1)")
+        row = next(ln for ln in lines[lines.index(next(
+            ln for ln in lines if ln.startswith("CALL "))) + 1:])
+        assert row.split()[1:4] == ["outbound", "tw", "+14155550130"], lines
+        out, err = dial.communicate(timeout=30)
+        assert dial.returncode == 0, out + err + term.output()
+        lines = status_until(srv, "calls: ended=1", "active calls: 0")
+        assert "answer latency: 0 answered, p50 -, p95 -, mean -" in lines  # inbound only
+    finally:
+        if dial.poll() is None:
+            dial.kill()
+            dial.wait(5)
+        term.stop()
+        assert srv.stop() == 0
