@@ -10,7 +10,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from vio_sbc.qa.sipp import sipp_command, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "sipp_scenarios"
@@ -177,14 +178,7 @@ class Server:
                                   (call_id,)))
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return int(self.proc.returncode)
+        return stop_process(self.proc, timeout)
 
 
 def start_server(tmp: Path, config_text: str | None = None, extra_args: list[str] | None = None,
@@ -233,21 +227,16 @@ def run_sipp(server_addr: str, scenario: str, *, number: str = "+14155550100",
              source: str = TRUNK_IP, transport: str = "u1", extra: list[str] | None = None,
              timeout: float = 40.0, workdir: Path | None = None) -> SippResult:
     """Run one SIPp call (-m 1) and return its exit code and Call-ID."""
-    sipp = shutil.which("sipp")
-    if sipp is None:
+    if shutil.which("sipp") is None:
         pytest.fail("sipp not installed (make install installs Debian's sip-tester)")
     wd = workdir or Path(os.environ.get("TMPDIR", "/tmp"))
     tag = f"{os.getpid()}-{time.monotonic_ns()}"
     err = wd / f"sipp-{tag}.err"
     cid_prefix = f"vio-{tag}"
-    cmd = [
-        sipp, server_addr, "-sf", str(SCENARIOS / scenario), "-s", number,
-        "-i", source, "-p", str(free_port(source)), "-mi", source,
-        "-mp", str(free_rtp_range(source, 4)[0]), "-t", transport, "-m", "1", "-l", "1",
-        "-nostdin", "-timeout", f"{int(timeout) - 5}s", "-timeout_error",
-        "-trace_err", "-error_file", str(err), "-cid_str", f"{cid_prefix}-%u-%p@%s",
-        *(extra or []),
-    ]
+    cmd = sipp_command(server_addr, SCENARIOS / scenario, source=source, number=number,
+                       port=free_port(source), media_port=free_rtp_range(source, 4)[0],
+                       transport=transport, timeout_s=timeout - 5, error_file=err,
+                       cid_prefix=cid_prefix, extra=extra or [])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=wd)
     errors = err.read_text(errors="replace") if err.exists() else ""
     return SippResult(proc.returncode, proc.stdout + proc.stderr, cid_prefix, errors)
