@@ -75,24 +75,34 @@ def free_rtp_range(host: str = "127.0.0.1", size: int = 40) -> tuple[int, int]:
     raise RuntimeError("no free RTP range")
 
 
-BASE_CONFIG = """
-sip:
-  listen: 127.0.0.1:{port}
-  max_calls: 50
-rtp:
-  ports: {rtp_min}-{rtp_max}
-storage:
-  dir: {dir}
-workspace:
+# Server config templates. start_server fills {port}, {rtp_min}, {rtp_max}, {dir} and
+# {trunk_ip} with str.format: literal braces are doubled.
+
+
+def config_head(max_calls: int | None = None) -> str:
+    """The sip/rtp/storage sections every server config of the tests starts with."""
+    return ("\nsip:\n  listen: 127.0.0.1:{port}\n"
+            + (f"  max_calls: {max_calls}\n" if max_calls is not None else "")
+            + "rtp:\n  ports: {rtp_min}-{rtp_max}\nstorage:\n  dir: {dir}\n")
+
+
+def braced(template: str) -> str:
+    """A template for a file formatted twice (its own fields first, then start_server's)."""
+    return template.replace("{", "{{").replace("}", "}}")
+
+
+STOCK_AGENTS = """workspace:
   default_agent: receptionist
 agents:
   receptionist: {{kind: scripted, greeting: "Thanks for calling. How can I help?"}}
   echo: {{kind: echo}}
-trunks:
-  pbx:
+"""
+PBX_TRUNK = """  pbx:
     kind: byoc
     inbound:
       allow: [{trunk_ip}/32]
+"""
+BASE_CONFIG = config_head(max_calls=50) + STOCK_AGENTS + "trunks:\n" + PBX_TRUNK + """\
     number_format: {{country_code: "1", national_length: 10}}
   other:
     kind: byoc
