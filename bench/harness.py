@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vio_sbc.qa.sipp import sipp_command, stop_process
+from vio_sbc.qa.sipp import free_udp_port, sipp_command, stop_process
 from vio_sbc.qa.suite import parse_stat_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,12 +26,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-    finally:
-        s.close()
+    return free_udp_port(host)
 
 
 def proc_ticks(pid: int) -> int:
