@@ -6,6 +6,7 @@ way through the echo agent), samples the server's CPU time from /proc while all
 calls are up, and prints CPU per call and frame delivery from the call log.
 
     .venv/bin/python bench/media_cpu.py --calls 20 50 100
+    .venv/bin/python bench/media_cpu.py --calls 50 --source-check off   # vs latch (default)
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def rss_mb(pid: int) -> float:
 
 CONFIG = """
 sip: {{listen: "127.0.0.1:{port}", max_calls: {max_calls}}}
-rtp: {{ports: "{rtp0}-{rtp1}"}}
+rtp: {{ports: "{rtp0}-{rtp1}", source_check: "{policy}"}}
 storage: {{dir: "{dir}"}}
 agents:
   receptionist: {{kind: scripted, greeting: "Hello."}}
@@ -61,12 +62,12 @@ log: {{level: warning}}
 """
 
 
-def run_step(n: int, tmp: Path) -> dict[str, float]:
+def run_step(n: int, tmp: Path, policy: str = "latch") -> dict[str, float | str]:
     port = free_port()
     rtp0 = 40000
     cfg = tmp / f"vio-{n}.yaml"
     cfg.write_text(CONFIG.format(port=port, max_calls=n + 10, rtp0=rtp0, rtp1=rtp0 + 4 * n + 100,
-                                 dir=tmp / f"var-{n}"))
+                                 dir=tmp / f"var-{n}", policy=policy))
     srv = subprocess.Popen([sys.executable, "-m", "vio_sbc.cli", "run", "-c", str(cfg)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -101,7 +102,7 @@ def run_step(n: int, tmp: Path) -> dict[str, float]:
     expected = sum(r[0] * 50 for r in rows)
     got = sum(r[1] for r in rows)
     return {
-        "calls": n, "ended": len(rows), "sipp_rc": rc,
+        "calls": n, "source_check": policy, "ended": len(rows), "sipp_rc": rc,
         "cpu_idle_pct": round(100 * idle, 1), "cpu_busy_pct": round(100 * busy, 1),
         "cpu_per_call_pct": round(100 * (busy - idle) / n, 3),
         "rss_mb": round(rss, 1),
@@ -112,10 +113,12 @@ def run_step(n: int, tmp: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", type=int, nargs="+", default=[20, 50])
+    ap.add_argument("--source-check", choices=["latch", "strict", "off"], default="latch",
+                    help="rtp.source_check of the server (the per-packet cost of the check)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         for n in args.calls:
-            print(json.dumps(run_step(n, Path(d))), flush=True)
+            print(json.dumps(run_step(n, Path(d), args.source_check)), flush=True)
 
 
 if __name__ == "__main__":

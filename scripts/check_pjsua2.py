@@ -1,7 +1,10 @@
 """Fail `make install` if the installed pjsua2 is not a server build."""
 
+import ctypes
 import sys
 
+from vio_sbc.rtp.guard import COUNTERS, SYMBOL
+from vio_sbc.sip import native
 from vio_sbc.sip.limits import read_limits
 
 lim = read_limits()
@@ -10,3 +13,9 @@ print(f"[install] pjsua2 {lim.version}: max calls {lim.max_calls}, conference po
 if lim.max_calls < 1024:
     sys.exit(f"[install] pjsua2 at {lim.library} allows only {lim.max_calls} calls: "
              "not a server build (rebuild with scripts/build-pjsua2.sh)")
+missing = [name for name, kind in ((SYMBOL, ctypes.c_int), (COUNTERS, None))
+           if native.symbol(name, kind) is None]
+if missing:
+    sys.exit(f"[install] pjsua2 at {lim.library} lacks {', '.join(missing)}: built without "
+             "scripts/pjproject-patches/10-rtp-source-check.patch (rebuild with "
+             "scripts/build-pjsua2.sh)")

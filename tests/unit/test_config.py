@@ -50,6 +50,7 @@ def test_empty_config_uses_defaults_and_builtin_agent(text: str) -> None:
     assert config.sip.transports == ("udp", "tcp")
     assert config.sip.stranger_response == "403"
     assert (config.rtp.port_min, config.rtp.port_max) == (20000, 20999)
+    assert config.rtp.source_check == "latch"
     assert config.storage.dir == "var"
     assert config.workspace.default_agent == "receptionist"
     assert list(config.agents) == ["receptionist"]
@@ -91,6 +92,12 @@ def test_example_config_loads_with_its_included_trunk() -> None:
     assert (first.trunk, first.direction, first.agent) == ("pbx", Direction.BOTH, "receptionist")
     assert (second.direction, second.agent) == (Direction.INBOUND, None)
     assert config.agent_for(second) == (config.agents["receptionist"], True)
+
+
+@pytest.mark.parametrize("policy", ["latch", "strict", "off", "'off'"])
+def test_rtp_source_check(policy: str) -> None:
+    # unquoted `off` is YAML 1.1's false: still the policy name here
+    assert parse(f"rtp:\n  source_check: {policy}\n").rtp.source_check == policy.strip("'")
 
 
 def test_full_config_values() -> None:
@@ -226,6 +233,13 @@ PINNED = [
     ("rtp:\n  codecs: [PCMU, PCMU]\n", "vio.yaml:2: rtp.codecs[1]: duplicate value 'PCMU'"),
     ("rtp:\n  inactivity_timeout_s: 0\n",
      "vio.yaml:2: rtp.inactivity_timeout_s: must be greater than 0, got 0"),
+    ("rtp:\n  source_check: symmetric\n",
+     "vio.yaml:2: rtp.source_check: invalid value 'symmetric' "
+     "(expected one of: latch, strict, off)"),
+    ("rtp:\n  source_check: false\n",
+     "vio.yaml:2: rtp.source_check: invalid value false (expected one of: latch, strict, off)"),
+    ("rtp:\n  source_check: true\n",
+     "vio.yaml:2: rtp.source_check: invalid value true (expected one of: latch, strict, off)"),
     ("storage:\n  recordings: maybe\n",
      "vio.yaml:2: storage.recordings: expected true or false, got string 'maybe'"),
     ("storage:\n  dir: ''\n", "vio.yaml:2: storage.dir: must not be empty"),

@@ -72,6 +72,9 @@ class RtpSettings:
     clock_rate: int = 8000  # conference bridge clock; 8000 is ~3x cheaper for narrowband
     codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722")
     inactivity_timeout_s: float = 60.0
+    # which source address:port a call's RTP may come from (vio_sbc/rtp/guard.py):
+    # latch = the first packet's, strict = the SDP's, off = pjmedia's own switching
+    source_check: Literal["latch", "strict", "off"] = "latch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,11 +178,18 @@ def _ports(item: Item, issues: Issues) -> tuple[int, int]:
     return low, high
 
 
+def _source_check(item: Item, issues: Issues) -> str:
+    if item.node.value == "off" and not item.is_null:  # unquoted off is YAML 1.1 false
+        return "off"
+    return str(choice("latch", "strict", "off")(item, issues))
+
+
 RTP_SPEC = {
     "ports": _ports,
     "clock_rate": int_choice(8000, 16000),
     "codecs": list_of(choice("PCMU", "PCMA", "G722"), nonempty=True, unique=True),
     "inactivity_timeout_s": number(positive=True),
+    "source_check": _source_check,
 }
 
 

@@ -54,6 +54,7 @@ def end_call(sw: Softswitch, call: SbcCall, status: int, reason: str) -> None:
             tx_audio_frames=fields.get("tx_audio_frames"),
             turn_latency_ms=turn_latencies(call.session.turn_ends, call.session.burst_starts)
             if call.session is not None else [],
+            **sw.rtp_guard.ended(call, sw.calllog),
         )
     sw._reap.append(call)
 

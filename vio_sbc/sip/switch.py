@@ -42,6 +42,7 @@ from vio_sbc.ops.http import Health, db_writable
 from vio_sbc.ops.metrics import Metrics
 from vio_sbc.records import CallRecords
 from vio_sbc.routing import Route
+from vio_sbc.rtp.guard import RtpGuard
 from vio_sbc.rtp.inactivity import InactivityWatch
 from vio_sbc.sip import inbound, periodic
 from vio_sbc.sip.call import SbcCall
@@ -96,6 +97,7 @@ class Softswitch:
         self._next_expiry = 0.0
         self.rtp_watch = InactivityWatch(cfg.rtp.inactivity_timeout_s)
         self.metrics = Metrics()
+        self.rtp_guard = RtpGuard(self.metrics.registry)  # rtp.source_check
         self.health = Health()
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(self))
         self.health.add_check("call_log", db_writable(self.calllog.path))
@@ -130,6 +132,7 @@ class Softswitch:
                  max_calls=self.limits.max_calls, max_conf_ports=self.limits.max_conf_ports,
                  configured_max_calls=cfg.sip.max_calls)
         why = check_limits(self.limits, cfg.sip.max_calls, ec.medConfig.maxMediaPorts)
+        why = why or self.rtp_guard.apply(cfg.rtp.source_check)
         if why:
             ep.libDestroy()
             raise StartupError(why)
@@ -219,6 +222,7 @@ class Softswitch:
             self._next_expiry = now + 1.0
             inbound.expire_blocks(self, now)
             periodic.check_rtp(self, now)
+            self.rtp_guard.poll(self.calls.values())
             periodic.update_gauges(self)
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
