@@ -116,9 +116,9 @@ def add_parser(sub: Any) -> None:
         description="Ask the server running on this config for its state over "
         "<storage.dir>/control.sock (trunk registration and OPTIONS health, live calls) "
         "and, when http.listen is configured, /readyz and /metrics (readiness, active "
-        "calls, calls by status, answer latency p50/p95, rejected requests, frame loss, "
-        "dialer queue). Exit 0 ready (or http off), 1 not ready, 3 http.listen not "
-        "answering, 4 no server on the control socket.")
+        "calls, calls by status, answer latency p50/p95, rejected requests, RTP "
+        "dropped, frame loss, dialer queue). Exit 0 ready (or http off), 1 not ready, "
+        "3 http.listen not answering, 4 no server on the control socket.")
     st.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     st.add_argument("--json", action="store_true",
                     help="print the control socket's reply with the HTTP figures under 'http'")

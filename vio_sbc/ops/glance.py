@@ -81,6 +81,8 @@ def summarise(text: str) -> dict[str, Any]:
                      if v},
         "rx_frames": rx, "rx_frames_expected": expected,
         "frame_loss_pct": round(max(0.0, 1 - rx / expected) * 100, 2) if expected else None,
+        "rtp_dropped": {k: v for k, v in
+                        _by(m, "vio_rtp_dropped_packets_total", "reason").items() if v},
         "blocked_sources": sum(v for _, v in m.get("vio_blocked_sources", [])),
         "registrations": {lb.get("trunk", ""): bool(v)
                           for lb, v in m.get("vio_trunk_registered", [])},
@@ -118,6 +120,7 @@ def metric_lines(s: dict[str, Any]) -> list[str]:
         f"frames: {s['rx_frames']:g} received of {s['rx_frames_expected']:g} expected "
         f"(loss {loss})",
         f"rejected: {_pairs(s['rejected'])}",
+        f"rtp dropped: {_pairs(s['rtp_dropped'])}",
         f"blocked sources: {s['blocked_sources']:g}",
     ]
     if s["registrations"]:

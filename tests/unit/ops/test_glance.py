@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+from prometheus_client import Counter
 
 from vio_sbc.ops.glance import (
     bucket_quantile,
@@ -54,6 +55,9 @@ def _metrics() -> Metrics:
     m.frames(95, 2.0)  # 100 expected
     m.set_registration("carrier", True)
     m.set_registration("backup", False)
+    dropped = Counter("vio_rtp_dropped_packets", "dropped", ["reason"], registry=m.registry)
+    dropped.labels("source").inc(40)  # as vio_sbc.rtp.guard registers it
+    dropped.labels("malformed").inc(3)
     return m
 
 
@@ -69,6 +73,7 @@ def test_summarise_reads_every_figure_from_real_metrics_text() -> None:
     assert lat["p95_ms"] == pytest.approx(25 + 25 * 0.85, abs=0.05)
     assert lat["mean_ms"] == pytest.approx(21.0, abs=0.05)
     assert s["rejected"] == {"stranger": 2.0, "unknown_number": 1.0}
+    assert s["rtp_dropped"] == {"source": 40.0, "malformed": 3.0}
     assert (s["rx_frames"], s["rx_frames_expected"], s["frame_loss_pct"]) == (95, 100, 5.0)
     assert s["registrations"] == {"carrier": True, "backup": False}
     assert s["dialer_queue_depth"] is None  # no dialer: no gauge
@@ -79,6 +84,7 @@ def test_summarise_empty_server_and_dialer_gauge() -> None:
     m.gauge_fn("vio_dialer_queue_depth", "waiting", lambda: 7.0)
     s = summarise(m.render().decode())
     assert s["active_calls"] == [] and s["calls_total"] == {} and s["rejected"] == {}
+    assert s["rtp_dropped"] == {}
     assert s["answer_latency"] == {"answered": 0, "p50_ms": None, "p95_ms": None,
                                    "mean_ms": None}
     assert s["frame_loss_pct"] is None
@@ -93,6 +99,7 @@ def test_metric_lines() -> None:
         "answer latency: 3 answered, p50 17.5 ms, p95 46.2 ms, mean 21 ms",
         "frames: 95 received of 100 expected (loss 5.00%)",
         "rejected: stranger=2, unknown_number=1",
+        "rtp dropped: malformed=3, source=40",
         "blocked sources: 0",
         "registrations: backup=DOWN, carrier=up",
         "dialer queue: off",
