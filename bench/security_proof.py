@@ -4,7 +4,8 @@ docs/security.md. Needs `make install` (SIPp) and the test extras (sipvicious).
     .venv/bin/python bench/security_proof.py [--cps 10] [--seconds 10]
 
 1. the malformed-SIP corpus (tests/fuzz/corpus.jsonl.gz) over UDP, a tenth over TCP;
-2. SIPVicious svmap / svwar / svcrack from 127.0.0.9 (a stranger);
+2. SIPVicious svmap / svwar / svcrack from 127.0.0.9 (a stranger), with
+   `sip.stranger_response: reject` and again with `drop`;
 3. an overload run at 2x sip.max_cps from the trunk address 127.0.0.2;
 after each, the server must still be running and take a legitimate call.
 """
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +38,7 @@ from tests.integration.conftest import (  # noqa: E402
     run_sipp,
     start_server,
 )
+from vio_sbc.cli_status import samples  # noqa: E402
 
 
 def legit_call(srv: Server) -> str:
@@ -62,8 +66,18 @@ def corpus(tmp: Path) -> None:
         print(f"corpus: server exit code {srv.stop()}")
 
 
-def scanners(tmp: Path) -> None:
-    srv = start_server(tmp)
+def rejected_counts(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        got = samples(resp.read().decode()).get("vio_rejected_requests_total", [])
+    return ", ".join(f"{lb.get('reason')}={v:g}" for lb, v in got if v)
+
+
+def scanners(tmp: Path, mode: str) -> None:
+    http = free_port()
+    text = BASE_CONFIG.replace("  max_calls: 50\n",
+                               f"  max_calls: 50\n  stranger_response: {mode}\n")
+    srv = start_server(tmp, text + f"http: {{{{listen: 127.0.0.1:{http}}}}}\n")
+    srv.wait_event("http_listening")
     bindir = Path(sys.executable).parent
     try:
         common = ["-b", STRANGER_IP, "-p", str(srv.port)]
@@ -82,18 +96,24 @@ def scanners(tmp: Path) -> None:
                 print(f"{tool}: not installed (pip install sipvicious)")
                 continue
             t0 = time.monotonic()
-            p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, cwd=tmp)
-            out = (p.stdout + p.stderr).strip().splitlines()
-            print(f"{tool} {' '.join(args[3:])}: rc {p.returncode}, "
+            # svcrack never stops by itself when every REGISTER gets 403: bounded here
+            try:
+                p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30,
+                                   cwd=tmp)
+                rc, out = str(p.returncode), (p.stdout + p.stderr).strip().splitlines()
+            except subprocess.TimeoutExpired:
+                rc, out = "none (still running, stopped after 30 s)", []
+            print(f"[{mode}] {tool} {' '.join(args[3:])}: rc {rc}, "
                   f"{time.monotonic() - t0:.0f} s: {out[-1] if out else ''}")
         with srv.db() as c:
             rows = c.execute("SELECT count(*) FROM calls").fetchone()[0]
         refused = sum(1 for ev in srv.lines if ev.get("event") == "stranger_refused")
         blocks = sum(1 for ev in srv.lines if ev.get("event") == "source_blocked")
-        print(f"scanners: call rows {rows}; stranger log lines {refused}; blocks {blocks}; "
-              f"{legit_call(srv)}")
+        print(f"[{mode}] scanners: call rows {rows}; stranger log lines {refused}; "
+              f"blocks {blocks}; rejected requests "
+              f"{{{rejected_counts(f'http://127.0.0.1:{http}/metrics')}}}; {legit_call(srv)}")
     finally:
-        print(f"scanners: server exit code {srv.stop()}")
+        print(f"[{mode}] scanners: server exit code {srv.stop()}")
 
 
 def overload(tmp: Path, cps: float, seconds: float) -> None:
@@ -139,13 +159,22 @@ def main() -> None:
     ap.add_argument("--cps", type=float, default=10.0, help="sip.max_cps of the overload run")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the overload run")
     ap.add_argument("--overload-only", action="store_true")
+    ap.add_argument("--only", help="run only the parts whose name contains this "
+                    "(corpus, scanners, scanners-drop, overload)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        for name, fn in (() if args.overload_only else (("corpus", corpus),
-                                                         ("scanners", scanners))):
+        runs: list[tuple[str, Callable[[Path], None]]] = [
+            ("corpus", corpus),
+            ("scanners-reject", lambda p: scanners(p, "reject")),
+            ("scanners-drop", lambda p: scanners(p, "drop"))]
+        for name, fn in ([] if args.overload_only else runs):
+            if args.only and args.only not in name:
+                continue
             sub = Path(d) / name
             sub.mkdir()
             fn(sub)
+        if args.only and args.only != "overload":
+            return
         sub = Path(d) / "overload"
         sub.mkdir()
         overload(sub, args.cps, args.seconds)

@@ -5,6 +5,7 @@ import sys
 
 from vio_sbc.rtp.guard import COUNTERS, SYMBOL
 from vio_sbc.sip import native
+from vio_sbc.sip.guard import INSTALL as GUARD
 from vio_sbc.sip.limits import read_limits
 
 lim = read_limits()
@@ -19,3 +20,8 @@ if missing:
     sys.exit(f"[install] pjsua2 at {lim.library} lacks {', '.join(missing)}: built without "
              "scripts/pjproject-patches/10-rtp-source-check.patch (rebuild with "
              "scripts/build-pjsua2.sh)")
+if native.symbol(GUARD) is None:
+    sys.exit(f"[install] pjsua2 at {lim.library} lacks {GUARD}: built without "
+             "scripts/pjproject-patches/20-sip-guard.patch (rebuild with "
+             "scripts/build-pjsua2.sh)")
+print(f"[install] patches: 10-rtp-source-check ({SYMBOL}), 20-sip-guard ({GUARD})")

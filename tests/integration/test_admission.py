@@ -79,8 +79,10 @@ def test_responses_never_reveal_the_version(server: Server) -> None:
             seen += peer.replies()
         seen += invite(stranger, server.port)  # 100 + 403
         seen += invite(trunk, server.port, number="+14155559876")  # 100 + 404
-        assert [r.status for r in seen] == [200, 200, 100, 403, 100, 404]
+        # a stranger's OPTIONS gets the SIP guard's bare 403, like its INVITE
+        assert [r.status for r in seen] == [200, 403, 100, 403, 100, 404]
         assert seen[0].headers["user-agent"] == "vio-sbc"
+        assert "user-agent" not in seen[1].headers and "server" not in seen[1].headers
         for reply in seen:
             assert_no_version(reply)
     finally:

@@ -74,8 +74,13 @@ def _cases(port: int, peer_port: int) -> dict[str, tuple[str, list[int]]]:
         "content_length_too_small": (inv(body=sdp, content_length=10), [100, 400]),
         # no Call-ID: nothing to match an answer to; pjsip drops it
         "missing_call_id": (_drop(inv(body=sdp), "call-id"), []),
-        # pjsip drops requests no module handles (no 405/501: see docs/security.md)
-        "unknown_method": (request("FOO", port, src_port=peer_port), []),
+        # requests no pjsua module handles: the SIP guard (20-sip-guard.patch) answers
+        # 501 for an unknown method, 405 (+ Allow) for one we do not serve, 481 for a
+        # dialog method outside any dialog; an ACK nobody expects gets nothing
+        "unknown_method": (request("FOO", port, src_port=peer_port), [501]),
+        "register": (request("REGISTER", port, src_port=peer_port), [405]),
+        "bye_outside_dialog": (request("BYE", port, src_port=peer_port), [481]),
+        "stray_ack": (request("ACK", port, src_port=peer_port), []),
         "invalid_sdp": (inv(body="v=0\r\nthis is not sdp\r\n"), [400]),
         "unsupported_codec_only": (inv(body=g729), [488]),
         "missing_contact": (_drop(inv(body=sdp), "contact"), [400]),
@@ -86,8 +91,8 @@ def _cases(port: int, peer_port: int) -> dict[str, tuple[str, list[int]]]:
 
 
 CASES = ["content_length_too_big", "content_length_too_small", "missing_call_id",
-         "unknown_method", "invalid_sdp", "unsupported_codec_only", "missing_contact",
-         "unknown_number", "cseq_method_mismatch"]
+         "unknown_method", "register", "bye_outside_dialog", "stray_ack", "invalid_sdp",
+         "unsupported_codec_only", "missing_contact", "unknown_number", "cseq_method_mismatch"]
 
 
 @pytest.mark.timeout(60)

@@ -48,7 +48,7 @@ def test_empty_config_uses_defaults_and_builtin_agent(text: str) -> None:
     config = parse(text)
     assert config.sip.listen == HostPort("127.0.0.1", 5060)
     assert config.sip.transports == ("udp", "tcp")
-    assert config.sip.stranger_response == "403"
+    assert config.sip.stranger_response == "reject"
     assert (config.rtp.port_min, config.rtp.port_max) == (20000, 20999)
     assert config.rtp.source_check == "latch"
     assert config.storage.dir == "var"
@@ -100,6 +100,12 @@ def test_rtp_source_check(policy: str) -> None:
     assert parse(f"rtp:\n  source_check: {policy}\n").rtp.source_check == policy.strip("'")
 
 
+@pytest.mark.parametrize(("value", "mode"), [("reject", "reject"), ("drop", "drop"),
+                                           ("403", "reject"), ('"403"', "reject")])
+def test_stranger_response_modes(value: str, mode: str) -> None:
+    assert parse(f"sip:\n  stranger_response: {value}\n").sip.stranger_response == mode
+
+
 def test_full_config_values() -> None:
     config = parse("""\
         sip:
@@ -129,7 +135,7 @@ def test_full_config_values() -> None:
     assert str(config.sip.listen) == "[::1]:5070"
     assert config.sip.public_address == "sbc.example.com"
     assert config.sip.transports == ("tcp",)
-    assert config.sip.stranger_response == "403"
+    assert config.sip.stranger_response == "reject"
     assert (config.rtp.port_min, config.rtp.port_max, config.rtp.clock_rate) == (30000, 30009,
                                                                                    16000)
     assert config.rtp.codecs == ("G722",) and config.rtp.inactivity_timeout_s == 2.5
@@ -206,10 +212,9 @@ PINNED = [
     ("sip:\n  transports: []\n", "vio.yaml:2: sip.transports: must not be empty"),
     ("sip:\n  transports: udp\n", "vio.yaml:2: sip.transports: expected a list, got string 'udp'"),
     ("sip:\n  stranger_response: 404\n",
-     "vio.yaml:2: sip.stranger_response: invalid value 404 (expected one of: 403)"),
-    ("sip:\n  stranger_response: drop\n",
-     "vio.yaml:2: sip.stranger_response: 'drop' is not supported: pjsua2 answers every INVITE "
-     "it parses, so strangers get 403 (the minimal answer)"),
+     "vio.yaml:2: sip.stranger_response: invalid value 404 (expected one of: reject, drop)"),
+    ("sip:\n  stranger_response: silent\n",
+     "vio.yaml:2: sip.stranger_response: invalid value 'silent' (expected one of: reject, drop)"),
     ("sip:\n  max_cps: -1\n", "vio.yaml:2: sip.max_cps: must be at least 0, got -1"),
     ("sip:\n  admission: {rate: 0}\n",
      "vio.yaml:2: sip.admission.rate: must be greater than 0, got 0"),

@@ -58,9 +58,9 @@ class SipSettings:
     transports: tuple[Literal["udp", "tcp"], ...] = ("udp", "tcp")
     max_calls: int = 200  # concurrent calls; the pjsua2 build must allow at least this
     user_agent: str = "vio-sbc"
-    # unknown sources always get 403: pjsua2 answers every INVITE it parses, so
-    # "drop" cannot be done honestly (see docs/security.md)
-    stranger_response: Literal["403"] = "403"
+    # requests from unknown sources: "reject" answers 403 to every one, "drop"
+    # answers nothing (pjsip-level guard, scripts/pjproject-patches/20-sip-guard.patch)
+    stranger_response: Literal["reject", "drop"] = "reject"
     max_cps: float = 50.0  # new calls per second, all trunks together; 0 = no limit
     admission: AdmissionSettings = AdmissionSettings()
 

@@ -112,12 +112,12 @@ def _host(item: Item, issues: Issues) -> str:
 
 
 def _stranger(item: Item, issues: Issues) -> str:
-    if item.tag == INT and item.node.value == "403":  # unquoted 403
-        return "403"
-    if item.tag == STR and item.node.value == "drop":
-        raise Invalid("'drop' is not supported: pjsua2 answers every INVITE it parses, "
-                      "so strangers get 403 (the minimal answer)")
-    return str(choice("403")(item, issues))
+    """`reject` (403, the minimal answer) or `drop` (no answer at all; needs the
+    20-sip-guard pjproject patch, checked at start). `403` is the older spelling of
+    `reject`."""
+    if item.node.value == "403" and item.tag in (INT, STR):
+        return "reject"
+    return str(choice("reject", "drop")(item, issues))
 
 
 ADMISSION_SPEC = {

@@ -52,7 +52,9 @@ class Outcome:
 
 
 def options_ping(host: str, port: int, source: str, timeout: float = 1.0) -> bool:
-    """True when something at host:port answers an OPTIONS over UDP with 200."""
+    """True when a SIP server at host:port gives an OPTIONS over UDP a final answer.
+    Any final status counts: a server in `stranger_response: reject` answers a
+    source outside its trunks 403, which still proves it is up."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.bind((source, 0))
@@ -68,10 +70,9 @@ def options_ping(host: str, port: int, source: str, timeout: float = 1.0) -> boo
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             data = s.recv(65535)
-            if data.startswith(b"SIP/2.0 200"):
-                return True
-            if not data.startswith(b"SIP/2.0 1"):
-                return False
+            if data.startswith(b"SIP/2.0 1"):
+                continue  # provisional: wait for the final answer
+            return data.startswith(b"SIP/2.0 ")
         return False
     except OSError:
         return False

@@ -49,6 +49,7 @@ from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.callend import end_call
 from vio_sbc.sip.endpoint import StartupError as StartupError
 from vio_sbc.sip.endpoint import account_config, create_transports, endpoint_config, set_codecs
+from vio_sbc.sip.guard import SipGuard, patch_problem
 from vio_sbc.sip.inbound import InboundAccount
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
@@ -106,6 +107,8 @@ class Softswitch:
         self.media_stats = MediaStats()
         self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
+        self.guard = SipGuard(self)  # pjsip-level stranger drop and 405/501 (sip/guard.py)
+        self.tick_hooks.append(self.guard.tick)
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
@@ -120,6 +123,8 @@ class Softswitch:
             self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts)
         except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
             raise StartupError(f"agents: {exc}") from exc
+        if why_not := patch_problem(cfg.sip.stranger_response):
+            raise StartupError(why_not)
         ep = pj.Endpoint()
         with stdout_to_stderr():
             ep.libCreate()
@@ -138,6 +143,7 @@ class Softswitch:
             raise StartupError(why)
         create_transports(ep, cfg)
         ep.libStart()
+        self.guard.install()
         ep.audDevManager().setNullDev()
         set_codecs(ep, cfg.rtp.codecs)
         self.acc = InboundAccount(self)
