@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vio_sbc.qa.sipp import free_udp_port, sipp_command, stop_process
+from vio_sbc.qa.suite import parse_stat_csv
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "sipp_scenarios"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -25,12 +26,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-    finally:
-        s.close()
+    return free_udp_port(host)
 
 
 def proc_ticks(pid: int) -> int:
@@ -147,15 +143,9 @@ class Server:
         raise RuntimeError(f"no {name} from server within {timeout}s; see {self.log_path}")
 
     def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        rc = stop_process(self.proc, timeout)
         self._f.close()
-        return int(self.proc.returncode)
+        return rc
 
 
 VIO_CONFIG = """
@@ -210,12 +200,11 @@ def sipp(target: str, scenario: str, work: Path, tag: str, *, calls: int, limit:
     wd.mkdir(parents=True, exist_ok=True)
     if not (wd / "pcap").exists():
         (wd / "pcap").symlink_to(SCENARIOS / "pcap")
-    cmd = ["sipp", target, "-sf", str(SCENARIOS / scenario), "-s", "+14155550100",
-           "-i", "127.0.0.2", "-p", str(free_port("127.0.0.2")), "-mi", "127.0.0.2",
-           "-m", str(calls), "-l", str(limit), "-r", str(rate), "-rp", "1000",
-           "-nostdin", "-timeout", f"{int(timeout_s)}s", "-max_socket", "4096",
-           "-trace_stat", "-stf", str(wd / "stat.csv"), "-fd", "2",
-           "-trace_rtt", "-rtt_freq", "1", "-cid_str", f"{tag}-%u-%p@%s", *extra]
+    cmd = sipp_command(target, SCENARIOS / scenario, source="127.0.0.2", number="+14155550100",
+                       calls=calls, limit=limit, rate=rate, timeout_s=timeout_s,
+                       timeout_error=False, stat_file=wd / "stat.csv", stat_period_s=2,
+                       cid_prefix=tag, extra=["-max_socket", "4096", "-trace_rtt", "-rtt_freq",
+                                              "1", *extra])
     t0 = time.monotonic()
     with (wd / "sipp.out").open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=wd)
@@ -226,11 +215,7 @@ def sipp(target: str, scenario: str, work: Path, tag: str, *, calls: int, limit:
         except subprocess.TimeoutExpired:
             proc.kill()
             rc = proc.wait(5)
-    stats: dict[str, str] = {}
-    if (wd / "stat.csv").exists():
-        lines = [ln for ln in (wd / "stat.csv").read_text().splitlines() if ln.strip()]
-        if len(lines) >= 2:
-            stats = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+    stats = parse_stat_csv((wd / "stat.csv").read_text()) if (wd / "stat.csv").exists() else {}
     rtt: list[float] = []
     for f in wd.glob("*_rtt.csv"):
         for ln in f.read_text().splitlines()[1:]:

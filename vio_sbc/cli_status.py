@@ -1,6 +1,11 @@
-"""`vio-sbc health`: the running server's readiness and metrics at a glance, read
-from its HTTP endpoint (`http.listen`). (`vio-sbc status` asks the control socket
-for trunk registrations and live calls.)"""
+"""`vio-sbc status` and `vio-sbc health`: the running server at a glance.
+
+`status` asks the control socket (`<storage.dir>/control.sock`) for the server,
+its trunks and live calls, and, when `http.listen` is configured, reads /readyz and
+/metrics for readiness and the figures. `health` is the HTTP-only subset
+(readiness and figures, no control socket): for a probe on another host or
+container, where the socket is out of reach. Rendering: vio_sbc.ops.glance.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,17 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
+from vio_sbc import control
 from vio_sbc.cli_common import load_or_report
+from vio_sbc.cli_trunks import control_socket
+from vio_sbc.errors import ConfigError
+from vio_sbc.ops.glance import metric_lines, readiness_lines, server_lines, summarise
+from vio_sbc.ops.glance import samples as samples
 
+EXIT_NOT_READY = 1
 EXIT_INVALID = 2
-EXIT_DOWN = 3
+EXIT_DOWN = 3  # the HTTP endpoint is configured but not answering
+EXIT_NO_SERVER = 4  # nothing answers on the control socket
 
 
 def _get(url: str, timeout: float) -> tuple[int, bytes]:
@@ -27,46 +37,58 @@ def _get(url: str, timeout: float) -> tuple[int, bytes]:
         return int(exc.code), bytes(exc.read())
 
 
-def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Prometheus text -> sample name -> [(labels, value)]."""
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
-    return out
+def read_http(base: str, timeout: float) -> dict[str, Any]:
+    """/readyz and /metrics of `base`: {url, ready, checks, metrics}; raises OSError
+    when the endpoint does not answer."""
+    ready_status, ready_body = _get(base + "/readyz", timeout)
+    _, metrics_body = _get(base + "/metrics", timeout)
+    ready = json.loads(ready_body)
+    return {"url": base, "ready": ready_status == 200, "checks": ready.get("checks", {}),
+            "metrics": summarise(metrics_body.decode())}
 
 
-def render(ready_status: int, ready: dict[str, Any], metrics: str) -> list[str]:
-    m = samples(metrics)
-    lines = [f"ready: {'yes' if ready_status == 200 else 'NO'}"]
-    for name, r in sorted(ready.get("checks", {}).items()):
-        lines.append(f"  {'ok  ' if r['ok'] else 'FAIL'} {name}: {r['detail']}")
+def http_lines(h: dict[str, Any]) -> list[str]:
+    return (readiness_lines(200 if h["ready"] else 503, {"checks": h["checks"]})
+            + metric_lines(h["metrics"]))
 
-    def labelled(name: str, key: str) -> str:
-        parts = [f"{lb.get(key, '') or '-'}={v:g}" for lb, v in m.get(name, []) if v]
-        return ", ".join(parts) or "none"
 
-    active = sum(v for _, v in m.get("vio_active_calls", []))
-    by_trunk = ", ".join(f"{lb['trunk'] or '-'}={v:g}" for lb, v in m.get("vio_active_calls", [])
-                         if v)
-    lines.append(f"active calls: {active:g}" + (f" ({by_trunk})" if by_trunk else ""))
-    lines.append(f"calls: {labelled('vio_calls_total', 'status')}")
-    lines.append(f"rejected: {labelled('vio_rejected_requests_total', 'reason')}")
-    count = sum(v for _, v in m.get("vio_answer_latency_seconds_count", []))
-    total = sum(v for _, v in m.get("vio_answer_latency_seconds_sum", []))
-    lines.append(f"answer latency: {count:g} answered, mean "
-                 f"{(total / count * 1000 if count else 0):.1f} ms")
-    rx = sum(v for _, v in m.get("vio_rx_frames_total", []))
-    expected = sum(v for _, v in m.get("vio_rx_frames_expected_total", []))
-    loss = f"{max(0.0, 1 - rx / expected) * 100:.2f}%" if expected else "n/a"
-    lines.append(f"frames: {rx:g} received of {expected:g} expected (loss {loss})")
-    blocked = sum(v for _, v in m.get("vio_blocked_sources", []))
-    lines.append(f"blocked sources: {blocked:g}")
-    regs = m.get("vio_trunk_registered", [])
-    if regs:
-        lines.append("registrations: " + ", ".join(
-            f"{lb['trunk']}={'up' if v else 'DOWN'}" for lb, v in regs))
-    return lines
+def cmd_status(args: argparse.Namespace) -> int:
+    path = control_socket(args.config)
+    try:
+        reply = list(control.call(path, {"op": "status"}, timeout=args.timeout))[-1]
+    except control.ControlError as exc:
+        print(f"vio-sbc: {exc} (is `vio-sbc run -c {args.config}` running?)", file=sys.stderr)
+        return EXIT_NO_SERVER
+    from vio_sbc.config import load_config
+
+    http: dict[str, Any] | None
+    note, rc = "", 0
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        http = None
+        note = f"metrics: unknown ({args.config} does not load: {exc.issues[0]})"
+    else:
+        if cfg.http is None:
+            http = None
+            note = f"metrics: off (no http.listen in {args.config}; readiness not checked)"
+        else:
+            base = f"http://{cfg.http.listen}"
+            try:
+                http = read_http(base, args.timeout)
+            except OSError as exc:
+                http = {"url": base, "error": str(exc)}
+                note, rc = f"metrics: {base} is not answering: {exc}", EXIT_DOWN
+            else:
+                rc = 0 if http["ready"] else EXIT_NOT_READY
+    if args.json:
+        print(json.dumps({**reply, "http": http}, indent=2))
+        return rc
+    lines = server_lines(reply)
+    body = http_lines(http) if http is not None and "error" not in http else [note]
+    for line in [lines[0], *body, *lines[1:]]:
+        print(line)
+    return rc
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -79,21 +101,35 @@ def cmd_health(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     base = f"http://{cfg.http.listen}"
     try:
-        ready_status, ready_body = _get(base + "/readyz", args.timeout)
-        _, metrics_body = _get(base + "/metrics", args.timeout)
+        h = read_http(base, args.timeout)
     except OSError as exc:
         print(f"vio-sbc at {base} is not answering: {exc}", file=sys.stderr)
         return EXIT_DOWN
-    for line in render(ready_status, json.loads(ready_body), metrics_body.decode()):
+    for line in http_lines(h):
         print(line)
-    return 0 if ready_status == 200 else 1
+    return 0 if h["ready"] else EXIT_NOT_READY
 
 
 def add_parser(sub: Any) -> None:
-    s = sub.add_parser("health", help="readiness and metrics of the running server (HTTP)",
+    st = sub.add_parser(
+        "status", help="the running server at a glance: readiness, calls, trunks",
+        description="Ask the server running on this config for its state over "
+        "<storage.dir>/control.sock (trunk registration and OPTIONS health, live calls) "
+        "and, when http.listen is configured, /readyz and /metrics (readiness, active "
+        "calls, calls by status, answer latency p50/p95, rejected requests, RTP "
+        "dropped, frame loss, dialer queue). Exit 0 ready (or http off), 1 not ready, "
+        "3 http.listen not answering, 4 no server on the control socket.")
+    st.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    st.add_argument("--json", action="store_true",
+                    help="print the control socket's reply with the HTTP figures under 'http'")
+    st.add_argument("--timeout", type=float, default=10.0, help="timeout in seconds")
+    st.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("health", help="readiness and metrics of the running server (HTTP only)",
                        description="Read /readyz and /metrics from the server's http.listen "
-                       "and print them at a glance. Exit 0 ready, 1 not ready, 3 not "
-                       "answering.")
+                       "and print them at a glance (the HTTP part of `status`, for where the "
+                       "control socket is out of reach). Exit 0 ready, 1 not ready, 2 no "
+                       "http.listen or invalid config, 3 not answering.")
     s.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     s.add_argument("--timeout", type=float, default=3.0, help="HTTP timeout in seconds")
     s.set_defaults(func=cmd_health)

@@ -1,14 +1,13 @@
-"""`vio-sbc status`, `reload` and `call-out`: talk to a running server over its control
-socket (`<storage.dir>/control.sock`, see vio_sbc/control.py); `call-out` runs its
-own endpoint for the call when no server runs on that config."""
+"""`vio-sbc reload` and `call-out`: talk to a running server over its control socket
+(`<storage.dir>/control.sock`, see vio_sbc/control.py); `call-out` runs its own
+endpoint for the call when no server runs on that config. `vio-sbc status` is in
+vio_sbc/cli_status.py."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,46 +39,6 @@ def control_socket(config: str) -> Path:
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         sdir = None
     return control.socket_path(sdir if isinstance(sdir, str) and sdir else "var")
-
-
-def _when(t: object) -> str:
-    if not isinstance(t, int | float):
-        return "-"
-    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%SZ")
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    path = control_socket(args.config)
-    try:
-        reply = list(control.call(path, {"op": "status"}))[-1]
-    except control.ControlError as exc:
-        print(f"vio-sbc: {exc} (is `vio-sbc run -c {args.config}` running?)", file=sys.stderr)
-        return EXIT_NO_SERVER
-    if args.json:
-        print(json.dumps(reply, indent=2))
-        return 0
-    print(f"server: {reply['config']} up {reply['uptime_s']}s, live calls {reply['live_calls']}"
-          f"{' (draining)' if reply['draining'] else ''}")
-    rows = [("TRUNK", "KIND", "OUTBOUND", "REGISTRATION", "HEALTH", "CALLS")]
-    for t in reply["trunks"]:
-        reg = t["registration"]
-        if reg is None:
-            reg_text = "-"
-        elif reg["status"] == "registered":
-            reg_text = f"registered ({reg['expires_s']}s, at {_when(reg['registered_at'])})"
-        elif reg["status"] == "failing":
-            reg_text = (f"failing (last {reg['last_code']} {reg['last_reason']}, "
-                        f"retry at {_when(reg['next_retry_at'])})")
-        else:
-            reg_text = str(reg["status"])
-        h = t["health"]
-        health = "-" if h is None else ("up" if h["up"] else f"down (last {h['last_status']})")
-        calls = f"{t['live_calls']} ({t['live_outbound']}/{t['max_calls']} out)"
-        rows.append((t["trunk"], t["kind"], t["outbound"] or "-", reg_text, health, calls))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    return 0
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
@@ -176,14 +135,6 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    s = sub.add_parser("status", help="trunk registration, health and calls of a running server",
-                       description="Ask the server running on this config (over "
-                       "<storage.dir>/control.sock) for each trunk's registration state, "
-                       "OPTIONS health and live calls. Exit 4 if no server answers.")
-    s.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
-    s.add_argument("--json", action="store_true", help="print the raw JSON reply")
-    s.set_defaults(func=cmd_status)
-
     r = sub.add_parser("reload", help="re-read the config into the running server",
                        description="Make the server running on this config re-read it (as "
                        "SIGHUP does). Valid: applied without dropping calls, exit 0. Invalid: "

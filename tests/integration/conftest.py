@@ -10,7 +10,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from vio_sbc.qa.sipp import sipp_command, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "sipp_scenarios"
@@ -74,24 +75,34 @@ def free_rtp_range(host: str = "127.0.0.1", size: int = 40) -> tuple[int, int]:
     raise RuntimeError("no free RTP range")
 
 
-BASE_CONFIG = """
-sip:
-  listen: 127.0.0.1:{port}
-  max_calls: 50
-rtp:
-  ports: {rtp_min}-{rtp_max}
-storage:
-  dir: {dir}
-workspace:
+# Server config templates. start_server fills {port}, {rtp_min}, {rtp_max}, {dir} and
+# {trunk_ip} with str.format: literal braces are doubled.
+
+
+def config_head(max_calls: int | None = None) -> str:
+    """The sip/rtp/storage sections every server config of the tests starts with."""
+    return ("\nsip:\n  listen: 127.0.0.1:{port}\n"
+            + (f"  max_calls: {max_calls}\n" if max_calls is not None else "")
+            + "rtp:\n  ports: {rtp_min}-{rtp_max}\nstorage:\n  dir: {dir}\n")
+
+
+def braced(template: str) -> str:
+    """A template for a file formatted twice (its own fields first, then start_server's)."""
+    return template.replace("{", "{{").replace("}", "}}")
+
+
+STOCK_AGENTS = """workspace:
   default_agent: receptionist
 agents:
   receptionist: {{kind: scripted, greeting: "Thanks for calling. How can I help?"}}
   echo: {{kind: echo}}
-trunks:
-  pbx:
+"""
+PBX_TRUNK = """  pbx:
     kind: byoc
     inbound:
       allow: [{trunk_ip}/32]
+"""
+BASE_CONFIG = config_head(max_calls=50) + STOCK_AGENTS + "trunks:\n" + PBX_TRUNK + """\
     number_format: {{country_code: "1", national_length: 10}}
   other:
     kind: byoc
@@ -177,14 +188,7 @@ class Server:
                                   (call_id,)))
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return int(self.proc.returncode)
+        return stop_process(self.proc, timeout)
 
 
 def start_server(tmp: Path, config_text: str | None = None, extra_args: list[str] | None = None,
@@ -237,21 +241,16 @@ def run_sipp(server_addr: str, scenario: str, *, number: str = "+14155550100",
              source: str = TRUNK_IP, transport: str = "u1", extra: list[str] | None = None,
              timeout: float = 40.0, workdir: Path | None = None) -> SippResult:
     """Run one SIPp call (-m 1) and return its exit code and Call-ID."""
-    sipp = shutil.which("sipp")
-    if sipp is None:
+    if shutil.which("sipp") is None:
         pytest.fail("sipp not installed (make install installs Debian's sip-tester)")
     wd = workdir or Path(os.environ.get("TMPDIR", "/tmp"))
     tag = f"{os.getpid()}-{time.monotonic_ns()}"
     err = wd / f"sipp-{tag}.err"
     cid_prefix = f"vio-{tag}"
-    cmd = [
-        sipp, server_addr, "-sf", str(SCENARIOS / scenario), "-s", number,
-        "-i", source, "-p", str(free_port(source)), "-mi", source,
-        "-mp", str(free_rtp_range(source, 4)[0]), "-t", transport, "-m", "1", "-l", "1",
-        "-nostdin", "-timeout", f"{int(timeout) - 5}s", "-timeout_error",
-        "-trace_err", "-error_file", str(err), "-cid_str", f"{cid_prefix}-%u-%p@%s",
-        *(extra or []),
-    ]
+    cmd = sipp_command(server_addr, SCENARIOS / scenario, source=source, number=number,
+                       port=free_port(source), media_port=free_rtp_range(source, 4)[0],
+                       transport=transport, timeout_s=timeout - 5, error_file=err,
+                       cid_prefix=cid_prefix, extra=extra or [])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=wd)
     errors = err.read_text(errors="replace") if err.exists() else ""
     return SippResult(proc.returncode, proc.stdout + proc.stderr, cid_prefix, errors)

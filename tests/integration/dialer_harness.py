@@ -15,20 +15,19 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import SCENARIOS, Server, free_port, free_rtp_range
+from tests.integration.conftest import (
+    SCENARIOS,
+    Server,
+    config_head,
+    free_port,
+    free_rtp_range,
+)
 
 CALLEE_IP = "127.0.0.3"
 FROM = "+14155550100"
 
 # {{ }} survive conftest.start_server's str.format; @NAME@ are filled by dialer_config()
-CONFIG = """
-sip:
-  listen: 127.0.0.1:{port}
-  max_calls: 50
-rtp:
-  ports: {rtp_min}-{rtp_max}
-storage:
-  dir: {dir}
+CONFIG = config_head(max_calls=50) + """\
 agents:
   receptionist: {{kind: scripted, greeting: "Hello, this is a test call."}}
 trunks:

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Server, run_sipp, sip_call_id, start_server
+from tests.integration.conftest import (
+    PBX_TRUNK,
+    Server,
+    config_head,
+    run_sipp,
+    sip_call_id,
+    start_server,
+)
 from tests.integration.speech import make_pcap, scenario
 from vio_sbc.agent.tts import EspeakTts
 
@@ -21,13 +28,7 @@ SUPPORT_REPLY = "For support, please visit our help center. Anything else?"
 SALES_REPLY = "Our sales team is available weekdays from nine to five. Anything else?"
 GOODBYE_REPLY = "Thank you for calling. Goodbye."
 
-CONFIG = """
-sip:
-  listen: 127.0.0.1:{port}
-rtp:
-  ports: {rtp_min}-{rtp_max}
-storage:
-  dir: {dir}
+CONFIG = config_head() + """\
 workspace:
   default_agent: receptionist
 agents:
@@ -44,10 +45,7 @@ agents:
     barge_in: {{enabled: true, min_speech_ms: 200}}
   echo: {{kind: echo}}
 trunks:
-  pbx:
-    kind: byoc
-    inbound:
-      allow: [{trunk_ip}/32]
+""" + PBX_TRUNK + """\
 numbers:
   "+14155550100": {{trunk: pbx, agent: echo}}
   "+14155550101": {{trunk: pbx}}

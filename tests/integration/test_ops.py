@@ -111,6 +111,10 @@ def test_readyz_fails_while_the_call_log_is_locked(ops_server: tuple[Server, str
                               str(srv.config)], capture_output=True, text=True, timeout=30)
         assert out.returncode == 1 and out.stdout.startswith("ready: NO")
         assert "FAIL call_log" in out.stdout
+        out = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "status", "-c",
+                              str(srv.config)], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 1, out.stdout + out.stderr  # status: the same verdict
+        assert out.stdout.splitlines()[1] == "ready: NO" and "FAIL call_log" in out.stdout
         assert get(base + "/healthz")[0] == 200  # alive, just not ready
     finally:
         holder.stdin.write("go\n")

@@ -9,17 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Server, run_sipp, sip_call_id, start_server
+from tests.integration.conftest import (
+    PBX_TRUNK,
+    Server,
+    config_head,
+    run_sipp,
+    sip_call_id,
+    start_server,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
-CONFIG = """
-sip:
-  listen: 127.0.0.1:{port}
-rtp:
-  ports: {rtp_min}-{rtp_max}
-storage:
-  dir: {dir}
+CONFIG = config_head() + """\
 agents:
   receptionist:
     kind: scripted
@@ -29,10 +30,7 @@ agents:
     transfer_say: "Transferring."
     transfer_failed: "The transfer failed. I am still here."
 trunks:
-  pbx:
-    kind: byoc
-    inbound:
-      allow: [{trunk_ip}/32]
+""" + PBX_TRUNK + """\
 numbers:
   "+14155550105": {{trunk: pbx}}
 """

@@ -20,8 +20,11 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import (
+    PBX_TRUNK,
     SCENARIOS,
+    STOCK_AGENTS,
     Server,
+    config_head,
     free_port,
     free_rtp_range,
     run_sipp,
@@ -36,24 +39,7 @@ REGISTRAR_IP = "127.0.0.3"
 TERM_IP = "127.0.0.4"
 PASSWORD = "s3cret-pw"
 
-CONFIG = """
-sip:
-  listen: 127.0.0.1:{port}
-  max_calls: 20
-rtp:
-  ports: {rtp_min}-{rtp_max}
-storage:
-  dir: {dir}
-workspace:
-  default_agent: receptionist
-agents:
-  receptionist: {{kind: scripted, greeting: "Thanks for calling. How can I help?"}}
-  echo: {{kind: echo}}
-trunks:
-  pbx:
-    kind: byoc
-    inbound:
-      allow: [{trunk_ip}/32]
+CONFIG = config_head(max_calls=20) + STOCK_AGENTS + "trunks:\n" + PBX_TRUNK + """\
   reg:
     kind: byoc
     outbound: {{host: 127.0.0.3, port: @REG_PORT@, transport: tcp, username: vio-trunk,

@@ -8,20 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Server, free_port, run_sipp, sip_call_id, start_server
+from tests.integration.conftest import (
+    PBX_TRUNK,
+    Server,
+    braced,
+    config_head,
+    free_port,
+    run_sipp,
+    sip_call_id,
+    start_server,
+)
 from tests.integration.ws_server import AgentServer, is_tone
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 FALLBACK = "Our assistant is away. Goodbye."
 
-CONFIG = """
-sip:
-  listen: 127.0.0.1:{{port}}
-rtp:
-  ports: {{rtp_min}}-{{rtp_max}}
-storage:
-  dir: {{dir}}
+CONFIG = braced(config_head()) + """\
 agents:
   receptionist: {{{{kind: scripted, greeting: "Hello."}}}}
   ws:
@@ -31,10 +34,7 @@ agents:
     fallback: "{fallback}"
     parameters: {{{{team: blue, tier: 2}}}}
 trunks:
-  pbx:
-    kind: byoc
-    inbound:
-      allow: [{{trunk_ip}}/32]
+""" + braced(PBX_TRUNK) + """\
 numbers:
   "+14155550100": {{{{trunk: pbx, agent: ws}}}}
 """

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from vio_sbc.config import load_config
 from vio_sbc.config.model import Config
 from vio_sbc.errors import ConfigError
+from vio_sbc.qa.sipp import free_udp_port, sipp_command, stop_process
 from vio_sbc.qa.suite import (
     SUITE,
     Run,
@@ -80,15 +80,6 @@ def options_ping(host: str, port: int, source: str, timeout: float = 1.0) -> boo
         s.close()
 
 
-def free_udp_port(host: str) -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-    finally:
-        s.close()
-
-
 def free_rtp_base(host: str) -> int:
     """An even UDP port with the next three free (SIPp uses base..base+3)."""
     for _ in range(200):
@@ -132,15 +123,9 @@ class ServerProcess:
         return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        rc = stop_process(self.proc, timeout)
         self._log.close()
-        return int(self.proc.returncode)
+        return rc
 
 
 def run_one(run: Run, target: str, scen_dir: Path, workdir: Path) -> Outcome:
@@ -150,15 +135,10 @@ def run_one(run: Run, target: str, scen_dir: Path, workdir: Path) -> Outcome:
     if (scen_dir / "pcap").is_dir() and not (wd / "pcap").exists():
         (wd / "pcap").symlink_to((scen_dir / "pcap").resolve())
     stat, err = wd / "stat.csv", wd / "errors.log"
-    cmd = [
-        "sipp", target, "-sf", str((scen_dir / sc.file).resolve()),
-        "-i", run.source, "-p", str(free_udp_port(run.source)), "-mi", run.source,
-        "-mp", str(free_rtp_base(run.source)), "-t", sc.transport, "-m", "1", "-l", "1",
-        "-nostdin", "-timeout", f"{sc.timeout_s}s", "-timeout_error",
-        "-trace_stat", "-stf", str(stat), "-fd", "1",
-        "-trace_err", "-error_file", str(err),
-        *(["-s", run.number] if run.number else []), *sc.extra, *run.args,
-    ]
+    cmd = sipp_command(
+        target, (scen_dir / sc.file).resolve(), source=run.source, number=run.number or None,
+        media_port=free_rtp_base(run.source), transport=sc.transport, timeout_s=sc.timeout_s,
+        stat_file=stat, error_file=err, extra=[*sc.extra, *run.args])
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=wd,

@@ -61,7 +61,7 @@ class Operations:
         sw = self.switch
         return {"config": sw.cfg.source, "uptime_s": round(time.time() - self.started, 1),
                 "live_calls": len(sw.calls), "draining": sw.draining, "stats": dict(sw.stats),
-                "trunks": sw.trunks.status()}
+                "trunks": sw.trunks.status(), "calls": live_calls(sw)}
 
     def reload(self, trigger: str) -> tuple[list[str], dict[str, list[str]]]:
         source = self.switch.cfg.source
@@ -101,3 +101,18 @@ class Operations:
                       "error": ref.detail})
             return
         req.send({"ok": True, "call_id": call_id}, final=False)
+
+
+def live_calls(sw: Softswitch) -> list[dict[str, Any]]:
+    """The live-call table of `vio-sbc status`, oldest first."""
+    now = time.monotonic()
+    out: list[dict[str, Any]] = []
+    for call in sorted(sw.calls.values(), key=lambda c: c.created):
+        route = call.route
+        out.append({"id": call.id, "direction": call.direction,
+                    "trunk": route.trunk.name if route else None,
+                    "number": route.number.number if route else None,
+                    "agent": route.agent.name if route else None,
+                    "state": call.state.state.value, "caller": call.caller,
+                    "callee": call.callee, "age_s": round(now - call.created, 1)})
+    return out

@@ -35,7 +35,7 @@ def check_rtp(sw: Softswitch, now: float) -> None:
 def update_gauges(sw: Softswitch) -> None:
     counts: dict[tuple[str, str], int] = {}
     for call in sw.calls.values():
-        key = ("inbound", call.route.trunk.name if call.route else "")
+        key = (call.direction, call.route.trunk.name if call.route else "")
         counts[key] = counts.get(key, 0) + 1
     sw.metrics.set_active(counts)
     sw.metrics.blocked_sources.set(sw.admission.blocked_count)
