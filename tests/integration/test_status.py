@@ -131,10 +131,18 @@ def test_status_without_http_uses_the_control_socket_only(tmp_path: Path) -> Non
     assert f"no server on {srv.dir / 'control.sock'}" in out.stderr
 
 
-def test_status_counts_an_outbound_call_as_outbound(tmp_path: Path) -> None:
+def test_status_counts_an_outbound_call_as_outbound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A call placed through the server (`call-out`, SIPp as the 407-challenging
     termination): the gauge and the live-call table say outbound on its trunk."""
-    from tests.integration.test_trunks import TERM_IP, config_text, start_uas
+    from tests.integration.test_trunks import (
+        TERM_IP,
+        config_text,
+        start_uas,
+        use_trunk_password,
+    )
+
+    use_trunk_password(monkeypatch)
 
     term_port = free_port(TERM_IP)
     srv = start_server(tmp_path, config_text(term_port=term_port)
