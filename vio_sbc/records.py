@@ -60,6 +60,24 @@ def recordings_dir(cfg: Config) -> Path:
     return Path(cfg.storage.dir).resolve() / "recordings"
 
 
+def cost_fields(cfg: Config, trunk: TrunkConfig | None, *, direction: str, number: str,
+                answered: bool, duration_s: float,
+                note: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The call row's cost fields (`note`, if any, joins the breakdown); without any
+    rate only `billable_s` of an answered call (whole seconds, rounded up)."""
+    rates = trunk.rates if trunk is not None else None
+    cost = call_cost(rates, cfg.workspace.platform_rate, direction=direction, number=number,
+                     answered=answered, duration_s=duration_s)
+    if cost is not None:
+        breakdown = {**cost.breakdown, **(note or {})}
+        return {"cost": str(cost.total), "cost_currency": cost.currency,
+                "billable_s": cost.billable_s,
+                "cost_breakdown": json.dumps(breakdown, sort_keys=True)}
+    if answered:
+        return {"billable_s": int(-(-duration_s // 1))}
+    return {}
+
+
 class CallRecords:
     def __init__(self, cfg: Config, calllog: CallLog) -> None:
         self.cfg = cfg
@@ -131,15 +149,9 @@ class CallRecords:
             self.writer.close(rec)
         lines = self._lines.pop(end.call_id, [])
         fields: dict[str, Any] = {}
-        rates = end.trunk.rates if end.trunk is not None else None
-        cost = call_cost(rates, self.cfg.workspace.platform_rate, direction=end.direction,
-                         number=end.number, answered=end.answered, duration_s=end.duration_s)
-        if cost is not None:
-            fields.update(cost=str(cost.total), cost_currency=cost.currency,
-                          billable_s=cost.billable_s,
-                          cost_breakdown=json.dumps(cost.breakdown, sort_keys=True))
-        elif end.answered:
-            fields["billable_s"] = int(-(-end.duration_s // 1))
+        fields.update(cost_fields(self.cfg, end.trunk, direction=end.direction,
+                                  number=end.number, answered=end.answered,
+                                  duration_s=end.duration_s))
         fields.update(summary=extractive_summary(lines, end.facts),
                       summary_provider="extractive")
         if self.worker is not None and self.summariser is not None and end.answered:

@@ -18,7 +18,6 @@ be missing from every source.
 
 from __future__ import annotations
 
-import json
 import wave
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import structlog
 
 from vio_sbc.config.model import Config
-from vio_sbc.cost import call_cost
+from vio_sbc.records import cost_fields
 from vio_sbc.store.calllog import CallLog
 from vio_sbc.summary.extractive import CallFacts, Line, extractive_summary
 
@@ -75,21 +74,13 @@ def recovered_fields(cfg: Config, row: dict[str, Any], lines: list[Line],
     duration, basis = estimate_duration(known)
     direction = str(row.get("direction") or "inbound")
     number = str((row.get("callee") if direction == "outbound" else row.get("number")) or "")
-    trunk = cfg.trunks.get(str(row.get("trunk") or ""))
-    rates = trunk.rates if trunk is not None else None
     fields: dict[str, Any] = {}
     if known.answered:
         fields["duration_s"] = duration
-    cost = call_cost(rates, cfg.workspace.platform_rate, direction=direction, number=number,
-                     answered=known.answered, duration_s=duration)
-    marker = {"duration_s": duration, "from": basis}
-    if cost is not None:
-        breakdown = dict(cost.breakdown, recovery=marker)
-        fields.update(cost=str(cost.total), cost_currency=cost.currency,
-                      billable_s=cost.billable_s,
-                      cost_breakdown=json.dumps(breakdown, sort_keys=True))
-    elif known.answered:
-        fields["billable_s"] = int(-(-duration // 1))
+    fields.update(cost_fields(cfg, cfg.trunks.get(str(row.get("trunk") or "")),
+                              direction=direction, number=number, answered=known.answered,
+                              duration_s=duration,
+                              note={"recovery": {"duration_s": duration, "from": basis}}))
     facts = CallFacts("interrupted", "system", duration_s=duration if known.answered else None)
     if known.answered and basis != "nothing":
         note = f"about {round(duration)} s answered, from the {basis}"
