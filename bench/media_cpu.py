@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,16 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from vio_sbc.qa.sipp import free_udp_port
+
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((host, 0))
-    p = int(s.getsockname()[1])
-    s.close()
-    return p
 
 
 def cpu_seconds(pid: int) -> float:
@@ -63,7 +56,7 @@ log: {{level: warning}}
 
 
 def run_step(n: int, tmp: Path, policy: str = "latch") -> dict[str, float | str]:
-    port = free_port()
+    port = free_udp_port("127.0.0.1")
     rtp0 = 40000
     cfg = tmp / f"vio-{n}.yaml"
     cfg.write_text(CONFIG.format(port=port, max_calls=n + 10, rtp0=rtp0, rtp1=rtp0 + 4 * n + 100,
@@ -83,7 +76,7 @@ def run_step(n: int, tmp: Path, policy: str = "latch") -> dict[str, float | str]
         sipp = subprocess.Popen(
             ["sipp", f"127.0.0.1:{port}", "-sf", str(ROOT / "sipp_scenarios/uac_speech_dtmf.xml"),
              "-s", "+14155550100", "-i", "127.0.0.2", "-mi", "127.0.0.2",
-             "-mp", str(free_port("127.0.0.2") & ~1), "-m", str(n), "-l", str(n),
+             "-mp", str(free_udp_port("127.0.0.2") & ~1), "-m", str(n), "-l", str(n),
              "-r", str(min(n, 50)), "-nostdin", "-timeout", "90s", "-timeout_error"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
         ramp = n / min(n, 50)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vio_sbc import control  # noqa: E402
+from vio_sbc.qa.sipp import free_udp_port  # noqa: E402
 
 CONFIG = """
 sip: {{listen: "127.0.0.1:{port}", max_calls: 100}}
@@ -47,14 +47,6 @@ numbers:
 """
 
 
-def free_port(host: str) -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((host, 0))
-    p = int(s.getsockname()[1])
-    s.close()
-    return p
-
-
 def ts(ev: dict[str, Any]) -> float:
     return datetime.fromisoformat(str(ev["timestamp"]).replace("Z", "+00:00")).timestamp()
 
@@ -69,13 +61,13 @@ def main() -> int:
     a = ap.parse_args()
     calls = min(a.calls, 200)  # bounded
     tmp = Path(tempfile.mkdtemp(prefix="vio-bench-"))
-    term = free_port("127.0.0.4")
+    term = free_udp_port("127.0.0.4")
     rtp0 = 40000
     pw = tmp / "term.pw"  # the trunk's digest password, owner-only (password_file)
     pw.write_text("pw\n")
     pw.chmod(0o600)
     (tmp / "vio.yaml").write_text(CONFIG.format(
-        port=free_port("127.0.0.1"), rtp0=rtp0, rtp1=rtp0 + 999, dir=tmp / "var", term=term,
+        port=free_udp_port("127.0.0.1"), rtp0=rtp0, rtp1=rtp0 + 999, dir=tmp / "var", term=term,
         max_calls=a.max_calls, cps=a.cps))
     uas = subprocess.Popen(
         ["sipp", "-sf", str(ROOT / "sipp_scenarios/uas_twilio_407.xml"), "-i", "127.0.0.4",
