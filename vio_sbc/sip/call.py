@@ -19,6 +19,7 @@ from vio_sbc.callstate import CallState, Event, State
 from vio_sbc.routing import Route
 from vio_sbc.rtp.port import CallMediaPort, release_port
 from vio_sbc.sip.transfer import TransferAttempt
+from vio_sbc.sip.trust import refuse_replace, refuse_transfer
 from vio_sbc.sip.xfer import on_transfer_status
 
 if TYPE_CHECKING:
@@ -28,12 +29,23 @@ _ACTIVE = pj.PJSUA_CALL_MEDIA_ACTIVE
 _HOLD = (pj.PJSUA_CALL_MEDIA_REMOTE_HOLD, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD)
 
 
+def audio_only_op() -> Any:
+    """A CallOpParam whose call setting offers audio only: pjsua's default also offers
+    `m=text` (real-time text) when it writes the offer itself (a delayed-offer INVITE's
+    200, our own INVITE)."""
+    prm = pj.CallOpParam(True)
+    prm.opt.textCount = 0
+    prm.opt.videoCount = 0
+    return prm
+
+
 class SbcCall(pj.Call):  # type: ignore[misc]
     def __init__(self, switch: Softswitch, acc: Any, call_id: int, *, source: str,
                  transport: str, sip_call_id: str, caller: str, callee: str) -> None:
         super().__init__(acc, call_id)
         self.switch = switch
         self.id = uuid.uuid4().hex
+        self.pj_id = call_id  # pjsua's call id (outbound: set once makeCall returns)
         self.sip_call_id = sip_call_id
         self.source = source
         self.transport = transport
@@ -64,7 +76,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
 
     # -- actions (main thread) ----------------------------------------------
     def respond(self, status: int, reason: str = "", headers: dict[str, str] | None = None) -> None:
-        prm = pj.CallOpParam()
+        prm = audio_only_op()
         prm.statusCode = status
         if reason:
             prm.reason = reason
@@ -147,6 +159,20 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             self.log.info("dtmf", digit=digit)
         except Exception:
             self.log.exception("on_dtmf_failed")
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        try:  # a far-end REFER: the SIP guard refuses it first (vio_sbc/sip/trust.py)
+            refuse_transfer(self, self.switch.metrics, prm)
+        except Exception:
+            prm.statusCode = 603
+            self.log.exception("on_transfer_request_failed")
+
+    def onCallReplaceRequest(self, prm: Any) -> None:
+        try:  # an INVITE with Replaces naming this call: never a takeover
+            refuse_replace(self, self.switch.metrics, prm)
+        except Exception:
+            prm.statusCode = 403
+            self.log.exception("on_replace_request_failed")
 
     def onCallTransferStatus(self, prm: Any) -> None:
         try:

@@ -18,7 +18,7 @@ import pjsua2 as pj
 
 from vio_sbc.callstate import CallState, Event, State
 from vio_sbc.routing import Route
-from vio_sbc.sip.call import SbcCall
+from vio_sbc.sip.call import SbcCall, audio_only_op
 from vio_sbc.sip.inbound import call_row
 from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult, classify_outcome
 from vio_sbc.trunks.admission import admit_outbound
@@ -157,7 +157,7 @@ def place_call(switch: Softswitch, req: OutboundRequest,
         call, direction="outbound", trunk=adm.trunk.name, status="dialing",
         number=adm.number.number, agent=agent.name, default_agent=int(default),
         dialer_job_id=req.job_id))
-    prm = pj.CallOpParam(True)
+    prm = audio_only_op()
     prm.txOption.localUri = ident
     pai = pj.SipHeader()
     pai.hName, pai.hValue = "P-Asserted-Identity", ident
@@ -179,6 +179,7 @@ def place_call(switch: Softswitch, req: OutboundRequest,
         switch.later(0.0, lambda: call.deliver(result))
         switch._reap.append(call)
         return call.id
+    call.pj_id = call.getId()
     ref = weakref.ref(call)  # the timer must not keep an ended call (a pj.Call) alive
 
     def ring_timeout() -> None:

@@ -57,6 +57,7 @@ from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.trunkside import TrunkManager
+from vio_sbc.sip.trust import DialogTrust, ForeignCalls
 from vio_sbc.sip.xfer import start_transfer
 from vio_sbc.store.calllog import CallLog
 
@@ -112,6 +113,9 @@ class Softswitch:
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
         self.guard = SipGuard(self)  # pjsip-level stranger drop and 405/501 (sip/guard.py)
         self.tick_hooks.append(self.guard.tick)
+        # in-dialog requests, REFER and Replaces (sip/trust.py, callcontrol/dialog.py)
+        self.trust = DialogTrust(lambda: self.cfg, self.calls, self.trunks.sources, self.metrics)
+        self.foreign: ForeignCalls | None = None  # needs libInit (the build's call count)
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
@@ -147,6 +151,10 @@ class Softswitch:
         create_transports(ep, cfg)
         ep.libStart()
         self.guard.install()
+        if self.guard.installed:
+            self.trust.install()
+        self.foreign = ForeignCalls(self.calls)
+        self.tick_hooks.append(self.foreign.tick)
         ep.audDevManager().setNullDev()
         set_codecs(ep, cfg.rtp.codecs)
         self.acc = InboundAccount(self)
@@ -190,6 +198,8 @@ class Softswitch:
             return
         for call in list(self.calls.values()):
             call.hangup_side = call.hangup_side or "system"
+        if self.foreign is not None:
+            self.foreign.tick()  # first: pjsua2 would lend such a leg one of our objects
         ep.hangupAllCalls()
         end = time.monotonic() + 1.0
         while time.monotonic() < end and self.calls:
@@ -212,6 +222,7 @@ class Softswitch:
             self.acc.shutdown()
             self.acc = None
         gc.collect()
+        self.trust.uninstall()
         ep.libDestroy()
         self.ep = None
         if self._log_writer is not None:
