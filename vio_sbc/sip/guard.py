@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from vio_sbc.config.model import Config
-from vio_sbc.config.trunk_schema import uri_host
+from vio_sbc.config.values import uri_host
 from vio_sbc.sip import native
 
 if TYPE_CHECKING:
