@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import timeit
 import sys
 import tempfile
 import time
+import timeit
 import urllib.request
 import uuid
 from pathlib import Path

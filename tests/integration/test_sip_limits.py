@@ -4,7 +4,6 @@ what we offer when pjsua writes the offer itself."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

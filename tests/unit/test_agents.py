@@ -20,7 +20,7 @@ from vio_sbc.agent.frames import (
     TranscriptLine,
 )
 from vio_sbc.agent.processor import run
-from vio_sbc.config.model import AgentConfig
+from vio_sbc.config.model import AgentConfig, ScriptedOptions
 
 
 class FakeTts:
@@ -120,8 +120,8 @@ def test_engine_chunks_audio_flushes_on_interrupt_and_routes_control() -> None:
 def test_scripted_transfer_digit_asks_for_transfer_and_reports_failure() -> None:
     from vio_sbc.agent.frames import TransferFailed, TransferRequest
 
-    cfg = AgentConfig("r", "scripted", greeting="Hi", options={
-        "transfer_digit": 0, "transfer_to": "sip:desk@127.0.0.2", "transfer_say": "Hold on"})
+    cfg = AgentConfig("r", "scripted", greeting="Hi", scripted=ScriptedOptions(
+        transfer_digit="0", transfer_to="sip:desk@127.0.0.2", transfer_say="Hold on"))
     agent = ScriptedAgent(cfg, FakeTts())
     out = run(agent, [START, InputDtmf("5"), InputDtmf("0")])
     assert out[-1] == TransferRequest("sip:desk@127.0.0.2")

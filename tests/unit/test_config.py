@@ -18,7 +18,8 @@ from vio_sbc.config import (
     load_config,
     parse_config_text,
 )
-from vio_sbc.config.schema import twilio_networks
+from vio_sbc.config.model import ScriptedOptions, WebSocketOptions
+from vio_sbc.config.trunks import twilio_networks
 from vio_sbc.errors import ConfigError, ConfigIssue
 
 REPO = Path(__file__).resolve().parents[2]
@@ -978,7 +979,7 @@ def test_call_log_error_message_is_pinned(text: str, expected: str) -> None:
     assert errors(text) == [expected]
 
 
-def test_websocket_agent_options_are_kept() -> None:
+def test_agent_kind_options_are_typed() -> None:
     config = parse_config_text(
         "agents:\n"
         "  receptionist: {kind: scripted, transfer_digit: 0, transfer_to: '+14155550999'}\n"
@@ -990,6 +991,12 @@ def test_websocket_agent_options_are_kept() -> None:
     )
     bot = config.agents["bot"]
     assert bot.kind == "websocket"
-    assert bot.options == {"url": "wss://agents.example.com/twilio",
-                           "parameters": {"team": "blue", "tier": 2}, "connect_timeout_s": 2.5}
-    assert config.agents["receptionist"].options["transfer_to"] == "+14155550999"
+    assert bot.websocket == WebSocketOptions(url="wss://agents.example.com/twilio",
+                                             parameters={"team": "blue", "tier": "2"},
+                                             connect_timeout_s=2.5)
+    assert bot.options == {}
+    receptionist = config.agents["receptionist"]
+    assert receptionist.scripted == ScriptedOptions(transfer_digit="0",
+                                                    transfer_to="+14155550999")
+    assert receptionist.options == {}
+    assert receptionist.websocket is None

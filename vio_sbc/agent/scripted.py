@@ -62,19 +62,14 @@ class DigitRouter:
         return None, None
 
 
-def _opt(cfg: AgentConfig, key: str, default: str) -> str:
-    v = cfg.options.get(key, default)
-    return v if isinstance(v, str) else default
-
-
 def with_transfer_digit(cfg: AgentConfig) -> tuple[Intent, ...]:
     """The intents plus the `transfer_digit`/`transfer_to` options as one more intent."""
-    digit, target = cfg.options.get("transfer_digit"), cfg.options.get("transfer_to")
-    if digit is None or not isinstance(target, str) or not target:
+    opts = cfg.scripted
+    if opts.transfer_digit is None or not opts.transfer_to:
         return cfg.intents
-    say = _opt(cfg, "transfer_say", "Please hold while I transfer your call.")
-    return (*cfg.intents, Intent("transfer", digits=str(digit), reply=say or None,
-                                 action="transfer", target=target))
+    return (*cfg.intents, Intent("transfer", digits=opts.transfer_digit,
+                                 reply=opts.transfer_say or None, action="transfer",
+                                 target=opts.transfer_to))
 
 
 class ScriptedAgent:
@@ -85,8 +80,7 @@ class ScriptedAgent:
         self.greeting = cfg.greeting or "Hello."
         self.intents = with_transfer_digit(cfg)
         self.digits = DigitRouter(self.intents)
-        self.transfer_failed = _opt(cfg, "transfer_failed",
-                                    "Sorry, I could not transfer your call.")
+        self.transfer_failed = cfg.scripted.transfer_failed
         self.rate = 8000
         self.turns = 0
         self.t_ms = 0

@@ -38,8 +38,6 @@ from vio_sbc.agent.frames import (
 from vio_sbc.agent.mediastreams import Encoder, StreamInfo
 from vio_sbc.config.model import AgentConfig
 
-DEFAULT_FALLBACK = "Sorry, our assistant is not available right now. Please call again later."
-DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
 MAX_BUFFER_S = 60.0  # server audio queued ahead of the playout beyond this is dropped
 
 
@@ -57,26 +55,15 @@ class Bridge(Protocol):
              deliver: Callable[[Frame], None], call_id: str) -> Link: ...
 
 
-def ws_options(cfg: AgentConfig) -> tuple[str, dict[str, str], float, str, str]:
-    """(url, parameters, connect_timeout_s, fallback, account_sid) from validated options."""
-    o = cfg.options
-    url = o.get("url")
-    params = o.get("parameters") or {}
-    timeout = o.get("connect_timeout_s", 5.0)
-    fallback = o.get("fallback", DEFAULT_FALLBACK)
-    account = o.get("account_sid", DEFAULT_ACCOUNT_SID)
-    assert isinstance(url, str) and isinstance(params, dict)
-    assert isinstance(timeout, int | float) and isinstance(fallback, str)
-    assert isinstance(account, str)
-    return url, {str(k): str(v) for k, v in params.items()}, float(timeout), fallback, account
-
-
 class WebSocketAgent:
     def __init__(self, cfg: AgentConfig, tts: Tts, bridge: Bridge) -> None:
         self.cfg = cfg
         self.tts = tts
         self.bridge = bridge
-        self.url, self.params, self.timeout, self.fallback, self.account = ws_options(cfg)
+        assert cfg.websocket is not None, "a websocket agent has websocket options"
+        ws = cfg.websocket
+        self.url, self.params, self.timeout = ws.url, ws.parameters, ws.connect_timeout_s
+        self.fallback, self.account = ws.fallback, ws.account_sid
         self.rate = 8000
         self.link: Link | None = None
         self.t_ms = 0

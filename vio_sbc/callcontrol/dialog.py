@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from vio_sbc.config.model import IPNetwork, TrunkConfig
-from vio_sbc.config.trunk_schema import uri_host
+from vio_sbc.config.values import uri_host
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

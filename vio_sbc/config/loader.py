@@ -18,30 +18,28 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from vio_sbc.config.calllog_schema import build_summary
+from vio_sbc.config.agents import BUILTIN_AGENT_NAME, build_agents, builtin_agent
+from vio_sbc.config.fields import spec_of
 from vio_sbc.config.model import AgentConfig, Config, NumberConfig, TrunkConfig
-from vio_sbc.config.nodes import STR, Doc, Issues, Item, entries, join, line_of, unknown_key
-from vio_sbc.config.schema import (
-    BUILTIN_AGENT_NAME,
-    NumberEntry,
-    build_agents,
-    build_dialer,
-    build_http,
-    build_include,
-    build_log,
-    build_numbers,
-    build_rtp,
-    build_sip,
-    build_storage,
-    build_trunks,
-    build_workspace,
-    builtin_agent,
+from vio_sbc.config.nodes import (
+    STR,
+    Doc,
+    Invalid,
+    Issues,
+    Item,
+    convert,
+    describe,
+    entries,
+    join,
+    line_of,
+    list_items,
+    string,
 )
+from vio_sbc.config.trunks import NumberEntry, build_numbers, build_trunks
 from vio_sbc.errors import ConfigError, ConfigIssue
 from vio_sbc.log import Redactor
 
-TOP_KEYS = ("sip", "rtp", "storage", "workspace", "agents", "trunks", "numbers", "include", "log",
-            "dialer", "summary", "http")
+TOP_SPEC = {**spec_of(Config), "include": None}  # agents, trunks, numbers, include: below
 INCLUDED_KEYS = ("trunks", "numbers")
 
 # $${ is a literal ${; ${NAME} or ${NAME:-default}; a lone ${ is unterminated
@@ -125,21 +123,12 @@ class _Loader:
 
     def run(self, text: str, file: str, base_dir: str | None) -> Config:
         root = self._parse(text, file)
-        top = entries(root, self.issues) if root is not None else []
-        items: dict[str, Item] = {}
-        for key, child in top or []:
-            if key in TOP_KEYS:
-                items[key] = child
-            else:
-                self.issues.add(file, child.key_line, child.path, unknown_key(key, TOP_KEYS))
-        sip = build_sip(items.get("sip"), self.issues)
-        rtp = build_rtp(items.get("rtp"), self.issues)
-        storage = build_storage(items.get("storage"), self.issues)
-        workspace, default_item = build_workspace(items.get("workspace"), self.issues)
-        log = build_log(items.get("log"), self.issues)
-        dialer = build_dialer(items.get("dialer"), self.issues)
-        summary = build_summary(items.get("summary"), self.issues)
-        http = build_http(items.get("http"), self.issues)
+        top = convert((entries(root, self.issues) or []) if root is not None else [], TOP_SPEC,
+                      self.issues)
+        items = top.items
+        defaults = Config()
+        sections = {k: top.values.get(k, getattr(defaults, k)) for k, conv in TOP_SPEC.items()
+                    if conv is not None}
         agents_item = items.get("agents")
         if agents_item is None or agents_item.is_null:
             self.agent_names.add(BUILTIN_AGENT_NAME)
@@ -153,23 +142,23 @@ class _Loader:
         if "include" in items:
             self._include(items["include"], file, base_dir)
         self._check_references()
-        if default_item is None and workspace.default_agent not in self.agent_names:
-            where = agents_item.key_line if agents_item is not None else 0
-            self.issues.add(file, where, "workspace.default_agent",
-                            self._unknown("agent", workspace.default_agent, self.agent_names))
-        elif default_item is not None and workspace.default_agent not in self.agent_names:
-            self.issues.at(default_item,
-                           self._unknown("agent", workspace.default_agent, self.agent_names))
+        default_agent = sections["workspace"].default_agent
+        default_item = _child(items.get("workspace"), "default_agent")
+        if default_agent not in self.agent_names:
+            message = self._unknown("agent", default_agent, self.agent_names)
+            if default_item is not None:
+                self.issues.at(default_item, message)
+            else:
+                where = agents_item.key_line if agents_item is not None else 0
+                self.issues.add(file, where, "workspace.default_agent", message)
         self.secrets.extend(self.issues.secrets)  # values read from *_file secrets
         if self.issues.items:
             rank = {f: i for i, f in enumerate(self.files)}
             ordered = sorted(self.issues.items, key=lambda i: (rank.get(i.file, -1), i.line))
             raise ConfigError(self._redacted(ordered))
-        return Config(sip=sip, rtp=rtp, storage=storage, workspace=workspace,
-                      agents=self.agents, trunks=self.trunks, numbers=self.numbers, log=log,
-                      dialer=dialer, summary=summary,
+        return Config(**sections, agents=self.agents, trunks=self.trunks, numbers=self.numbers,
                       source=file, secrets=tuple(dict.fromkeys(s for s in self.secrets if s)),
-                      warnings=tuple(self._redacted(self.issues.warnings)), http=http)
+                      warnings=tuple(self._redacted(self.issues.warnings)))
 
     def _redacted(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
         """Messages quote values: never a secret's (${ENV} or file; check output, logs)."""
@@ -242,7 +231,7 @@ class _Loader:
                 self._prepare(value, key_path, doc, seen)
 
     def _include(self, item: Item, main_file: str, base_dir: str | None) -> None:
-        patterns = build_include(item, self.issues)
+        patterns = _include_patterns(item, self.issues)
         if patterns and base_dir is None:
             self.issues.at(item, "include needs a base directory (use load_config)")
             return
@@ -311,3 +300,30 @@ class _Loader:
     def _unknown(kind: str, name: str, defined: set[str] | Mapping[str, object]) -> str:
         names = ", ".join(sorted(defined)) or "none"
         return f"unknown {kind} {name!r} (defined: {names})"
+
+
+def _child(item: Item | None, key: str) -> Item | None:
+    """The value item of `key` in the mapping `item` (None if absent or not a mapping)."""
+    if item is None:
+        return None
+    return dict(entries(item, Issues()) or []).get(key)  # problems were reported already
+
+
+def _include_patterns(item: Item, issues: Issues) -> list[tuple[str, Item]]:
+    """The glob patterns of `include:` (a string or a list of strings) with their items."""
+    if item.is_null:
+        return []
+    if item.tag == STR:
+        elements = [item]
+    elif isinstance(item.node, SequenceNode):
+        elements = list_items(item)
+    else:
+        issues.at(item, f"expected a glob pattern or a list of them, got {describe(item)}")
+        return []
+    out: list[tuple[str, Item]] = []
+    for element in elements:
+        try:
+            out.append((string(nonempty=True)(element, issues), element))
+        except Invalid as exc:
+            issues.at(element, exc.message)
+    return out

@@ -190,6 +190,17 @@ def section(item: Item, spec: Mapping[str, Conv | None], issues: Issues, *,
     pairs = entries(item, issues, null_ok=null_ok)
     if pairs is None:
         return None
+    sec = convert(pairs, spec, issues, extras=extras)
+    for key in required:
+        if key not in sec.items:
+            issues.add(item.file, item.key_line, item.path, f"missing required key {key!r}")
+    return sec
+
+
+def convert(pairs: Iterable[tuple[str, Item]], spec: Mapping[str, Conv | None], issues: Issues,
+            *, extras: bool = False) -> Section:
+    """Run (key, item) pairs through `spec`; keys not in it are extras (when allowed) or
+    reported as unknown."""
     sec = Section({}, {}, {})
     for key, child in pairs:
         if key not in spec:
@@ -208,9 +219,6 @@ def section(item: Item, spec: Mapping[str, Conv | None], issues: Issues, *,
             issues.at(child, exc.message)
         except Reported:
             pass
-    for key in required:
-        if key not in sec.items:
-            issues.add(item.file, item.key_line, item.path, f"missing required key {key!r}")
     return sec
 
 
@@ -233,7 +241,16 @@ def string(*, nonempty: bool = False) -> Conv:
     return conv
 
 
+def _check_conv(conv: object) -> None:
+    """Converters are built at import: a field name shadowing a converter in a class
+    body (`host: str = ...` then `nullable(host)`) fails there, not at load."""
+    if not callable(conv):
+        raise TypeError(f"not a converter: {conv!r}")
+
+
 def nullable(conv: Conv) -> Conv:
+    _check_conv(conv)
+
     def wrapped(item: Item, issues: Issues) -> Any:
         return None if item.is_null else conv(item, issues)
 
@@ -312,6 +329,7 @@ def int_choice(*options: int) -> Conv:
 
 def list_of(conv: Conv, *, nonempty: bool = False, unique: bool = False) -> Conv:
     """A list whose elements each go through `conv`; every bad element is reported."""
+    _check_conv(conv)
 
     def wrapped(item: Item, issues: Issues) -> tuple[Any, ...]:
         elements = list_items(item)
@@ -366,9 +384,3 @@ def digits(max_len: int | None = None) -> Conv:
         return text
 
     return conv
-
-
-def opaque_mapping(item: Item, issues: Issues) -> None:
-    """A mapping accepted for forward compatibility; its contents are not used yet."""
-    if not item.is_null and not isinstance(item.node, MappingNode):
-        raise Invalid(f"expected a mapping, got {describe(item)}")

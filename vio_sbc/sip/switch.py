@@ -33,7 +33,7 @@ from vio_sbc.agent.pipeline import AgentKit
 from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
-from vio_sbc.agent.wsagent import WebSocketAgent, ws_options
+from vio_sbc.agent.wsagent import WebSocketAgent
 from vio_sbc.agent.wsbridge import WsBridge
 from vio_sbc.config.model import Config
 from vio_sbc.errors import VioError
@@ -162,8 +162,8 @@ class Softswitch:
         self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every scripted prompt cached before any call
         for agent in cfg.agents.values():
-            if agent.kind == "websocket":
-                self.tts.render(ws_options(agent)[3], cfg.rtp.clock_rate, agent.voice)
+            if agent.websocket is not None:
+                self.tts.render(agent.websocket.fallback, cfg.rtp.clock_rate, agent.voice)
         self.kit.start()
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(

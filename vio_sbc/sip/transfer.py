@@ -12,14 +12,11 @@ REFER answered 4xx-6xx (or timed out, 408) is reported once, final.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 
+from vio_sbc.config.values import check_transfer_target, is_target_number
 from vio_sbc.errors import VioError
-
-_NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
-_URI = re.compile(r"sips?:[^\s<>\"]+", re.IGNORECASE)
 
 
 class TransferTargetError(VioError):
@@ -28,17 +25,16 @@ class TransferTargetError(VioError):
 
 def check_target(target: str) -> str:
     """The target as given if it is a SIP URI or a number; else TransferTargetError."""
-    if _URI.fullmatch(target) or _NUMBER.fullmatch(target):
-        return target
-    raise TransferTargetError(
-        f"transfer target {target!r} is neither a sip:/sips: URI nor a number (+, digits, *, #)"
-    )
+    why = check_transfer_target(target)
+    if why is not None:
+        raise TransferTargetError(why)
+    return target
 
 
 def refer_uri(target: str, host: str) -> str:
     """The Refer-To URI for `target`: a URI as is, a number at `host`."""
     check_target(target)
-    if _NUMBER.fullmatch(target):
+    if is_target_number(target):
         if not host:
             raise TransferTargetError(f"no host to send number {target!r} to")
         h = f"[{host}]" if ":" in host and not host.startswith("[") else host

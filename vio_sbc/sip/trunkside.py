@@ -20,7 +20,7 @@ import structlog
 
 from vio_sbc import log as vlog
 from vio_sbc.config.model import Config, TrunkConfig
-from vio_sbc.config.trunk_schema import uri_host
+from vio_sbc.config.values import transport_param, uri_host
 from vio_sbc.sip.endpoint import account_config as sip_account_config
 from vio_sbc.sip.message import source_ip
 from vio_sbc.trunks.admission import TokenBucket
@@ -65,7 +65,7 @@ def registrar_uri(trunk: TrunkConfig) -> str:
     assert out is not None
     if trunk.register.registrar:
         return trunk.register.registrar
-    return f"sip:{out.uri_host}" + (";transport=tcp" if out.transport == "tcp" else "")
+    return out.uri
 
 
 def account_id(trunk: TrunkConfig) -> str:
@@ -113,9 +113,9 @@ class TrunkManager:
             ac.regConfig.dropCallsOnFail = False
             if reg.contact_user:
                 host = cfg.sip.public_address or cfg.sip.listen.host
-                tp = ";transport=tcp" if out.transport == "tcp" else ""
-                ac.sipConfig.contactForced = (
-                    f"<sip:{reg.contact_user}@{host}:{cfg.sip.listen.port}{tp}>")
+                ac.sipConfig.contactForced = (f"<sip:{reg.contact_user}@{host}:"
+                                              f"{cfg.sip.listen.port}"
+                                              f"{transport_param(out.transport)}>")
         else:
             ac.regConfig.registrarUri = ""
             ac.regConfig.registerOnAdd = False
@@ -261,8 +261,7 @@ class TrunkManager:
             if now < self._next_ping.get(name, 0.0):
                 continue
             self._next_ping[name] = now + out.options_interval_s
-            tp = ";transport=tcp" if out.transport == "tcp" else ""
-            self._ping(name, f"sip:{out.uri_host}{tp}", out.options_timeout_s)
+            self._ping(name, out.uri, out.options_timeout_s)
 
     def _ping(self, name: str, uri: str, timeout_s: float) -> None:
         prm = pj.SendRequestParam()

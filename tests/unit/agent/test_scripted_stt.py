@@ -18,8 +18,8 @@ from vio_sbc.agent.scripted import DigitRouter, ScriptedAgent, match_phrase
 from vio_sbc.agent.stt import PocketsphinxStt, SttError, TurnRecorder, jsgf
 from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.config.agents import builtin_agent
 from vio_sbc.config.model import AgentConfig, Intent
-from vio_sbc.config.schema import builtin_agent
 from vio_sbc.rtp.g711 import ulaw_decode, ulaw_encode
 
 INTENTS = (

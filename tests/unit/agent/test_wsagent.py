@@ -25,7 +25,7 @@ from vio_sbc.agent.frames import (
 from vio_sbc.agent.mediastreams import Encoder
 from vio_sbc.agent.processor import run
 from vio_sbc.agent.wsagent import WebSocketAgent
-from vio_sbc.config.model import AgentConfig
+from vio_sbc.config.model import AgentConfig, WebSocketOptions
 
 START = CallStarted(call_id="c1", number="+14155550100", caller="sip:+1999@h", agent="ws",
                     sample_rate=8000)
@@ -62,7 +62,8 @@ class RecordingBridge:
 
 
 def _agent(**opts: object) -> tuple[WebSocketAgent, RecordingBridge]:
-    cfg = AgentConfig("ws", "websocket", options={"url": "ws://127.0.0.1:9/x", **opts})
+    cfg = AgentConfig("ws", "websocket",
+                      websocket=WebSocketOptions(url="ws://127.0.0.1:9/x", **opts))  # type: ignore[arg-type]
     bridge = RecordingBridge()
     return WebSocketAgent(cfg, FakeTts(), bridge), bridge
 

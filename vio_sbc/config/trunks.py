@@ -1,0 +1,317 @@
+"""The `trunks:` and `numbers:` sections (docs/config.md, docs/trunks.md).
+
+Settings are declared once with their converters; the builders add what depends on
+other keys: `inbound.allow` (the `twilio` preset needs a twilio trunk), `outbound`
+(credentials in pairs, a Twilio termination host), `register` (needs `outbound`).
+Suspicious but valid settings become warnings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+
+from vio_sbc.config.fields import read, setting, sub
+from vio_sbc.config.nodes import (
+    INT,
+    STR,
+    Invalid,
+    Issues,
+    Item,
+    Reported,
+    boolean,
+    choice,
+    digits,
+    entries,
+    integer,
+    list_items,
+    nullable,
+    section,
+    str_value,
+    string,
+)
+from vio_sbc.config.nodes import number as num
+from vio_sbc.config.rates import Rates
+from vio_sbc.config.values import (
+    E164,
+    IPNetwork,
+    e164,
+    hostname,
+    parse_network,
+    sip_uri,
+    transport_param,
+)
+
+TWILIO_PRESET = "twilio"
+TWILIO_TERMINATION = re.compile(r"[a-z0-9][a-z0-9-]*\.pstn\.twilio\.com", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberFormat:
+    """How a trunk's national numbers become E.164.
+
+    `country_code` (e.g. "1", "44"): with `national_prefix` ("0"), a number
+    starting with the prefix becomes +<cc><rest>; with `national_length`
+    (10 for NANP), a bare national number of that length becomes +<cc><number>.
+    `international_prefix` ("00", "011") is replaced by "+".
+    """
+
+    country_code: str | None = field(default=None, metadata=setting(nullable(digits(3))))
+    national_prefix: str | None = field(default=None, metadata=setting(nullable(digits())))
+    national_length: int | None = field(default=None,
+                                        metadata=setting(nullable(integer(4, 15))))
+    international_prefix: str = field(default="00", metadata=setting(digits()))
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkInbound:
+    allow: tuple[IPNetwork, ...] = ()
+    allow_preset: str | None = None  # "twilio" when the preset was used
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkOutbound:
+    """Where and how outbound INVITEs (and OPTIONS pings) go for a trunk."""
+
+    host: str = field(metadata=setting(hostname))
+    port: int = field(default=5060, metadata=setting(integer(1, 65535)))
+    transport: Literal["udp", "tcp"] = field(default="udp", metadata=setting(choice("udp", "tcp")))
+    username: str | None = field(default=None, metadata=setting(string(nonempty=True)))
+    # digest (401/407), never logged: password: ${ENV}, or password_file: PATH
+    password: str | None = field(default=None, repr=False, metadata=setting(None, secret=True))
+    realm: str = field(default="*", metadata=setting(string(nonempty=True)))  # "*": any realm
+    # host part of From/P-Asserted-Identity (default: host)
+    from_domain: str | None = field(default=None, metadata=setting(nullable(hostname)))
+    # E.164 sent instead of the calling number (None: the number)
+    caller_id: str | None = field(default=None, metadata=setting(nullable(e164)))
+    max_calls: int = field(default=10, metadata=setting(integer(lo=1)))  # concurrent outbound
+    # new outbound calls per second (token bucket, burst max(1, cps))
+    cps: float = field(default=1.0, metadata=setting(num(positive=True)))
+    # OPTIONS health ping period (0 turns it off), its timeout, failures before "down"
+    options_interval_s: float = field(default=30.0, metadata=setting(num(lo=0)))
+    options_timeout_s: float = field(default=5.0, metadata=setting(num(positive=True)))
+    options_down_after: int = field(default=2, metadata=setting(integer(lo=1)))
+
+    @property
+    def uri_host(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def uri(self) -> str:
+        """The trunk's own SIP URI (OPTIONS pings, the default registrar)."""
+        return f"sip:{self.uri_host}{transport_param(self.transport)}"
+
+    def target(self, user: str) -> str:
+        """Request-URI for `user` (an E.164 number) on this trunk."""
+        return f"sip:{user}@{self.uri_host}{transport_param(self.transport)}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkRegister:
+    """REGISTER towards the trunk (registrar and credentials default to `outbound`)."""
+
+    enabled: bool = field(default=False, metadata=setting(boolean))
+    expires: int = field(default=300, metadata=setting(integer(4, 86400)))
+    # sip:host[:port][;transport=tcp] (default: outbound host)
+    registrar: str | None = field(default=None, metadata=setting(nullable(sip_uri)))
+    # user part of our Contact (default: outbound.username)
+    contact_user: str | None = field(default=None,
+                                     metadata=setting(nullable(string(nonempty=True))))
+    # address of record (default: sip:<username>@<registrar host>)
+    aor: str | None = field(default=None, metadata=setting(nullable(sip_uri)))
+    # first retry after a failure; doubles up to retry_max_s; after 403 (bad credentials)
+    retry_min_s: float = field(default=2.0, metadata=setting(num(positive=True)))
+    retry_max_s: float = field(default=300.0, metadata=setting(num(positive=True)))
+    forbidden_retry_s: float = field(default=900.0, metadata=setting(num(positive=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkConfig:
+    name: str
+    kind: Literal["byoc", "twilio"] = field(metadata=setting(choice("byoc", "twilio")))
+    inbound: TrunkInbound = field(default=TrunkInbound(), metadata=setting(None))
+    outbound: TrunkOutbound | None = field(default=None, metadata=setting(None))
+    register: TrunkRegister = field(default=TrunkRegister(), metadata=setting(None))
+    number_format: NumberFormat = field(default=NumberFormat(),
+                                        metadata=setting(sub(NumberFormat)))
+    # send 180 and wait this long before answering
+    ring_seconds: float = field(default=0.0, metadata=setting(num(0, 60)))
+    recording: bool = field(default=True, metadata=setting(boolean))
+    rates: Rates | None = field(default=None, metadata=setting(sub(Rates, null_ok=False)))
+    file: str = ""
+    line: int = 0
+
+
+@lru_cache(maxsize=1)
+def twilio_networks() -> tuple[IPNetwork, ...]:
+    """Twilio's signalling ranges, from the packaged vio_sbc/data/twilio_ranges.yaml."""
+    text = resources.files("vio_sbc").joinpath("data/twilio_ranges.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    return tuple(ipaddress.ip_network(entry["cidr"]) for entry in data["signalling"])
+
+
+def _allow(item: Item, kind: str | None, issues: Issues) -> TrunkInbound:
+    """`inbound.allow`: CIDRs or bare IPs, and on a twilio trunk the `twilio` preset."""
+    networks: list[IPNetwork] = []
+    preset: str | None = None
+    failed = False
+    for element in [item] if item.tag == STR else list_items(item):  # one entry or a list
+        if id(element.node) in element.doc.broken:  # bad ${...}, already reported
+            failed = True
+            continue
+        try:
+            text = str_value(element)
+            if text != TWILIO_PRESET:
+                networks.append(parse_network(text))
+            elif kind == "byoc":
+                raise Invalid(f"the {TWILIO_PRESET!r} preset is only allowed on a trunk "
+                              "of kind twilio")
+            else:
+                preset = TWILIO_PRESET
+                networks.extend(twilio_networks())
+        except Invalid as exc:
+            issues.at(element, exc.message)
+            failed = True
+    if failed:
+        raise Reported
+    return TrunkInbound(allow=tuple(dict.fromkeys(networks)), allow_preset=preset)
+
+
+def _inbound(item: Item, kind: str | None, issues: Issues) -> TrunkInbound:
+    sec = section(item, {"allow": lambda i, iss: _allow(i, kind, iss)}, issues)
+    return sec.values.get("allow", TrunkInbound()) if sec else TrunkInbound()
+
+
+def _outbound(item: Item, kind: str | None, issues: Issues) -> TrunkOutbound | None:
+    if item.is_null:
+        return None
+    out, sec = read(TrunkOutbound, item, issues)
+    if out is None or sec is None:
+        return None
+    has_password = "password" in sec.items or "password_file" in sec.items
+    if has_password != ("username" in sec.items):
+        missing = "username" if has_password else "password or password_file"
+        issues.add(item.file, item.key_line, item.path,
+                   f"digest credentials need both username and password ({missing} is missing)")
+    if kind == "twilio" and not TWILIO_TERMINATION.fullmatch(out.host):
+        issues.warn(sec.items["host"], f"{out.host!r} is not a Twilio termination host "
+                    "(<name>.pstn.twilio.com); fine for a test peer")
+    return out
+
+
+def _register(item: Item, outbound: TrunkOutbound | None, outbound_given: bool,
+              issues: Issues) -> TrunkRegister:
+    if item.is_null:
+        return TrunkRegister()
+    reg, sec = read(TrunkRegister, item, issues)
+    if reg is None or sec is None:
+        return TrunkRegister()
+    if reg.retry_min_s > reg.retry_max_s:
+        issues.at(sec.items.get("retry_min_s", item),
+                  f"retry_min_s ({reg.retry_min_s:g}) must not exceed retry_max_s "
+                  f"({reg.retry_max_s:g})")
+    if reg.enabled and not outbound_given:
+        issues.at(sec.items.get("enabled", item), "registration needs an outbound section "
+                  "(registrar and credentials default to it)")
+    elif reg.enabled and outbound is not None and outbound.username is None and reg.aor is None:
+        issues.at(sec.items.get("enabled", item), "registration needs outbound.username "
+                  "(or register.aor) for the address of record")
+    return reg
+
+
+def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfig | None]]:
+    """(name, item, trunk or None if unusable) for each trunk defined."""
+    out: list[tuple[str, Item, TrunkConfig | None]] = []
+    for name, child in entries(item, issues) or []:
+        trunk, sec = read(TrunkConfig, child, issues, null_ok=False,
+                          fixed={"name": name, "file": child.file, "line": child.key_line})
+        if sec is not None:
+            kind = sec.values.get("kind")
+            in_item, out_item, reg_item = (sec.items.get(k)
+                                           for k in ("inbound", "outbound", "register"))
+            inbound = _inbound(in_item, kind, issues) if in_item else TrunkInbound()
+            outbound = _outbound(out_item, kind, issues) if out_item else None
+            register = (_register(reg_item, outbound, out_item is not None, issues)
+                        if reg_item else TrunkRegister())
+            if trunk is not None:
+                trunk = replace(trunk, inbound=inbound, outbound=outbound, register=register)
+        out.append((name, child, trunk))
+    return out
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+
+class Direction(str, Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    BOTH = "both"
+
+    @property
+    def allows_inbound(self) -> bool:
+        return self in (Direction.INBOUND, Direction.BOTH)
+
+    @property
+    def allows_outbound(self) -> bool:
+        return self in (Direction.OUTBOUND, Direction.BOTH)
+
+
+def _direction(item: Item, issues: Issues) -> Direction:
+    return Direction(choice(*(d.value for d in Direction))(item, issues))
+
+
+@dataclass(frozen=True, slots=True)
+class NumberConfig:
+    number: str  # E.164
+    trunk: str = field(metadata=setting(string(nonempty=True)))
+    direction: Direction = field(default=Direction.BOTH, metadata=setting(_direction))
+    # None: the workspace default agent answers
+    agent: str | None = field(default=None, metadata=setting(nullable(string(nonempty=True))))
+    # overrides the trunk's
+    ring_seconds: float | None = field(default=None, metadata=setting(nullable(num(0, 60))))
+    recording: bool | None = field(default=None, metadata=setting(nullable(boolean)))
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NumberEntry:
+    number: str
+    item: Item
+    config: NumberConfig | None  # None if unusable
+    refs: dict[str, Item]  # "trunk"/"agent" -> the item naming it
+
+
+def _check_number_key(key: str, item: Item, issues: Issues) -> bool:
+    if item.key_tag == INT:
+        quoted = key if key.startswith("+") else f"+{key}"
+        issues.add(item.file, item.key_line, item.path,
+                   f'number {key} must be quoted (YAML reads it as an integer): write "{quoted}"')
+        return False
+    if not E164.fullmatch(key):
+        issues.add(item.file, item.key_line, item.path,
+                   f"{key!r} is not an E.164 number (+ then 8-15 digits, no leading 0)")
+        return False
+    return True
+
+
+def build_numbers(item: Item, issues: Issues) -> list[NumberEntry]:
+    out: list[NumberEntry] = []
+    for key, child in entries(item, issues) or []:
+        key_ok = _check_number_key(key, child, issues)
+        config, sec = read(NumberConfig, child, issues, null_ok=False,
+                           fixed={"number": key, "file": child.file, "line": child.key_line})
+        if sec is None:
+            continue
+        refs: dict[str, Item] = {k: sec.items[k] for k in ("trunk", "agent")
+                                 if k in sec.values and sec.values[k] is not None}
+        out.append(NumberEntry(key, child, config if key_ok else None, refs))
+    return out
