@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         logger.warning("config_warning", warning=str(warning))
     if switch.calllog.interrupted_on_start:
         logger.warning("calls_interrupted", count=switch.calllog.interrupted_on_start)
-        from vio_sbc.recovery import recover_interrupted
+        from vio_sbc.calllog.recovery import recover_interrupted
 
         recover_interrupted(cfg, switch.calllog)  # their cost and summary (docs/calllog.md)
     try:

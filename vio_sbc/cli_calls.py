@@ -1,7 +1,7 @@
 """`vio-sbc calls | call | export | cleanup`: reading the call log.
 
-Times are shown in UTC. Reads open their own SQLite connection (the server may be
-running: WAL lets readers and the writer work side by side).
+Times are shown in UTC. Reads go through `vio_sbc.calllog.CallLogDb`, a connection of
+their own (the server may be running).
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import argparse
 import csv
 import json
 import re
-import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from vio_sbc.calllog import AmbiguousCall, CallLogDb, dialect_for
+from vio_sbc.calllog.queries import FILTERS
 from vio_sbc.errors import ConfigError
-from vio_sbc.store.schema import migrate
 
 EXIT_INVALID = 2
 EXIT_NOT_FOUND = 1
@@ -60,26 +60,16 @@ def mmss(seconds: float | None) -> str:
 # --- opening the log ---------------------------------------------------------------------
 
 
-def _db_path(config: str) -> Path:
+def open_db(config: str) -> CallLogDb:
     from vio_sbc.config import load_config
 
-    cfg = load_config(config)
-    return Path(cfg.storage.dir) / "vio.db"
+    dialect = dialect_for(load_config(config))
+    if not dialect.exists():
+        raise UsageError(f"no call log at {dialect.location} (storage.dir of {config})")
+    return CallLogDb(dialect)  # an older log gets the new columns
 
 
-def open_db(config: str) -> sqlite3.Connection:
-    path = _db_path(config)
-    if not path.exists():
-        raise UsageError(f"no call log at {path} (storage.dir of {config})")
-    conn = sqlite3.connect(str(path), timeout=10)
-    conn.row_factory = sqlite3.Row
-    import sqlite_utils
-
-    migrate(sqlite_utils.Database(conn))  # an older log gets the new columns
-    return conn
-
-
-def row_dict(row: sqlite3.Row) -> dict[str, Any]:
+def row_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     d = dict(row)
     if d.get("cost_breakdown"):
         d["cost_breakdown"] = json.loads(d["cost_breakdown"])
@@ -89,24 +79,12 @@ def row_dict(row: sqlite3.Row) -> dict[str, Any]:
 # --- calls ---------------------------------------------------------------------------------
 
 
-def query_calls(conn: sqlite3.Connection, args: argparse.Namespace,
-                now: float | None = None) -> list[sqlite3.Row]:
-    where, params = [], []
-    for key in ("number", "agent", "trunk", "direction", "status"):
-        value = getattr(args, key, None)
-        if value:
-            where.append(f"{key} = ?")
-            params.append(value)
-    if getattr(args, "since", None):
-        where.append("received_at >= ?")
-        params.append(parse_since(args.since, time.time() if now is None else now))
-    sql = "SELECT * FROM calls"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY received_at DESC, id"
-    if getattr(args, "limit", None):
-        sql += f" LIMIT {int(args.limit)}"
-    return list(conn.execute(sql, params))
+def query_calls(db: CallLogDb, args: argparse.Namespace,
+                now: float | None = None) -> list[dict[str, Any]]:
+    since = getattr(args, "since", None)
+    return db.calls({key: getattr(args, key, None) for key in FILTERS},
+                    since=parse_since(since, time.time() if now is None else now)
+                    if since else None, limit=getattr(args, "limit", None))
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
@@ -115,7 +93,7 @@ def table(rows: Sequence[Sequence[str]]) -> str:
                      for r in rows)
 
 
-def calls_table(rows: Iterable[sqlite3.Row]) -> str:
+def calls_table(rows: Iterable[Mapping[str, Any]]) -> str:
     out = [("RECEIVED (UTC)", "ID", "DIR", "NUMBER", "TRUNK", "AGENT", "CALLER", "STATUS",
             "DUR", "COST")]
     for r in rows:
@@ -127,8 +105,8 @@ def calls_table(rows: Iterable[sqlite3.Row]) -> str:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
-    with open_db(args.config) as conn:
-        rows = query_calls(conn, args)
+    with open_db(args.config) as db:
+        rows = query_calls(db, args)
     if args.json:
         json.dump([row_dict(r) for r in rows], sys.stdout, indent=2)
         print()
@@ -142,33 +120,8 @@ def cmd_calls(args: argparse.Namespace) -> int:
 # --- call ----------------------------------------------------------------------------------
 
 
-def find_call(conn: sqlite3.Connection, ident: str) -> sqlite3.Row:
-    """By id, unique id prefix, SIP Call-ID, or unique SIP Call-ID prefix."""
-    for sql, arg in (("id = ?", ident), ("sip_call_id = ?", ident),
-                     ("id LIKE ? ESCAPE '\\'", _like(ident)),
-                     ("sip_call_id LIKE ? ESCAPE '\\'", _like(ident))):
-        rows: list[sqlite3.Row] = list(
-            conn.execute(f"SELECT * FROM calls WHERE {sql} LIMIT 5", (arg,)))
-        if len(rows) == 1:
-            return rows[0]
-        if len(rows) > 1:
-            raise UsageError(f"{ident!r} matches {len(rows) if len(rows) < 5 else '5+'} calls: "
-                             "give more characters")
-    raise LookupError(f"no call matches {ident!r} (an id, id prefix or SIP Call-ID)")
-
-
-def _like(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def transcript_rows(conn: sqlite3.Connection, call_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(
-        "SELECT seq, speaker, start_ms, end_ms, text FROM transcript WHERE call_id = ? "
-        "ORDER BY start_ms, seq", (call_id,))]
-
-
-def describe_call(row: sqlite3.Row, lines: list[dict[str, Any]]) -> str:
-    from vio_sbc.summary.extractive import Line, dialogue
+def describe_call(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> str:
+    from vio_sbc.calllog.summary.extractive import Line, dialogue
 
     status = row["status"]
     if row["final_status"] is not None:
@@ -208,7 +161,7 @@ def describe_call(row: sqlite3.Row, lines: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _cost_lines(row: sqlite3.Row) -> list[str]:
+def _cost_lines(row: Mapping[str, Any]) -> list[str]:
     if row["cost"] is None:
         return ["  (no rates configured)"]
     b = json.loads(row["cost_breakdown"] or "{}")
@@ -227,13 +180,15 @@ def _cost_lines(row: sqlite3.Row) -> list[str]:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    with open_db(args.config) as conn:
+    with open_db(args.config) as db:
         try:
-            row = find_call(conn, args.id)
+            row = db.find(args.id)
+        except AmbiguousCall as exc:
+            raise UsageError(exc.args[0]) from None
         except LookupError as exc:
             print(f"vio-sbc call: {exc.args[0]}", file=sys.stderr)
             return EXIT_NOT_FOUND
-        lines = transcript_rows(conn, row["id"])
+        lines = db.transcript(row["id"])
     if args.json:
         json.dump({**row_dict(row), "transcript": lines}, sys.stdout, indent=2)
         print()
@@ -245,30 +200,29 @@ def cmd_call(args: argparse.Namespace) -> int:
 # --- export --------------------------------------------------------------------------------
 
 
-def export(conn: sqlite3.Connection, rows: list[sqlite3.Row], fmt: str, out: TextIO) -> int:
+def export(db: CallLogDb, rows: list[dict[str, Any]], fmt: str, out: TextIO) -> int:
     if fmt == "csv":
-        cols = list(rows[0].keys()) if rows else [
-            r[1] for r in conn.execute("PRAGMA table_info(calls)")]
+        cols = list(rows[0].keys()) if rows else db.call_columns()
         w = csv.writer(out, lineterminator="\n")
         w.writerow(cols)
         for r in rows:
             w.writerow(["" if r[c] is None else r[c] for c in cols])
     else:
         for r in rows:
-            out.write(json.dumps({**row_dict(r), "transcript": transcript_rows(conn, r["id"])},
+            out.write(json.dumps({**row_dict(r), "transcript": db.transcript(r["id"])},
                                  sort_keys=True) + "\n")
     return len(rows)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with open_db(args.config) as conn:
-        rows = list(reversed(query_calls(conn, args)))  # oldest first
+    with open_db(args.config) as db:
+        rows = list(reversed(query_calls(db, args)))  # oldest first
         if args.output and args.output != "-":
             with open(args.output, "w", newline="", encoding="utf-8") as f:
-                n = export(conn, rows, args.format, f)
+                n = export(db, rows, args.format, f)
             print(f"exported {n} call(s) to {args.output}", file=sys.stderr)
         else:
-            export(conn, rows, args.format, sys.stdout)
+            export(db, rows, args.format, sys.stdout)
     return 0
 
 
@@ -276,7 +230,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from vio_sbc.cleanup import cleanup
+    from vio_sbc.calllog.cleanup import cleanup
     from vio_sbc.config import load_config
 
     cfg = load_config(args.config)

@@ -35,8 +35,8 @@ from tests.integration.conftest import (
 )
 from vio_sbc.agent.audio import tone
 from vio_sbc.agent.tts import EspeakTts
+from vio_sbc.calllog.cost import call_cost
 from vio_sbc.config.model import DirectionRate, Increment, PlatformRate, PrefixRate, Rates
-from vio_sbc.cost import call_cost
 from vio_sbc.rtp.pcap import write_rtp_pcap
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

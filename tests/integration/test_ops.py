@@ -123,6 +123,38 @@ def test_readyz_fails_while_the_call_log_is_locked(ops_server: tuple[Server, str
     assert get(base + "/readyz")[0] == 200
 
 
+def test_a_refused_call_log_write_is_a_metric_a_log_line_and_not_ready(
+        ops_server: tuple[Server, str]) -> None:
+    """The database refuses the call row (a trigger another process adds: a real
+    SQLite error, not a lock): the call goes on, the write (and the updates of the row
+    it lost) are counted and logged, and /readyz fails (for 60 s: the unit test
+    tests/unit/calllog/test_store.py covers the end of the hold). Later calls are
+    logged again."""
+    import sqlite3
+
+    srv, base = ops_server
+    db = sqlite3.connect(str(srv.dir / "vio.db"), timeout=10)
+    with db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON calls "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    r = run_sipp(srv.addr, "uac_echo_audio.xml", number="+14155550101",
+                 extra=["-rtp_echo", "-d", "500"])
+    assert r.rc == 0, r.output + r.errors  # SIP does not care
+    failed = srv.wait_event("call_log_write_failed")
+    assert "refused by the test" in failed["error"] and failed["write_errors"] >= 1
+    status, body, _ = get(base + "/readyz")
+    assert status == 503 and "write(s) failed" in body, body
+    _, metrics, _ = get(base + "/metrics")
+    assert value(metrics, "vio_calllog_write_errors_total") >= 1
+    with db:
+        db.execute("DROP TRIGGER refuse")
+    db.close()
+    r = run_sipp(srv.addr, "uac_echo_audio.xml", number="+14155550101",
+                 extra=["-rtp_echo", "-d", "500"])
+    assert r.rc == 0, r.output + r.errors
+    assert srv.call_row(sip_call_id(srv, r.call_id))["status"] == "ended"
+
+
 def test_health_without_http_is_refused(tmp_path: Path) -> None:
     cfg = tmp_path / "vio.yaml"
     cfg.write_text("sip: {listen: 127.0.0.1:5999}\n")

@@ -1,19 +1,17 @@
 """The operator's HTTP endpoint: /healthz, /readyz, /metrics on its own thread.
 
 Liveness is the SIP main loop's heartbeat; readiness is a set of named checks
-(transport up, call log writable, and whatever else registers one: trunk
+(transport up, call log written and writable, and whatever else registers one: trunk
 registrations, the dialer...). Checks run on the HTTP thread: they must only read
 state or do their own short I/O."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from vio_sbc.ops.metrics import Metrics
@@ -46,24 +44,6 @@ class Health:
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
             results[name] = {"ok": ok, "detail": detail}
         return all(r["ok"] for r in results.values()), results
-
-
-def db_writable(path: Path, timeout_s: float = 1.0) -> Check:
-    """The call log can take a write lock now (nothing is written)."""
-
-    def check() -> tuple[bool, str]:
-        try:
-            conn = sqlite3.connect(str(path), timeout=timeout_s)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.rollback()
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            return False, f"{path}: {exc}"
-        return True, str(path)
-
-    return check
 
 
 class OpsServer:

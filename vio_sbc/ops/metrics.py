@@ -42,6 +42,9 @@ class Metrics:
         self.registration = Gauge("vio_trunk_registered",
                                   "1 if the trunk's registration is current", ["trunk"],
                                   registry=r)
+        self.calllog_write_errors = Counter(
+            "vio_calllog_write_errors", "Call-log writes the database refused (the row or "
+            "event is lost)", registry=r)
         self._active_labels: set[tuple[str, str]] = set()
 
     def set_active(self, counts: dict[tuple[str, str], int]) -> None:

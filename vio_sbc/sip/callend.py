@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from vio_sbc.agent.engine import Session
 from vio_sbc.agent.latency import turn_latencies
 from vio_sbc.agent.turns import VadTurnDetector
-from vio_sbc.records import EndFacts
+from vio_sbc.calllog.records import EndFacts
+from vio_sbc.calllog.summary.extractive import CallFacts
 from vio_sbc.sip.call import SbcCall
-from vio_sbc.summary.extractive import CallFacts
 
 if TYPE_CHECKING:
     from vio_sbc.sip.switch import Softswitch

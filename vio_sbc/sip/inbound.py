@@ -16,10 +16,11 @@ import pjsua2 as pj
 import structlog
 
 from vio_sbc.admission import Decision
+from vio_sbc.calllog.records import EndFacts
+from vio_sbc.calllog.summary.extractive import CallFacts
 from vio_sbc.callstate import Event
 from vio_sbc.errors import SipRefusal
 from vio_sbc.ops.metrics import reject_reason
-from vio_sbc.records import EndFacts
 from vio_sbc.routing import StrangerRefusal, request_uri_user, route_inbound, trunks_for_source
 from vio_sbc.sip.call import SbcCall
 from vio_sbc.sip.message import (
@@ -29,7 +30,6 @@ from vio_sbc.sip.message import (
     parse_request,
     source_ip,
 )
-from vio_sbc.summary.extractive import CallFacts
 
 if TYPE_CHECKING:
     from vio_sbc.sip.switch import Softswitch

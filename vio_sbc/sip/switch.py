@@ -20,7 +20,6 @@ import itertools
 import queue
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
@@ -35,12 +34,13 @@ from vio_sbc.agent.tts import EspeakTts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector
 from vio_sbc.agent.wsagent import WebSocketAgent
 from vio_sbc.agent.wsbridge import WsBridge
+from vio_sbc.calllog import CallLog, dialect_for
+from vio_sbc.calllog.records import CallRecords
 from vio_sbc.config.model import Config
 from vio_sbc.errors import VioError
 from vio_sbc.log import RateLimiter
-from vio_sbc.ops.http import Health, db_writable
+from vio_sbc.ops.http import Health
 from vio_sbc.ops.metrics import Metrics
-from vio_sbc.records import CallRecords
 from vio_sbc.routing import Route
 from vio_sbc.rtp.guard import RtpGuard
 from vio_sbc.rtp.inactivity import InactivityWatch
@@ -59,7 +59,6 @@ from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.trust import DialogTrust, ForeignCalls
 from vio_sbc.sip.xfer import start_transfer
-from vio_sbc.store.calllog import CallLog
 
 if TYPE_CHECKING:
     from vio_sbc.dialer.engine import Dialer
@@ -73,7 +72,9 @@ class Softswitch:
         """`standalone`: a one-off endpoint (`vio-sbc call-out` with no server running):
         no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
-        self.calllog = calllog or CallLog(Path(cfg.storage.dir) / "vio.db")
+        self.metrics = Metrics()
+        self.calllog = calllog or CallLog(dialect_for(cfg))
+        self.calllog.on_error = lambda _: self.metrics.calllog_write_errors.inc()
         self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
         self._kit: AgentKit | None = None  # built by start(): recognisers checked there
@@ -98,11 +99,10 @@ class Softswitch:
         self.admission = Admission(cfg.sip.admission, cfg.sip.max_cps, time.monotonic())
         self._next_expiry = 0.0
         self.rtp_watch = InactivityWatch(cfg.rtp.inactivity_timeout_s)
-        self.metrics = Metrics()
         self.rtp_guard = RtpGuard(self.metrics.registry)  # rtp.source_check
         self.health = Health()
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(self))
-        self.health.add_check("call_log", db_writable(self.calllog.path))
+        self.health.add_check("call_log", self.calllog.check)
         # trunk -> registered (main thread writes); not registered until the first tick
         # says so, or /readyz would answer ready before any registration was tried
         self.registrations: dict[str, bool] = {

@@ -24,12 +24,12 @@ from typing import Any
 
 import structlog
 
+from vio_sbc.calllog.records import cost_fields
+from vio_sbc.calllog.store import CallLog
+from vio_sbc.calllog.summary.extractive import CallFacts, Line, extractive_summary
 from vio_sbc.config.model import Config
-from vio_sbc.records import cost_fields
-from vio_sbc.store.calllog import CallLog
-from vio_sbc.summary.extractive import CallFacts, Line, extractive_summary
 
-log = structlog.get_logger("vio_sbc.recovery")
+log = structlog.get_logger("vio_sbc.calllog.recovery")
 
 PROVIDER = "extractive:recovery"
 
@@ -99,18 +99,14 @@ def recover_interrupted(cfg: Config, calllog: CallLog) -> int:
     ids = calllog.interrupted_ids
     if not ids:
         return 0
-    db = calllog.reader()
-    try:
+    with calllog.reader() as db:
         for call_id in ids:
-            rows = list(db.table("calls").rows_where("id = ?", [call_id]))
-            if not rows:
+            row = db.get(call_id)
+            if row is None:
                 continue
-            row = rows[0]
             tr = [Line(str(r["speaker"]), str(r["text"]), int(r["start_ms"]), int(r["end_ms"]))
-                  for r in db.query("SELECT speaker, text, start_ms, end_ms FROM transcript "
-                                    "WHERE call_id = ?", [call_id])]
-            last_event = db.execute("SELECT max(t_ms) FROM call_events WHERE call_id = ?",
-                                    [call_id]).fetchone()[0]
+                  for r in db.transcript(call_id, as_logged=True)]
+            last_event = db.last_event_ms(call_id)
             # an agent line's end is when its audio was due to end, not what was played
             ends = [ln.start_ms if ln.speaker == "agent" else ln.end_ms for ln in tr]
             known = Known(
@@ -123,7 +119,5 @@ def recover_interrupted(cfg: Config, calllog: CallLog) -> int:
             calllog.update_call(call_id, **fields)
             calllog.add_event(call_id, int(duration * 1000), "recovered",
                               f"duration {duration:.3f} s from the {basis}")
-    finally:
-        db.conn.close()
     log.info("calls_recovered", count=len(ids))
     return len(ids)

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from vio_sbc.agent.engine import Session
+from vio_sbc.calllog.records import CallRecords, EndFacts, recording_enabled
+from vio_sbc.calllog.store import CallLog
+from vio_sbc.calllog.summary.extractive import CallFacts
 from vio_sbc.config import Config, parse_config_text
-from vio_sbc.records import CallRecords, EndFacts, recording_enabled
-from vio_sbc.store.calllog import CallLog
-from vio_sbc.summary.extractive import CallFacts
 
 pytestmark = pytest.mark.timeout(30)
 

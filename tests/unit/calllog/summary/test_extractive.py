@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from vio_sbc.summary.extractive import CallFacts, Line, dialogue, extractive_summary, outcome
+from vio_sbc.calllog.summary.extractive import (
+    CallFacts,
+    Line,
+    dialogue,
+    extractive_summary,
+    outcome,
+)
 
 LINES = [
     Line("agent", "Thanks for calling. How can I help?", 0, 2100),

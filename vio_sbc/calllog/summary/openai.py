@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import structlog
 
+from vio_sbc.calllog.summary.extractive import CallFacts, Line, dialogue, outcome
 from vio_sbc.config.model import SummarySettings
-from vio_sbc.summary.extractive import CallFacts, Line, dialogue, outcome
 
-log = structlog.get_logger("vio_sbc.summary")
+log = structlog.get_logger("vio_sbc.calllog.summary")
 
 PROMPT = ("You summarise phone calls between a caller and an AI voice agent for the "
           "call log. In at most 5 short lines give: the caller's intent, key facts, "

@@ -1,22 +1,21 @@
 """Retention: delete recordings (and optionally call rows) older than N days.
 
-Calls are aged by when they were received. A deleted recording's path is cleared
+Calls are aged by when they were received; a call still going on (any of
+`schema.LIVE_STATUSES`, `dialing` included) is never touched. A deleted recording's path is cleared
 in its row. WAV files under `recordings/` that no row points to are deleted by
 their modification time.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
-
+from vio_sbc.calllog.dialect import dialect_for
+from vio_sbc.calllog.queries import CallLogDb
+from vio_sbc.calllog.records import recordings_dir
 from vio_sbc.config.model import Config
-from vio_sbc.records import recordings_dir
-from vio_sbc.store.schema import migrate
 
 
 @dataclass
@@ -41,32 +40,19 @@ def cleanup(cfg: Config, days: int, *, rows: bool = False, dry_run: bool = False
             now: float | None = None) -> CleanupReport:
     cutoff = (time.time() if now is None else now) - days * 86400
     report = CleanupReport()
-    db_path = Path(cfg.storage.dir) / "vio.db"
+    dialect = dialect_for(cfg)
     known: set[str] = set()
-    if db_path.exists():
-        conn = sqlite3.connect(str(db_path), timeout=10)
-        try:
-            migrate(sqlite_utils.Database(conn))
-            old = conn.execute(
-                "SELECT id, recording_path FROM calls WHERE received_at < ? AND status NOT IN "
-                "('received', 'ringing', 'answered')", (cutoff,)).fetchall()
-            known = {p for (p,) in conn.execute(
-                "SELECT recording_path FROM calls WHERE recording_path IS NOT NULL")}
+    if dialect.exists():
+        with CallLogDb(dialect) as db:
+            old = db.ended_before(cutoff)
+            known = db.recording_paths()
             for _, path in old:
                 if path:
                     _unlink(Path(path), report, dry_run)
             if not dry_run:
-                with conn:
-                    ids = [(cid,) for cid, _ in old]
-                    conn.executemany("UPDATE calls SET recording_path = NULL WHERE id = ?", ids)
-                    if rows:
-                        for table in ("transcript", "call_events"):
-                            conn.executemany(f"DELETE FROM {table} WHERE call_id = ?", ids)
-                        conn.executemany("DELETE FROM calls WHERE id = ?", ids)
+                db.forget([call_id for call_id, _ in old], rows=rows)
             if rows:
                 report.rows = len(old)
-        finally:
-            conn.close()
     rec_dir = recordings_dir(cfg)
     if rec_dir.is_dir():
         for wav in rec_dir.rglob("*.wav"):

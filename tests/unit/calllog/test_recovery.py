@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
+from vio_sbc.calllog.recovery import PROVIDER, Known, estimate_duration, recovered_fields
+from vio_sbc.calllog.summary.extractive import Line
 from vio_sbc.config import Config, parse_config_text
-from vio_sbc.recovery import PROVIDER, Known, estimate_duration, recovered_fields
-from vio_sbc.summary.extractive import Line
 
 
 @pytest.mark.parametrize(("known", "expected"), [

@@ -17,21 +17,34 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from vio_sbc.agent.engine import Session
+from vio_sbc.calllog.cost import call_cost
+from vio_sbc.calllog.store import CallLog
+from vio_sbc.calllog.summary.extractive import (
+    CallFacts,
+    Line,
+    extractive_summary,
+    is_agent_dtmf_echo,
+)
+from vio_sbc.calllog.summary.openai import Job, OpenAiSummariser, SummaryWorker
 from vio_sbc.config.model import Config, NumberConfig, TrunkConfig
-from vio_sbc.cost import call_cost
 from vio_sbc.rtp.recorder import Recording, RecordingWriter
-from vio_sbc.store.calllog import CallLog
-from vio_sbc.summary.extractive import CallFacts, Line, extractive_summary, is_agent_dtmf_echo
-from vio_sbc.summary.openai import Job, OpenAiSummariser, SummaryWorker
 
-log = structlog.get_logger("vio_sbc.records")
+log = structlog.get_logger("vio_sbc.calllog.records")
+
+class Recorded(Protocol):
+    """What recording needs of a call's media session (vio_sbc.agent.engine.Session):
+    its rate, and the hand-off the clock thread appends frames to (None: stop)."""
+
+    sample_rate: int
+    rec: deque[tuple[int, bytes | None]] | None
+
 
 MAX_LINES = 5000  # transcript lines kept in memory per call for the summary
 
@@ -119,7 +132,7 @@ class CallRecords:
         self._lines[call_id] = []
 
     # -- recording -------------------------------------------------------------
-    def start_recording(self, call_id: str, session: Session, trunk: TrunkConfig,
+    def start_recording(self, call_id: str, session: Recorded, trunk: TrunkConfig,
                         number: NumberConfig | None) -> Path | None:
         if not recording_enabled(self.cfg, trunk, number):
             return None

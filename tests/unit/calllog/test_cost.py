@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from vio_sbc.calllog.cost import billable_seconds, call_cost, effective_rate
 from vio_sbc.config.model import DirectionRate, Increment, PlatformRate, PrefixRate, Rates
-from vio_sbc.cost import billable_seconds, call_cost, effective_rate
 
 QA = Rates(  # the shape of the example
     currency="USD",

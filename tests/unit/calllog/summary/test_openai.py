@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from vio_sbc.config.model import SummarySettings
-from vio_sbc.summary.extractive import CallFacts, Line
-from vio_sbc.summary.openai import (
+from vio_sbc.calllog.summary.extractive import CallFacts, Line
+from vio_sbc.calllog.summary.openai import (
     Job,
     OpenAiSummariser,
     SummaryError,
     SummaryWorker,
     endpoint,
 )
+from vio_sbc.config.model import SummarySettings
 
 pytestmark = pytest.mark.timeout(30)
 

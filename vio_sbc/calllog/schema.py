@@ -1,21 +1,32 @@
-"""Call-log schema, versioned with PRAGMA user_version. Migrations only add."""
+"""The call-log schema and its versions: the one place tables and columns are defined.
+
+`MIGRATIONS[i]` takes a database from version i to i + 1; migrations only add.
+Steps are portable SQL with DDL type tokens (`{serial}`: an auto-numbered integer
+primary key, `{real}`: a double) that the dialect renders, or `add_column` steps
+(a column added unless it is there: two branches may each add the same column).
+The version lives where the dialect keeps it (SQLite: `PRAGMA user_version`).
+
+To add a column: append `[add_column("calls", "name", "TEXT")]` as a new migration
+and document it in docs/calllog.md.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlite_utils
+from vio_sbc.calllog.dialect import Db
 
-Step = str | Callable[[sqlite_utils.Database], None]
+Step = str | Callable[[Db], None]
+
+# a call in one of these is still going on (a crash leaves it there: see store.py)
+LIVE_STATUSES = ("received", "ringing", "answered", "dialing")
 
 
 def add_column(table: str, column: str, sql_type: str) -> Step:
-    """A migration step adding a column unless it is there already (two branches may
-    each add the same column in their own migration)."""
+    """A step adding a column unless it is there already."""
 
-    def step(db: sqlite_utils.Database) -> None:
-        cols = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
-        if column not in cols:
+    def step(db: Db) -> None:
+        if column not in db.dialect.columns(db.conn, table):
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
 
     return step
@@ -37,11 +48,11 @@ MIGRATIONS: list[list[Step]] = [
             source TEXT,
             transport TEXT,
             status TEXT NOT NULL,
-            received_at REAL,
-            ringing_at REAL,
-            answered_at REAL,
-            ended_at REAL,
-            duration_s REAL,
+            received_at {real},
+            ringing_at {real},
+            answered_at {real},
+            ended_at {real},
+            duration_s {real},
             final_status INTEGER,
             final_reason TEXT,
             hangup_side TEXT,
@@ -54,7 +65,7 @@ MIGRATIONS: list[list[Step]] = [
         "CREATE INDEX IF NOT EXISTS calls_received ON calls(received_at)",
         "CREATE INDEX IF NOT EXISTS calls_sip_call_id ON calls(sip_call_id)",
         """CREATE TABLE IF NOT EXISTS call_events (
-            id INTEGER PRIMARY KEY,
+            id {serial},
             call_id TEXT NOT NULL REFERENCES calls(id),
             t_ms INTEGER,
             kind TEXT NOT NULL,
@@ -84,7 +95,7 @@ MIGRATIONS: list[list[Step]] = [
             ("dialer_job_id", "TEXT"),
         )),
         """CREATE TABLE IF NOT EXISTS transcript (
-            id INTEGER PRIMARY KEY,
+            id {serial},
             call_id TEXT NOT NULL REFERENCES calls(id),
             seq INTEGER NOT NULL,
             speaker TEXT NOT NULL,
@@ -98,17 +109,22 @@ MIGRATIONS: list[list[Step]] = [
 ]
 
 
-def migrate(db: sqlite_utils.Database) -> int:
+def run_step(db: Db, step: Step) -> None:
+    if callable(step):
+        step(db)
+    else:
+        db.execute(step.format(**db.dialect.types))
+
+
+def migrate(db: Db) -> int:
     """Bring the schema to the latest version; returns that version."""
-    db.enable_wal()
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    for i, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db.conn:
-            for sql in statements:
-                if callable(sql):
-                    sql(db)
-                else:
-                    db.execute(sql)
-            db.execute(f"PRAGMA user_version = {i}")
+    dialect = db.dialect
+    dialect.prepare(db.conn)
+    version = dialect.schema_version(db.conn)
+    for i, steps in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db.transaction():
+            for step in steps:
+                run_step(db, step)
+            dialect.set_schema_version(db.conn, i)
         version = i
     return version

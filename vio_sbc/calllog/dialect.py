@@ -1,0 +1,182 @@
+"""The database seam of the call log: one `Dialect` per backend, and `Db`, a connection
+through it.
+
+Everything else in `vio_sbc.calllog` writes portable SQL with `?` placeholders and
+the DDL type tokens of `schema.py` (`{serial}`, `{real}`), and reaches the database
+only through `Db`. A backend is a `Dialect`: how to connect, its placeholder, its
+DDL types, where it keeps the schema version, how to list a table's columns, which
+errors mean "busy, try again", and how to probe for a write lock. `SqliteDialect` is
+the one here (WAL, `PRAGMA user_version`); a PostgreSQL one (psycopg 3: `%s`,
+`DOUBLE PRECISION`, `GENERATED ... AS IDENTITY`, a version table,
+`information_schema.columns`, serialization failures retried) plugs in beside it
+and `open_dialect` chooses it from the config.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from vio_sbc.config.model import Config
+
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+class Dialect(Protocol):
+    name: str
+    location: str  # what messages call the database: a path, or a URL without password
+    types: Mapping[str, str]  # DDL type tokens of schema.py -> this backend's types
+
+    def connect(self) -> Any:
+        """A new DB-API connection (each thread and each reader has its own)."""
+
+    def exists(self) -> bool:
+        """The database is there (readers do not create one)."""
+
+    def placeholders(self, sql: str) -> str:
+        """`sql` with its `?` placeholders in this backend's style."""
+
+    def prepare(self, conn: Any) -> None:
+        """Once per database before migrating (e.g. SQLite's WAL journal)."""
+
+    def schema_version(self, conn: Any) -> int: ...
+
+    def set_schema_version(self, conn: Any, version: int) -> None: ...
+
+    def columns(self, conn: Any, table: str) -> set[str]: ...
+
+    def retryable(self, exc: Exception) -> bool:
+        """The write failed only because another writer held the database: retry it."""
+
+    def probe_write_lock(self, timeout_s: float) -> None:
+        """Take and release a write lock within `timeout_s`, writing nothing (readiness,
+        on a connection of its own); raises the backend's error."""
+
+    def transaction(self, conn: Any) -> AbstractContextManager[Any]:
+        """Commits what its block did, or rolls it back if the block raised."""
+
+    @property
+    def error(self) -> type[Exception]:
+        """The backend's base exception class."""
+
+
+class SqliteDialect:
+    name = "sqlite"
+    types: Mapping[str, str] = {"serial": "INTEGER PRIMARY KEY", "real": "REAL"}
+
+    def __init__(self, path: str | Path, timeout_s: float = 10.0) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.timeout_s = timeout_s
+
+    @property
+    def error(self) -> type[Exception]:
+        return sqlite3.Error
+
+    def connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=self.timeout_s, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        return conn
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def placeholders(self, sql: str) -> str:
+        return sql
+
+    def prepare(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode = wal")
+
+    def schema_version(self, conn: sqlite3.Connection) -> int:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_schema_version(self, conn: sqlite3.Connection, version: int) -> None:
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+
+    def columns(self, conn: sqlite3.Connection, table: str) -> set[str]:
+        return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({_name(table)})")}
+
+    def retryable(self, exc: Exception) -> bool:
+        text = str(exc)
+        return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+    def probe_write_lock(self, timeout_s: float) -> None:
+        conn = sqlite3.connect(str(self.path), timeout=timeout_s)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+        finally:
+            conn.close()
+
+    def transaction(self, conn: sqlite3.Connection) -> AbstractContextManager[Any]:
+        return conn  # sqlite3: commit on success, rollback on an exception
+
+
+def _name(text: str) -> str:
+    """A table or column name from our own code, checked before it goes into SQL."""
+    if not _NAME.fullmatch(text):
+        raise ValueError(f"not a plain SQL name: {text!r}")
+    return text
+
+
+class Db:
+    """One connection through a dialect; rows come back as dicts."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.conn = dialect.connect()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(self.dialect.placeholders(sql), list(params))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.execute(sql, params)
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return row[0] if row is not None else None
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> None:
+        cols = [_name(c) for c in row]
+        self.execute(f"INSERT INTO {_name(table)} ({', '.join(cols)}) "
+                     f"VALUES ({', '.join('?' for _ in cols)})", list(row.values()))
+
+    def update(self, table: str, key: str, fields: Mapping[str, Any]) -> int:
+        """Set `fields` on the row whose id is `key`; the number of rows changed."""
+        if not fields:
+            return 1
+        sets = ", ".join(f"{_name(c)} = ?" for c in fields)
+        cur = self.execute(f"UPDATE {_name(table)} SET {sets} WHERE id = ?",
+                           [*fields.values(), key])
+        return int(cur.rowcount)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Db]:
+        """Commit what the block did, or roll it back if it raised."""
+        with self.dialect.transaction(self.conn):
+            yield self
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def dialect_for(cfg: Config) -> Dialect:
+    """The call log's database for a configuration (the one place its location is
+    worked out: `<storage.dir>/vio.db`)."""
+    return SqliteDialect(Path(cfg.storage.dir) / "vio.db")
+
+
+def as_dialect(where: Dialect | str | Path) -> Dialect:
+    """A dialect as is; a path names an SQLite file."""
+    return SqliteDialect(where) if isinstance(where, str | Path) else where
