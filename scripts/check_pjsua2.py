@@ -6,6 +6,7 @@ import sys
 from vio_sbc.rtp.guard import COUNTERS, SYMBOL
 from vio_sbc.sip import native
 from vio_sbc.sip.guard import INSTALL as GUARD
+from vio_sbc.sip.guard import MAX_PACKET
 from vio_sbc.sip.limits import read_limits
 from vio_sbc.sip.trust import SET_DECIDER as TRUST
 
@@ -29,5 +30,10 @@ if native.symbol(TRUST) is None:
     sys.exit(f"[install] pjsua2 at {lim.library} lacks {TRUST}: built without "
              "scripts/pjproject-patches/21-dialog-trust.patch (rebuild with "
              "scripts/build-pjsua2.sh)")
+for patch, symbol in (("22-tcp-guard", "vio_tp_accept"), ("23-sip-limits", MAX_PACKET)):
+    if native.symbol(symbol) is None:
+        sys.exit(f"[install] pjsua2 at {lim.library} lacks {symbol}: built without "
+                 f"scripts/pjproject-patches/{patch}.patch (rebuild with "
+                 "scripts/build-pjsua2.sh)")
 print(f"[install] patches: 10-rtp-source-check ({SYMBOL}), 20-sip-guard ({GUARD}), "
-      f"21-dialog-trust ({TRUST})")
+      f"21-dialog-trust ({TRUST}), 22-tcp-guard, 23-sip-limits")

@@ -23,6 +23,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.config}: OK ({len(cfg.trunks)} trunk(s), {len(cfg.numbers)} number(s), "
           f"{len(cfg.agents)} agent(s))")
+    if args.limits:
+        from vio_sbc.cli_limits import limits_lines
+
+        print("\n".join(limits_lines(cfg)))
     return 0
 
 
@@ -153,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a config file (exit 0 valid, 2 invalid)",
                        description="Validate a config; every error as FILE:LINE: key.path: msg.")
     c.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    c.add_argument("--limits", action="store_true",
+                   help="also print the message and TCP limits the server would enforce")
     c.set_defaults(func=cmd_check)
 
     n = sub.add_parser("numbers", help="list numbers with trunk, direction and effective agent",

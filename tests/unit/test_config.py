@@ -466,8 +466,9 @@ def test_every_error_is_reported_at_once() -> None:
         """) == [
         "vio.yaml:2: sip.listen: port must be between 1 and 65535, got 70000",
         "vio.yaml:3: sip.max_calls: expected an integer, got string 'abc'",
-        "vio.yaml:4: sip.colour: unknown key 'colour' (expected one of: admission, listen, "
-        "max_calls, max_cps, public_address, stranger_response, transports, user_agent)",
+        "vio.yaml:4: sip.colour: unknown key 'colour' (expected one of: admission, limits, "
+        "listen, max_calls, max_cps, public_address, stranger_response, tcp, transports, "
+        "user_agent)",
         "vio.yaml:6: rtp.ports: MIN must be even (RTP uses even ports), got 20001",
         "vio.yaml:8: workspace.default_agent: unknown agent 'nobody' (defined: receptionist)",
         "vio.yaml:10: trunks.pbx: missing required key 'kind'",

@@ -71,10 +71,11 @@ from vio_sbc.errors import ConfigIssue
 __all__ = [
     "AdmissionSettings", "AgentConfig", "BargeInSettings", "Config", "DialerSettings",
     "Direction", "DirectionRate", "EndpointingSettings", "HostPort", "HttpSettings",
-    "IPNetwork", "Increment", "Intent", "LogSettings", "NumberConfig", "NumberFormat",
-    "PlatformRate", "PrefixRate", "Rates", "RtpSettings", "ScriptedOptions", "SipSettings",
-    "StorageSettings", "SttSettings", "SummarySettings", "TrunkConfig", "TrunkInbound",
-    "TrunkOutbound", "TrunkRegister", "TtsSettings", "WebSocketOptions", "WorkspaceSettings",
+    "IPNetwork", "Increment", "Intent", "LogSettings", "MessageLimits", "NumberConfig",
+    "NumberFormat", "PlatformRate", "PrefixRate", "Rates", "RtpSettings", "ScriptedOptions",
+    "SipSettings", "StorageSettings", "SttSettings", "SummarySettings", "TcpSettings",
+    "TrunkConfig", "TrunkInbound", "TrunkOutbound", "TrunkRegister", "TtsSettings",
+    "WebSocketOptions", "WorkspaceSettings",
 ]
 
 
@@ -101,6 +102,34 @@ def _stranger(item: Item, issues: Issues) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class TcpSettings:
+    """Accepted SIP-over-TCP connections (the 22-tcp-guard pjproject patch). A source in
+    no trunk is closed at accept, whatever these say."""
+
+    # listen() backlog: holds a carrier's reconnect burst (pjsip's default is 5)
+    backlog: int = field(default=1024, metadata=setting(integer(1, 65535)))
+    # connections from one source address at a time; the next is closed at accept
+    max_connections_per_source: int = field(default=32, metadata=setting(integer(1, 65535)))
+    # a connection no transaction or dialog uses is closed after this (pjsip's 600)
+    idle_timeout_s: int = field(default=600, metadata=setting(integer(1, 86400)))
+    # a new connection must send a valid SIP message within this (pjsip: never)
+    first_message_timeout_s: int = field(default=10, metadata=setting(integer(1, 3600)))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLimits:
+    """What one request may carry (the 23-sip-limits pjproject patch); answers in
+    vio_sbc/callcontrol/limits.py."""
+
+    # bytes of the whole message; pjsip's buffer (4000) is the ceiling either way
+    max_message_bytes: int = field(default=4000, metadata=setting(integer(512, 65535)))
+    max_headers: int = field(default=64, metadata=setting(integer(8, 1000)))
+    sdp_max_media: int = field(default=8, metadata=setting(integer(1, 64)))
+    # payload types on one m= line (pjmedia keeps 32 and drops the rest unseen)
+    sdp_max_formats: int = field(default=32, metadata=setting(integer(1, 256)))
+
+
+@dataclass(frozen=True, slots=True)
 class SipSettings:
     listen: HostPort = field(default=HostPort("127.0.0.1", 5060), metadata=setting(listen))
     # advertised in Contact and SDP c=
@@ -119,6 +148,9 @@ class SipSettings:
     max_cps: float = field(default=50.0, metadata=setting(number(lo=0)))
     admission: AdmissionSettings = field(default=AdmissionSettings(),
                                          metadata=setting(sub(AdmissionSettings)))
+    tcp: TcpSettings = field(default=TcpSettings(), metadata=setting(sub(TcpSettings)))
+    limits: MessageLimits = field(default=MessageLimits(),
+                                  metadata=setting(sub(MessageLimits)))
 
 
 @dataclass(frozen=True, slots=True)

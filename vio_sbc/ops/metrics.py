@@ -32,6 +32,8 @@ class Metrics:
             buckets=LATENCY_BUCKETS, registry=r)
         self.rejected = Counter("vio_rejected_requests", "Requests refused, by reason",
                                 ["reason"], registry=r)
+        self.tcp = Counter("vio_tcp_connections", "SIP/TCP connections the TCP guard "
+                           "refused at accept or closed, by event", ["event"], registry=r)
         self.rx_frames = Counter("vio_rx_frames", "20 ms audio frames delivered to agents",
                                  registry=r)
         self.rx_frames_expected = Counter(

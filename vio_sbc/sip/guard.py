@@ -20,7 +20,8 @@ answers OPTIONS itself, so "say nothing to strangers" cannot be done from pjsua2
 
 This module computes the allowed networks (pure: `allowed_networks`), pushes them
 at start and whenever they change (a reload, a registrar seen at a new address),
-and turns the patch's counters into `vio_rejected_requests_total{reason}`.
+sets the message limits (`sip.limits`, 23-sip-limits.patch: 413/400/488) and turns the
+patches' counters into `vio_rejected_requests_total{reason}`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from vio_sbc.callcontrol.dialog import address_network, trunk_networks
+from vio_sbc.callcontrol.limits import LIMITS, effective
 from vio_sbc.config.model import Config
 from vio_sbc.sip import native
 
@@ -53,6 +55,7 @@ COUNTERS = {
     "vio_sip_guard_501": "not_implemented",
 }
 MAX_NETS = 1024  # VIO_GUARD_MAX_NETS in the patch
+MAX_PACKET = "vio_sip_max_pkt_len"  # PJSIP_MAX_PKT_LEN of the build (23-sip-limits)
 
 
 def allowed_networks(cfg: Config, registrar_sources: Iterable[str]) -> tuple[IPNet, ...]:
@@ -95,6 +98,7 @@ class SipGuard:
         self.log_every_s = log_every_s
         self.installed = False
         self._pushed: tuple[IPNet, ...] | None = None
+        self._counters = dict(COUNTERS)  # + the message limits' (install, 23-sip-limits)
         self._seen = dict.fromkeys(COUNTERS, 0)
         self._next_poll = 0.0
         self._next_log = 0.0
@@ -109,6 +113,7 @@ class SipGuard:
                                "strangers are not refused")
             return
         native.symbol("vio_sip_guard_drop", ctypes.c_int).value = int(mode == "drop")
+        self._set_limits()
         self._push()
         status = fn()
         if status != 0:
@@ -116,6 +121,19 @@ class SipGuard:
         self.installed = True
         log.info("sip_guard_installed", stranger_response=mode,
                  allowed_networks=len(self._pushed or ()))
+
+    def _set_limits(self) -> None:
+        """sip.limits into the patch's globals (23-sip-limits; absent: not enforced)."""
+        max_packet = native.symbol(MAX_PACKET, ctypes.c_int)
+        if max_packet is None:
+            log.warning("sip_limits_unavailable", library=native.library_path())
+            return
+        values = effective(self.switch.cfg.sip.limits, int(max_packet.value))
+        for lim in LIMITS:
+            native.symbol(lim.symbol, ctypes.c_uint).value = values[lim.key]
+            self._counters[lim.counter] = lim.reason
+            self._seen[lim.counter] = 0
+        log.info("sip_limits", max_packet=int(max_packet.value), **values)
 
     def _push(self) -> None:
         nets = allowed_networks(self.switch.cfg, self.switch.trunks.sources())
@@ -147,13 +165,13 @@ class SipGuard:
     def counts(self) -> dict[str, int]:
         """The patch's counters by reason (all 0 when not installed)."""
         if not self.installed:
-            return {reason: 0 for reason in COUNTERS.values()}
+            return {reason: 0 for reason in self._counters.values()}
         return {reason: int(native.symbol(name, ctypes.c_ulong).value)
-                for name, reason in COUNTERS.items()}
+                for name, reason in self._counters.items()}
 
     def _count(self, now: float) -> None:
         counts = self.counts()
-        for name, reason in COUNTERS.items():
+        for name, reason in self._counters.items():
             delta = counts[reason] - self._seen[name]
             if delta > 0:
                 self._seen[name] = counts[reason]

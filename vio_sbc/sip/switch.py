@@ -56,6 +56,7 @@ from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.stats import MediaStats
+from vio_sbc.sip.tcpguard import TcpGuard
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.trust import DialogTrust, ForeignCalls
 from vio_sbc.sip.xfer import start_transfer
@@ -116,6 +117,8 @@ class Softswitch:
         # in-dialog requests, REFER and Replaces (sip/trust.py, callcontrol/dialog.py)
         self.trust = DialogTrust(lambda: self.cfg, self.calls, self.trunks.sources, self.metrics)
         self.foreign: ForeignCalls | None = None  # needs libInit (the build's call count)
+        self.tcp_guard = TcpGuard(lambda event, n: self.metrics.tcp.labels(event).inc(n))
+        self.tick_hooks.append(self.tcp_guard.tick)
         self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
 
     # -- life cycle --------------------------------------------------------
@@ -148,6 +151,7 @@ class Softswitch:
         if why:
             ep.libDestroy()
             raise StartupError(why)
+        self.tcp_guard.configure(cfg.sip.tcp)  # before the listener: its backlog
         create_transports(ep, cfg)
         ep.libStart()
         self.guard.install()
