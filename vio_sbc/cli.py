@@ -21,6 +21,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     for warning in cfg.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from vio_sbc.fileperm import warnings as storage_warnings
+
+    for line in storage_warnings(cfg.storage.dir):  # existing call data others can read
+        print(line, file=sys.stderr)
     print(f"{args.config}: OK ({len(cfg.trunks)} trunk(s), {len(cfg.numbers)} number(s), "
           f"{len(cfg.agents)} agent(s))")
     if args.limits:
@@ -75,6 +79,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    from vio_sbc.fileperm import loose_files, private_dir
+
+    private_dir(cfg.storage.dir)  # 0700 when we create it, whatever the umask
+    if loose := loose_files(cfg.storage.dir):
+        logger.warning("storage_permissions_loose", entries=len(loose),
+                       first=[str(e) for e in loose[:5]], storage=cfg.storage.dir)
     switch = Softswitch(cfg)
     from vio_sbc.control import ControlError, ControlServer, socket_path
     from vio_sbc.sip.ops import Operations

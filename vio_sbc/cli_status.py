@@ -60,15 +60,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"vio-sbc: {exc} (is `vio-sbc run -c {args.config}` running?)", file=sys.stderr)
         return EXIT_NO_SERVER
     from vio_sbc.config import load_config
+    from vio_sbc.fileperm import warnings as storage_warnings
 
     http: dict[str, Any] | None
     note, rc = "", 0
+    storage: list[str] = []  # existing call data others can read
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
         http = None
         note = f"metrics: unknown ({args.config} does not load: {exc.issues[0]})"
     else:
+        storage = storage_warnings(cfg.storage.dir)
         if cfg.http is None:
             http = None
             note = f"metrics: off (no http.listen in {args.config}; readiness not checked)"
@@ -82,8 +85,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             else:
                 rc = 0 if http["ready"] else EXIT_NOT_READY
     if args.json:
-        print(json.dumps({**reply, "http": http}, indent=2))
+        print(json.dumps({**reply, "http": http, "storage_warnings": storage}, indent=2))
         return rc
+    for line in storage:
+        print(line, file=sys.stderr)
     lines = server_lines(reply)
     body = http_lines(http) if http is not None and "error" not in http else [note]
     for line in [lines[0], *body, *lines[1:]]:

@@ -24,6 +24,8 @@ from typing import Any
 
 import structlog
 
+from vio_sbc.fileperm import private_dir
+
 SOCKET_NAME = "control.sock"
 MAX_REQUEST = 65536
 REPLY_WAIT_S = 4 * 3600.0  # longest a connection waits for its final reply (a long call)
@@ -59,7 +61,7 @@ class ControlServer:
         self._thread = threading.Thread(target=self._accept, name="control", daemon=True)
 
     def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         if self.path.exists():  # left by a crash: only reuse it if nobody answers
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:

@@ -522,3 +522,25 @@ def test_early_media_reaches_the_agent_before_a_busy(
     assert row["ringing_at"] is not None and row["codec"] == "PCMA/8000"
     assert row["rx_voiced_frames"] > 50   # the announcement reached the agent's input
     assert row["tx_audio_frames"] == 0    # the agent did not talk into early media
+
+
+def test_sip_trace_masks_digest_values(tmp_path: Path) -> None:
+    """With `log.sip_trace` every message is logged, the registrar's challenge and our
+    REGISTER with its Authorization included; their nonce and response values (enough
+    for an offline dictionary attack on the password) are masked in every line."""
+    reg_port = free_port(REGISTRAR_IP)
+    registrar = start_uas(tmp_path, "uas_registrar_401.xml", REGISTRAR_IP, reg_port,
+                          ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "60"])
+    srv = start_server(tmp_path, config_text(reg_port=reg_port)
+                       + "log: {{level: debug, sip_trace: true, pjsip_level: 5}}\n")
+    try:
+        wait_after(srv, 0, "trunk_registered", trunk="reg")
+    finally:
+        registrar.stop()
+        rc = srv.stop()
+    assert rc == 0, srv.raw[-20:]
+    log = "".join(srv.raw)
+    assert "Authorization: Digest" in log and "WWW-Authenticate: Digest" in log  # traced
+    assert 'response=\\"***\\"' in log and 'nonce=\\"***\\"' in log
+    leaked = re.findall(r'(?i)\b(c?nonce|response)=\\"(?!\*\*\*)', log)
+    assert leaked == [], leaked

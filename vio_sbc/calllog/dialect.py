@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vio_sbc.config.model import Config
+from vio_sbc.fileperm import private_file
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -78,7 +79,7 @@ class SqliteDialect:
         return sqlite3.Error
 
     def connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600 whatever the umask; SQLite gives -wal/-shm its mode
         conn = sqlite3.connect(str(self.path), timeout=self.timeout_s, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         return conn

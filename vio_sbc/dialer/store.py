@@ -24,6 +24,7 @@ from vio_sbc.dialer import rules
 from vio_sbc.dialer.rules import CLAIMABLE, DIALING, FAILED, QUEUED, Decision, RetryPolicy
 from vio_sbc.dialer.schema import migrate
 from vio_sbc.dialer.windows import DialerError, next_opening, parse_windows, zone
+from vio_sbc.fileperm import private_file
 
 CAMPAIGN_STATUSES = ("active", "paused", "cancelled")
 
@@ -86,7 +87,7 @@ class Orphan:
 class JobStore:
     def __init__(self, path: str | Path, owner: str | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600 whatever the umask (vio_sbc/fileperm.py)
         self.owner = owner or uuid.uuid4().hex[:12]
         conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
                                check_same_thread=False)

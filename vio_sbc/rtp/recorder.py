@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import structlog
 
+from vio_sbc.fileperm import private_file
+
 log = structlog.get_logger("vio_sbc.recording")
 
 WAV_HEADER = 44  # what `wave` writes for PCM: RIFF, fmt (16 bytes), data
@@ -114,7 +116,7 @@ class Recording:
         stereo[1::2] = np.frombuffer(bytes(right), dtype="<i2")
         try:
             if self._wav is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(self.path)  # 0600 whatever the umask (vio_sbc/fileperm.py)
                 wav = wave.open(str(self.path), "wb")
                 wav.setnchannels(2)
                 wav.setsampwidth(2)
