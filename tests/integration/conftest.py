@@ -269,3 +269,36 @@ def sip_call_id(srv: Server, prefix: str, timeout: float = 10.0) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"no call row with Call-ID {prefix}*")
         time.sleep(0.05)
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """The sum of /metrics samples `name` whose labels include `labels`."""
+    import urllib.request
+
+    from vio_sbc.cli_status import samples
+
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(v for lb, v in samples(text).get(name, [])
+               if all(lb.get(k) == want for k, want in labels.items()))
+
+
+def wait_metric(url: str, name: str, at_least: float, timeout: float = 10.0,
+                **labels: str) -> float:
+    """Bounded poll of /metrics until `metric(...)` reaches `at_least`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = metric(url, name, **labels)
+        if n >= at_least:
+            return n
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}{labels}: {n} < {at_least} after {timeout}s")
+        time.sleep(0.05)
+
+
+def rejected(url: str, reason: str) -> float:
+    return metric(url, "vio_rejected_requests_total", reason=reason)
+
+
+def wait_rejected(url: str, reason: str, at_least: float, timeout: float = 10.0) -> float:
+    return wait_metric(url, "vio_rejected_requests_total", at_least, timeout, reason=reason)

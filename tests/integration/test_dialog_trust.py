@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import signal
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,11 +30,12 @@ from tests.integration.conftest import (
     TRUNK_IP,
     Server,
     free_port,
+    rejected,
     start_server,
+    wait_rejected,
 )
 from tests.integration.dialog_peer import Listener, RawCall, sdp
 from tests.integration.rawsip import Reply, UdpPeer
-from vio_sbc.cli_status import samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -62,22 +62,8 @@ def trust_server(tmp: Path, mode: str = "reject",
     return srv, f"http://127.0.0.1:{http}/metrics", trunk_host
 
 
-def rejected(url: str, reason: str) -> float:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        text = resp.read().decode()
-    return sum(v for lb, v in samples(text).get("vio_rejected_requests_total", [])
-               if lb.get("reason") == reason)
 
 
-def wait_rejected(url: str, reason: str, at_least: float, timeout: float = 10.0) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        n = rejected(url, reason)
-        if n >= at_least:
-            return n
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{reason}: {n} < {at_least} after {timeout}s")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

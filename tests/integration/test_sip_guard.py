@@ -15,7 +15,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +27,12 @@ from tests.integration.conftest import (
     TRUNK_IP,
     Server,
     free_port,
+    rejected,
     run_sipp,
     start_server,
+    wait_rejected,
 )
 from tests.integration.rawsip import SDP_PCMU, Reply, UdpPeer, request, tcp_exchange
-from vio_sbc.cli_status import samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -50,23 +50,8 @@ def guarded_server(tmp: Path, mode: str) -> tuple[Server, str]:
     return srv, f"http://127.0.0.1:{http}/metrics"
 
 
-def rejected(url: str, reason: str) -> float:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        text = resp.read().decode()
-    return sum(v for lb, v in samples(text).get("vio_rejected_requests_total", [])
-               if lb.get("reason") == reason)
 
 
-def wait_rejected(url: str, reason: str, at_least: float, timeout: float = 10.0) -> float:
-    """Bounded poll of /metrics until the counter reaches `at_least`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        n = rejected(url, reason)
-        if n >= at_least:
-            return n
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{reason}: {n} < {at_least} after {timeout}s")
-        time.sleep(0.1)
 
 
 def probes(peer: UdpPeer, port: int) -> dict[str, str]:

@@ -12,7 +12,6 @@ vio_sbc/callcontrol/limits.py) and offers, against the real server from raw sock
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -23,11 +22,12 @@ from tests.integration.conftest import (
     TRUNK_IP,
     Server,
     free_port,
+    rejected,
     start_server,
+    wait_rejected,
 )
 from tests.integration.dialog_peer import RawCall, sdp
 from tests.integration.rawsip import UdpPeer, request
-from vio_sbc.cli_status import samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -47,19 +47,8 @@ def srv_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         assert server.stop() == 0, server.raw[-20:]
 
 
-def rejected(url: str, reason: str) -> float:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        text = resp.read().decode()
-    return sum(v for lb, v in samples(text).get("vio_rejected_requests_total", [])
-               if lb.get("reason") == reason)
 
 
-def wait_rejected(url: str, reason: str, at_least: float, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while rejected(url, reason) < at_least:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{reason} < {at_least}")
-        time.sleep(0.05)
 
 
 def pts_sdp(n: int) -> str:

@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,10 +27,11 @@ from tests.integration.conftest import (
     TRUNK_IP,
     Server,
     free_port,
+    metric,
     start_server,
+    wait_metric,
 )
 from tests.integration.rawsip import parse_reply, request
-from vio_sbc.cli_status import samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -52,21 +52,12 @@ def srv_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         assert srv.stop() == 0, srv.raw[-20:]
 
 
-def tcp_events(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        s = samples(resp.read().decode())
-    return {lb["event"]: v for lb, v in s.get("vio_tcp_connections_total", [])}
+def wait_event_count(url: str, event: str, at_least: float) -> float:
+    return wait_metric(url, "vio_tcp_connections_total", at_least, 15.0, event=event)
 
 
-def wait_event_count(url: str, event: str, at_least: float, timeout: float = 15.0) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        n = tcp_events(url).get(event, 0.0)
-        if n >= at_least:
-            return n
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{event}: {n} < {at_least}")
-        time.sleep(0.05)
+def tcp_event(url: str, event: str) -> float:
+    return metric(url, "vio_tcp_connections_total", event=event)
 
 
 def connect(src: str, port: int) -> socket.socket:
@@ -125,7 +116,7 @@ def server_fds(srv: Server) -> int:
 
 def test_stranger_connections_are_closed_at_accept(srv_url: tuple[Server, str]) -> None:
     srv, url = srv_url
-    before = tcp_events(url).get("refused_stranger", 0.0)
+    before = tcp_event(url, "refused_stranger")
     fds = server_fds(srv)
     assert all(refused(STRANGER_IP, srv.port) for _ in range(50))
     wait_event_count(url, "refused_stranger", before + 50)
@@ -143,7 +134,7 @@ def test_stranger_connections_are_closed_at_accept(srv_url: tuple[Server, str]) 
 
 def test_a_trunk_address_gets_at_most_its_cap(srv_url: tuple[Server, str]) -> None:
     srv, url = srv_url
-    before = tcp_events(url).get("refused_per_source_cap", 0.0)
+    before = tcp_event(url, "refused_per_source_cap")
     held = [connect(TRUNK_IP, srv.port) for _ in range(3)]
     try:
         assert [options(s, srv.port, TRUNK_IP) for s in held] == [200, 200, 200]
@@ -170,7 +161,7 @@ def test_a_trunk_address_gets_at_most_its_cap(srv_url: tuple[Server, str]) -> No
 
 def test_silent_and_idle_connections_are_closed(srv_url: tuple[Server, str]) -> None:
     srv, url = srv_url
-    ev = tcp_events(url)
+    silent0, idle0 = tcp_event(url, "closed_no_first_message"), tcp_event(url, "closed_idle")
     silent, idle = connect(TRUNK_IP, srv.port), connect(TRUNK_IP, srv.port)
     keepalive = connect(TRUNK_IP, srv.port)
     try:
@@ -178,9 +169,8 @@ def test_silent_and_idle_connections_are_closed(srv_url: tuple[Server, str]) -> 
         assert options(idle, srv.port, TRUNK_IP) == 200
         assert closed_by_server(silent) and closed_by_server(keepalive)
         assert closed_by_server(idle)
-        wait_event_count(url, "closed_no_first_message",
-                         ev.get("closed_no_first_message", 0.0) + 2)
-        wait_event_count(url, "closed_idle", ev.get("closed_idle", 0.0) + 1)
+        wait_event_count(url, "closed_no_first_message", silent0 + 2)
+        wait_event_count(url, "closed_idle", idle0 + 1)
     finally:
         for s in (silent, idle, keepalive):
             s.close()
