@@ -32,7 +32,7 @@ from tests.integration.conftest import (
     start_server,
 )
 from tests.integration.rawsip import SDP_PCMU, Reply, UdpPeer, request, tcp_exchange
-from vio_sbc.cli_status import samples
+from vio_sbc.cli.status import samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -1,44 +1,18 @@
-"""The `vio-sbc` command: run, check, numbers (status, reload, call-out: cli_trunks.py;
-calls, call, export, cleanup: cli_calls.py)."""
+"""`vio-sbc run`: the server's composition root.
+
+Builds the softswitch from a validated config, wires what plugs into it (control
+socket and SIGHUP, crash recovery of the call log, the dialer, the HTTP endpoint),
+runs the main loop and shuts everything down in order.
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
 from types import FrameType
 
-from vio_sbc import __version__
-from vio_sbc.cli_common import load_or_report
-
-EXIT_INVALID = 2
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    cfg = load_or_report(args.config, "{n} error(s)")
-    if cfg is None:
-        return EXIT_INVALID
-    for warning in cfg.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"{args.config}: OK ({len(cfg.trunks)} trunk(s), {len(cfg.numbers)} number(s), "
-          f"{len(cfg.agents)} agent(s))")
-    return 0
-
-
-def cmd_numbers(args: argparse.Namespace) -> int:
-    cfg = load_or_report(args.config)
-    if cfg is None:
-        return EXIT_INVALID
-    rows = [("NUMBER", "TRUNK", "DIRECTION", "AGENT")]
-    for num in sorted(cfg.numbers.values(), key=lambda n: n.number):
-        agent, is_default = cfg.agent_for(num)
-        rows.append((num.number, num.trunk, num.direction.value,
-                     f"{agent.name} (workspace default)" if is_default else agent.name))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    return 0
+from vio_sbc.cli.common import EXIT_INVALID, load_or_report
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -136,58 +110,3 @@ def cmd_run(args: argparse.Namespace) -> int:
         if switch.dialer is not None:
             switch.dialer.close()
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vio-sbc", description="vio_sbc: SIP edge of Vio.")
-    p.add_argument("--version", action="version", version=f"vio-sbc {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    r = sub.add_parser("run", help="run the softswitch in the foreground (JSON logs on stdout)",
-                       description="Run the softswitch. SIGTERM drains: new calls get 503, live "
-                       "calls may finish within --grace seconds, then are hung up; exit 0.")
-    r.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
-    r.add_argument("--grace", type=float, default=30.0, help="drain grace period in seconds")
-    r.set_defaults(func=cmd_run)
-
-    c = sub.add_parser("check", help="validate a config file (exit 0 valid, 2 invalid)",
-                       description="Validate a config; every error as FILE:LINE: key.path: msg.")
-    c.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
-    c.set_defaults(func=cmd_check)
-
-    n = sub.add_parser("numbers", help="list numbers with trunk, direction and effective agent",
-                       description="List each number, its trunk, direction and the agent "
-                       "that answers it, marking where the workspace default applies.")
-    n.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
-    n.set_defaults(func=cmd_numbers)
-
-    from vio_sbc.cli_trunks import add_commands
-
-    add_commands(sub)
-
-    from vio_sbc.cli_dialer import register as register_dialer
-
-    register_dialer(sub)
-
-    from vio_sbc.cli_calls import register as register_call_log
-
-    register_call_log(sub)
-
-    from vio_sbc.cli_qa import register as register_qa
-
-    register_qa(sub)
-
-    from vio_sbc.cli_status import add_parser as add_status
-
-    add_status(sub)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    rc: int = args.func(args)
-    return rc
-
-
-if __name__ == "__main__":
-    sys.exit(main())

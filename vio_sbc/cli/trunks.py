@@ -1,7 +1,7 @@
 """`vio-sbc reload` and `call-out`: talk to a running server over its control socket
 (`<storage.dir>/control.sock`, see vio_sbc/control.py); `call-out` runs its own
 endpoint for the call when no server runs on that config. `vio-sbc status` is in
-vio_sbc/cli_status.py."""
+vio_sbc/cli/status.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from vio_sbc import control
-from vio_sbc.cli_common import load_or_report
+from vio_sbc.cli.common import load_or_report
 from vio_sbc.errors import ConfigError
 
 EXIT_NOT_ANSWERED = 1
