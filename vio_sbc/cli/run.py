@@ -11,8 +11,14 @@ import argparse
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from vio_sbc.cli.common import EXIT_INVALID, load_or_report
+
+if TYPE_CHECKING:
+    from vio_sbc.config.model import Config
+    from vio_sbc.dialer.engine import Dialer
+    from vio_sbc.sip.switch import Softswitch
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -76,13 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"vio-sbc: {exc}", file=sys.stderr)
         ctl.stop()
         return 1
-    if cfg.dialer.enabled:
-        from vio_sbc.dialer.api import start_dialer
-
-        switch.dialer = start_dialer(switch, cfg)
-        from vio_sbc.ops.metrics import watch_dialer
-
-        watch_dialer(switch.metrics, cfg)
+    dialer = _start_dialer(switch, cfg) if cfg.dialer.enabled else None
     http_ops = None
     if cfg.http is not None:
         from vio_sbc.ops.http import OpsServer
@@ -93,8 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             switch.shutdown()
             ctl.stop()
-            if switch.dialer is not None:
-                switch.dialer.close()
+            if dialer is not None:
+                dialer.close()
             print(f"vio-sbc: cannot listen on http {cfg.http.listen}: {exc.strerror}",
                   file=sys.stderr)
             return 1
@@ -107,6 +107,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             http_ops.stop()
         switch.shutdown()
         ctl.stop()
-        if switch.dialer is not None:
-            switch.dialer.close()
+        if dialer is not None:
+            dialer.close()
     return 0
+
+
+def _start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
+    """The dialer places calls through the switch (an `Originator`), is ticked by its
+    main loop, stops claiming when it drains and follows its reloads; its queue depth
+    is a gauge read at scrape time."""
+    import time
+
+    from vio_sbc.dialer.api import follow, queue_depth, start_dialer
+
+    dialer = start_dialer(switch, cfg, switch.calllog.get)
+    switch.tick_hooks.append(lambda: dialer.tick(time.time()))
+    switch.on_drain.append(dialer.drain)
+    switch.on_reload.append(lambda new: follow(dialer, new))
+    switch.metrics.gauge_fn("vio_dialer_queue_depth", "Dialer jobs waiting to be placed",
+                            lambda: queue_depth(cfg))
+    return dialer

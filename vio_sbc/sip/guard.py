@@ -26,17 +26,14 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import structlog
 
 from vio_sbc.config.model import Config
 from vio_sbc.config.values import uri_host
 from vio_sbc.sip import native
-
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
 
 log = structlog.get_logger("vio_sbc.guard")
 
@@ -102,10 +99,16 @@ def patch_problem(mode: str) -> str | None:
 
 
 class SipGuard:
-    """Owned by the Softswitch; `install()` after libStart, `tick()` on the main thread."""
+    """Owned by the Softswitch; `install()` after libStart, `tick()` on the main thread.
+    It is given plain callables: the running config, the registrar addresses seen, and
+    where to count what the patch answered (`rejected(reason, n)`)."""
 
-    def __init__(self, switch: Softswitch, poll_s: float = 0.5, log_every_s: float = 60.0):
-        self.switch = switch
+    def __init__(self, config: Callable[[], Config], sources: Callable[[], Iterable[str]],
+                 rejected: Callable[[str, int], None], poll_s: float = 0.5,
+                 log_every_s: float = 60.0):
+        self.config = config
+        self.sources = sources
+        self.rejected = rejected
         self.poll_s = poll_s
         self.log_every_s = log_every_s
         self.installed = False
@@ -116,7 +119,7 @@ class SipGuard:
         self._unlogged: dict[str, int] = {}
 
     def install(self) -> None:
-        mode = self.switch.cfg.sip.stranger_response
+        mode = self.config().sip.stranger_response
         fn = native.symbol(INSTALL)
         if fn is None:  # reject mode on an unpatched build: pjsua's behaviour as is
             log.warning("sip_guard_unavailable", library=native.library_path(),
@@ -133,7 +136,7 @@ class SipGuard:
                  allowed_networks=len(self._pushed or ()))
 
     def _push(self) -> None:
-        nets = allowed_networks(self.switch.cfg, self.switch.trunks.sources())
+        nets = allowed_networks(self.config(), self.sources())
         if nets == self._pushed:
             return
         if len(nets) > MAX_NETS:
@@ -172,7 +175,7 @@ class SipGuard:
             delta = counts[reason] - self._seen[name]
             if delta > 0:
                 self._seen[name] = counts[reason]
-                self.switch.metrics.rejected.labels(reason).inc(delta)
+                self.rejected(reason, delta)
                 self._unlogged[reason] = self._unlogged.get(reason, 0) + delta
         if self._unlogged and now >= self._next_log:  # one line a minute at most
             self._next_log = now + self.log_every_s

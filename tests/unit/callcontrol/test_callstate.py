@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from vio_sbc.callstate import FINAL, TRANSITIONS, CallState, Event, State
+from vio_sbc.callcontrol.callstate import FINAL, TRANSITIONS, CallState, Event, State
 from vio_sbc.errors import IllegalTransition
 
 
