@@ -2,11 +2,11 @@
 control socket's) and the admission of a call before any INVITE is sent. Pure.
 
 `plan_outbound` checks, in order: the switch takes calls at all (draining,
-`sip.max_calls`: 503), the agent asked for exists (404), the trunk's account is up
-(503), then `admit_outbound`: the number is configured (404), its direction allows
-outbound (403), its trunk has an `outbound:` section (503), the trunk is not marked
-down by OPTIONS (503), it is below its `max_calls` (503) and its calls-per-second
-bucket has a token (503; only then is a token taken). A refusal is an
+`sip.max_calls`: 503), the agent asked for exists (404), then `admit_outbound`: the
+number is configured (404), its direction allows outbound (403), its trunk has an
+`outbound:` section (503), the trunk is not marked down by OPTIONS (503), it is below
+its `max_calls` (503), its account is up (503) and its calls-per-second bucket has a
+token (503; only then is a token taken). A refusal is an
 `OutboundRefused` (a `SipRefusal`): the caller sends nothing. Otherwise the plan says
 which trunk, number and agent, the Request-URI and the identity sent in From and
 P-Asserted-Identity (the number in E.164, or the trunk's `caller_id`).
@@ -62,13 +62,13 @@ class Admitted:
     outbound: TrunkOutbound
 
 
-def admit_outbound(cfg: Config, from_number: str, *, live_calls: int, bucket: Bucket,
+def admit_outbound(cfg: Config, from_number: str, *, live_calls: int, bucket: Bucket | None,
                    trunk_down: bool, now: float) -> Admitted:
     """Admit an outbound call from `from_number`, or raise `OutboundRefused`.
 
     `live_calls` is the trunk's live outbound calls; `bucket` its cps bucket
-    (a token is taken only when the call is admitted); `trunk_down` whether
-    OPTIONS health marked the trunk down.
+    (a token is taken only when the call is admitted; None while the trunk's account
+    is not up); `trunk_down` whether OPTIONS health marked the trunk down.
     """
     number = cfg.numbers.get(from_number)
     if number is None:
@@ -83,6 +83,8 @@ def admit_outbound(cfg: Config, from_number: str, *, live_calls: int, bucket: Bu
         raise OutboundRefused(503, f"trunk {trunk.name!r} is down (OPTIONS unanswered)")
     if live_calls >= out.max_calls:
         raise OutboundRefused(503, f"trunk {trunk.name!r} is at max_calls ({out.max_calls})")
+    if bucket is None:
+        raise OutboundRefused(503, f"trunk {trunk.name!r} is not ready")
     if not bucket.take(now):
         raise OutboundRefused(503, f"trunk {trunk.name!r} is at its cps limit ({out.cps:g}/s; "
                               f"next slot in {bucket.wait_s(now):.2f}s)")
@@ -95,16 +97,6 @@ class OutboundPlan:
     target: str    # Request-URI on the trunk
     caller_id: str  # E.164 the callee sees
     identity: str  # From and P-Asserted-Identity: <sip:caller_id@from_domain>
-
-
-class _NoBucket:
-    """The bucket of a trunk whose account is not up (never asked: refused before)."""
-
-    def take(self, now: float) -> bool:
-        return False
-
-    def wait_s(self, now: float) -> float:
-        return 0.0
 
 
 def trunk_of(cfg: Config, from_number: str) -> str:
@@ -125,11 +117,8 @@ def plan_outbound(cfg: Config, req: OutboundRequest, *, draining: bool, live_cal
         raise OutboundRefused(503, busy.detail, label=busy.label)
     if req.agent is not None and req.agent not in cfg.agents:
         raise OutboundRefused(404, f"unknown agent {req.agent!r}")
-    trunk_name = trunk_of(cfg, req.from_number)
-    if bucket is None and trunk_name and cfg.trunks[trunk_name].outbound is not None:
-        raise OutboundRefused(503, f"trunk {trunk_name!r} is not ready")
-    adm = admit_outbound(cfg, req.from_number, live_calls=trunk_live,
-                         bucket=bucket or _NoBucket(), trunk_down=trunk_down, now=now)
+    adm = admit_outbound(cfg, req.from_number, live_calls=trunk_live, bucket=bucket,
+                         trunk_down=trunk_down, now=now)
     if req.agent is not None:
         agent, default = cfg.agents[req.agent], False
     else:

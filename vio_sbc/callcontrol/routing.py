@@ -1,7 +1,8 @@
 """Inbound routing: a pure function from (config, source, Request-URI) to a route.
 
-No sockets, no pjsua2: the SIP adapter calls `route_inbound` and answers with
-the refusal's status when it raises.
+No sockets, no pjsua2: `vio_sbc.callcontrol.inbound.decide_inbound` calls
+`route_inbound` and turns the `SipRefusal` it raises (status, reason, metric label)
+into its answer.
 """
 
 from __future__ import annotations

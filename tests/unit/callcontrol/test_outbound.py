@@ -11,6 +11,9 @@ from vio_sbc.config import Config, parse_config_text
 from vio_sbc.trunks.bucket import TokenBucket
 
 CFG = textwrap.dedent("""
+    agents:
+      receptionist: {kind: scripted}
+      echo: {kind: echo}
     trunks:
       tw:
         kind: twilio
@@ -88,7 +91,7 @@ PLAN_REFUSALS = [
     ({"draining": True}, "+14155550100", None, 503, "draining", "draining: not placing new calls"),
     ({"live_calls": 200}, "+14155550100", None, 503, "max_calls", "sip.max_calls (200) reached"),
     ({}, "+14155550100", "nobody", 404, "unknown_number", "unknown agent 'nobody'"),
-    ({"bucket": None}, "+14155550100", None, 503, "unavailable", "trunk 'tw' is not ready"),
+    ({"bucket": None}, "+14155550100", "echo", 503, "unavailable", "trunk 'tw' is not ready"),
     ({"bucket": None}, "+14155550103", None, 503, "unavailable",
      "trunk 'pbx' has no outbound section"),  # no account to wait for
     ({"trunk_live": 2}, "+14155550100", None, 503, "unavailable", "trunk 'tw' is at max_calls (2)"),
@@ -118,3 +121,7 @@ def test_plan_names_route_target_and_identity(cfg: Config) -> None:
     assert plan.route.default_agent and plan.route.agent.name == "receptionist"
     assert plan.target == "sip:+14155559000@vio.pstn.twilio.com:5060"
     assert plan.identity == "<sip:+14155550100@vio.pstn.twilio.com>"
+    named = plan_outbound(cfg, OutboundRequest("+14155550102", "+14155559000", agent="echo"),
+                          draining=False, live_calls=0, trunk_live=0,
+                          bucket=TokenBucket.for_cps(1), trunk_down=False, now=0.0)
+    assert (named.route.agent.name, named.route.default_agent) == ("echo", False)
