@@ -7,6 +7,7 @@ from vio_sbc.rtp.guard import COUNTERS, SYMBOL
 from vio_sbc.sip import native
 from vio_sbc.sip.guard import INSTALL as GUARD
 from vio_sbc.sip.limits import read_limits
+from vio_sbc.sip.trust import SET_DECIDER as TRUST
 
 lim = read_limits()
 print(f"[install] pjsua2 {lim.version}: max calls {lim.max_calls}, conference ports "
@@ -24,4 +25,9 @@ if native.symbol(GUARD) is None:
     sys.exit(f"[install] pjsua2 at {lim.library} lacks {GUARD}: built without "
              "scripts/pjproject-patches/20-sip-guard.patch (rebuild with "
              "scripts/build-pjsua2.sh)")
-print(f"[install] patches: 10-rtp-source-check ({SYMBOL}), 20-sip-guard ({GUARD})")
+if native.symbol(TRUST) is None:
+    sys.exit(f"[install] pjsua2 at {lim.library} lacks {TRUST}: built without "
+             "scripts/pjproject-patches/21-dialog-trust.patch (rebuild with "
+             "scripts/build-pjsua2.sh)")
+print(f"[install] patches: 10-rtp-source-check ({SYMBOL}), 20-sip-guard ({GUARD}), "
+      f"21-dialog-trust ({TRUST})")

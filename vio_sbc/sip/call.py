@@ -28,10 +28,21 @@ from vio_sbc.calllog.store import CallLog
 from vio_sbc.config.model import Config
 from vio_sbc.ops.metrics import Metrics
 from vio_sbc.rtp.port import CallMediaPort, release_port
+from vio_sbc.sip.trust import refuse_replace, refuse_transfer
 from vio_sbc.sip.xfer import on_transfer_status
 
 _ACTIVE = pj.PJSUA_CALL_MEDIA_ACTIVE
 _HOLD = (pj.PJSUA_CALL_MEDIA_REMOTE_HOLD, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD)
+
+
+def audio_only_op() -> Any:
+    """A CallOpParam whose call setting offers audio only: pjsua's default also offers
+    `m=text` (real-time text) when it writes the offer itself (a delayed-offer INVITE's
+    200, our own INVITE)."""
+    prm = pj.CallOpParam(True)
+    prm.opt.textCount = 0
+    prm.opt.videoCount = 0
+    return prm
 
 
 class CallHost(Protocol):
@@ -68,6 +79,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         super().__init__(acc, call_id)
         self.host = host
         self.id = uuid.uuid4().hex
+        self.pj_id = call_id  # pjsua's call id (outbound: set once makeCall returns)
         self.sip_call_id = sip_call_id
         self.source = source
         self.transport = transport
@@ -106,7 +118,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
 
     # -- actions (main thread) ----------------------------------------------
     def respond(self, status: int, reason: str = "", headers: dict[str, str] | None = None) -> None:
-        prm = pj.CallOpParam()
+        prm = audio_only_op()
         prm.statusCode = status
         if reason:
             prm.reason = reason
@@ -201,6 +213,20 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             self.log.info("dtmf", digit=digit)
         except Exception:
             self.log.exception("on_dtmf_failed")
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        try:  # a far-end REFER: the SIP guard refuses it first (vio_sbc/sip/trust.py)
+            refuse_transfer(self, self.host.metrics, prm)
+        except Exception:
+            prm.statusCode = 603
+            self.log.exception("on_transfer_request_failed")
+
+    def onCallReplaceRequest(self, prm: Any) -> None:
+        try:  # an INVITE with Replaces naming this call: never a takeover
+            refuse_replace(self, self.host.metrics, prm)
+        except Exception:
+            prm.statusCode = 403
+            self.log.exception("on_replace_request_failed")
 
     def onCallTransferStatus(self, prm: Any) -> None:
         try:

@@ -8,7 +8,9 @@ answers OPTIONS itself, so "say nothing to strangers" cannot be done from pjsua2
   no allowed network and which belongs to no dialog of ours, either swallows it
   (`sip.stranger_response: drop`; counted) or, in `reject` mode, answers `403` to
   everything but INVITE/ACK/CANCEL (INVITE goes on to the application's 403, so a
-  stranger sees the same 403 for every request);
+  stranger sees the same 403 for every request); a request of one of our dialogs, or
+  an INVITE with Replaces, it puts to the dialog trust decider instead
+  (21-dialog-trust.patch, `vio_sbc/sip/trust.py`);
 * one just before pjsua's modules that answers REGISTER/SUBSCRIBE/PUBLISH/MESSAGE/
   REFER outside a dialog `405` + `Allow` (pjsua would drop REGISTER, accept a
   presence subscription and answer MESSAGE 200: things a phone does);
@@ -31,8 +33,8 @@ from typing import Any
 
 import structlog
 
+from vio_sbc.callcontrol.dialog import address_network, trunk_networks
 from vio_sbc.config.model import Config
-from vio_sbc.config.values import uri_host
 from vio_sbc.sip import native
 
 log = structlog.get_logger("vio_sbc.guard")
@@ -50,30 +52,13 @@ COUNTERS = {
 MAX_NETS = 1024  # VIO_GUARD_MAX_NETS in the patch
 
 
-def _ip_net(host: str | None) -> IPNet | None:
-    if not host:
-        return None
-    try:
-        return ipaddress.ip_network(host.strip("[]"))
-    except ValueError:
-        return None  # a hostname: not resolved here (see docs/security.md)
-
-
 def allowed_networks(cfg: Config, registrar_sources: Iterable[str]) -> tuple[IPNet, ...]:
-    """Every source the switch knows, in a stable order without duplicates: the trunks'
-    `inbound.allow`, the addresses registrars answered from, and the trunks' outbound
-    host and registrar when they are IP literals."""
-    nets: list[IPNet] = []
-    for trunk in cfg.trunks.values():
-        nets.extend(trunk.inbound.allow)
-        out = trunk.outbound
-        if out is not None:
-            nets.extend(n for n in (_ip_net(out.host),) if n is not None)
-            reg = _ip_net(uri_host(trunk.register.registrar)) if trunk.register.registrar \
-                else None
-            if reg is not None:
-                nets.append(reg)
-    nets.extend(n for n in (_ip_net(ip) for ip in registrar_sources) if n is not None)
+    """Every source the switch knows, in a stable order without duplicates: each trunk's
+    addresses (`inbound.allow`, outbound host and registrar when they are IP literals;
+    `vio_sbc.callcontrol.dialog.trunk_networks`), then the addresses registrars
+    answered from."""
+    nets = [n for trunk in cfg.trunks.values() for n in trunk_networks(trunk)]
+    nets.extend(n for n in map(address_network, registrar_sources) if n is not None)
     return tuple(dict.fromkeys(nets))
 
 

@@ -25,7 +25,7 @@ from vio_sbc.callcontrol.outbound import (
 )
 from vio_sbc.callcontrol.outcome import Outcome
 from vio_sbc.callcontrol.routing import Route
-from vio_sbc.sip.call import CallHost, SbcCall
+from vio_sbc.sip.call import CallHost, SbcCall, audio_only_op
 from vio_sbc.sip.calls import CallTable
 from vio_sbc.sip.trunkside import TrunkManager
 
@@ -136,7 +136,7 @@ def place_call(host: OutcallHost, req: OutboundRequest,
         trunk=route.trunk.name, status="dialing", number=route.number.number,
         agent=route.agent.name, default_agent=int(route.default_agent),
         dialer_job_id=req.job_id))
-    prm = pj.CallOpParam(True)
+    prm = audio_only_op()
     prm.txOption.localUri = plan.identity
     pai = pj.SipHeader()
     pai.hName, pai.hValue = "P-Asserted-Identity", plan.identity
@@ -157,6 +157,7 @@ def place_call(host: OutcallHost, req: OutboundRequest,
         result = OutboundResult(call.id, "failed", 500, reason, 0.0)
         host.later(0.0, lambda: call.deliver(result))
         return call.id
+    call.pj_id = call.getId()
     ref = weakref.ref(call)  # the timer must not keep an ended call (a pj.Call) alive
 
     def ring_timeout() -> None:

@@ -60,6 +60,7 @@ from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.trunkside import TrunkManager
+from vio_sbc.sip.trust import DialogTrust, ForeignCalls
 
 log = structlog.get_logger("vio_sbc.sip")
 
@@ -115,6 +116,10 @@ class Softswitch:
         self.guard = SipGuard(lambda: self.cfg, self.trunks.sources,
                               lambda reason, n: self.metrics.rejected.labels(reason).inc(n))
         self.tick_hooks.append(self.guard.tick)
+        # in-dialog requests, REFER and Replaces (sip/trust.py, callcontrol/dialog.py)
+        self.trust = DialogTrust(lambda: self.cfg, self.table.calls, self.trunks.sources,
+                                 self.metrics)
+        self.foreign: ForeignCalls | None = None  # needs libInit (the build's call count)
 
     @property
     def calls(self) -> dict[str, SbcCall]:
@@ -155,6 +160,10 @@ class Softswitch:
         create_transports(ep, cfg)
         ep.libStart()
         self.guard.install()
+        if self.guard.installed:
+            self.trust.install()
+        self.foreign = ForeignCalls(self.table.calls)
+        self.tick_hooks.append(self.foreign.tick)
         ep.audDevManager().setNullDev()
         set_codecs(ep, cfg.rtp.codecs)
         self.acc = InboundAccount(self.incoming)
@@ -195,6 +204,8 @@ class Softswitch:
             return
         for call in self.table:
             call.hangup_side = call.hangup_side or "system"
+        if self.foreign is not None:
+            self.foreign.tick()  # first: pjsua2 would lend such a leg one of our objects
         ep.hangupAllCalls()
         end = time.monotonic() + 1.0
         while time.monotonic() < end and self.table:
@@ -216,6 +227,7 @@ class Softswitch:
             self.acc.shutdown()
             self.acc = None
         gc.collect()
+        self.trust.uninstall()
         ep.libDestroy()
         self.ep = None
         if self._log_writer is not None:
