@@ -44,7 +44,7 @@ from tests.integration.conftest import (  # noqa: E402
 from tests.integration.dialog_peer import RawCall  # noqa: E402
 from tests.integration.rawsip import UdpPeer, request  # noqa: E402
 from tests.unit.sip.test_trust import FakeCall, cfg, req, route, trust  # noqa: E402
-from vio_sbc.cli_status import samples  # noqa: E402
+from vio_sbc.cli.status import samples  # noqa: E402
 
 
 def trust_counters(url: str) -> tuple[float, float]:

@@ -38,7 +38,7 @@ from tests.integration.conftest import (  # noqa: E402
     run_sipp,
     start_server,
 )
-from vio_sbc.cli_status import samples  # noqa: E402
+from vio_sbc.cli.status import samples  # noqa: E402
 
 
 def legit_call(srv: Server) -> str:

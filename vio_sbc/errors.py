@@ -22,21 +22,33 @@ REASONS: dict[int, str] = {
 }
 
 
+# the `reason` label of vio_rejected_requests_total for a refusal that names none
+LABELS: dict[int, str] = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "unknown_number",
+    416: "bad_uri",
+    503: "unavailable",
+}
+
+
 class VioError(Exception):
     """Base class of vio_sbc errors."""
 
 
 class SipRefusal(VioError):
-    """A routing or admission refusal, with the SIP response it implies."""
+    """A routing or admission refusal, with the SIP response it implies and the label
+    it is counted under (`vio_rejected_requests_total{reason}`; by status unless given)."""
 
     def __init__(self, status: int, detail: str, reason: str | None = None,
-                 retry_after: int | None = None) -> None:
+                 retry_after: int | None = None, label: str | None = None) -> None:
         if not 400 <= status <= 699:
             raise ValueError(f"SipRefusal status must be 4xx-6xx, got {status}")
         self.status = status
         self.retry_after = retry_after  # seconds, sent as Retry-After (503)
         self.reason = reason or REASONS.get(status, "Refused")
         self.detail = detail
+        self.label = label or LABELS.get(status, f"status_{status}")
         super().__init__(f"{status} {self.reason}: {detail}")
 
 

@@ -23,7 +23,7 @@ from tests.integration.conftest import (
     sip_call_id,
     start_server,
 )
-from vio_sbc.cli_status import samples
+from vio_sbc.cli.status import samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

@@ -81,3 +81,13 @@ def test_vad_on_spoken_audio() -> None:
     stop = events[1]
     assert isinstance(stop, SpeechStopped)
     assert abs(stop.duration_ms - spoken_ms) < 800
+
+
+def test_frames_webrtcvad_refuses_are_unvoiced_and_counted() -> None:
+    from vio_sbc.agent.turns import VoiceCount
+
+    count = VoiceCount()
+    det = VadTurnDetector(TurnParams(), 20, count=count)
+    loud = (np.sin(np.arange(300) / 3.0) * 12000).astype("<i2").tobytes()  # 11025 Hz: refused
+    run(det, [InputAudio(pcm=loud, sample_rate=11025, t_ms=0)])
+    assert count.errors == 1 and count.voiced_frames == 0 and det.voiced_frames == 0

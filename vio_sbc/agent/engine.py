@@ -42,6 +42,7 @@ from vio_sbc.agent.frames import (
     SpeechStopped,
 )
 from vio_sbc.agent.processor import Processor
+from vio_sbc.agent.turns import VoiceCount
 
 log = structlog.get_logger("vio_sbc.agent")
 PipelineFactory = Callable[["Session"], Sequence[Processor]]
@@ -79,6 +80,7 @@ class Session:
     burst_starts: list[float] = field(default_factory=list)
     turn_ends: list[float] = field(default_factory=list)
     rx_wall: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=600))
+    voice: VoiceCount = field(default_factory=VoiceCount)  # engine thread: the VAD's counts
     _was_playing: bool = False
     # recording hand-off (vio_sbc.rtp.recorder): caller frames tagged with the playout
     # tick, agent frames (None = silence) tagged -1; bounded, drained by the writer

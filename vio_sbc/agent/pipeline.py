@@ -1,11 +1,13 @@
-"""Builds each call's pipeline from its agent's config:
+"""Builds each call's pipeline from its agent's config (the one place pipelines are made):
 
-    VadTurnDetector(+EchoGuard) -> BargeIn -> TurnRecorder(-> SttWorker) -> agent
+    embedded:  VadTurnDetector(+EchoGuard) -> BargeIn -> TurnRecorder(-> SttWorker) -> agent
+    websocket: VadTurnDetector -> WebSocketAgent (the remote agent does its own barge-in)
 
 `AgentKit` holds what calls share: the TTS providers (with their prompt
 caches), one recogniser per scripted agent with phrases (built and checked at
-start-up) and the STT worker thread. A scripted agent without phrases (or with
-`stt.provider: none`) gets `TurnsWithoutStt`: every turn is "not understood".
+start-up), the STT worker thread and the WebSocket bridge thread. A scripted agent
+without phrases (or with `stt.provider: none`) gets `TurnsWithoutStt`: every turn is
+"not understood". Each call's VAD counts into its session (`Session.voice`).
 """
 
 from __future__ import annotations
@@ -26,14 +28,27 @@ from vio_sbc.agent.stt import (
     submitter,
 )
 from vio_sbc.agent.tts import TtsProvider, make_tts
-from vio_sbc.agent.turns import TurnParams, VadTurnDetector
+from vio_sbc.agent.turns import TurnParams, VadTurnDetector, VoiceCount
+from vio_sbc.agent.wsagent import Bridge, WebSocketAgent
 from vio_sbc.config.model import AgentConfig
+
+
+def turn_detector(cfg: AgentConfig, echo: EchoGuard | None = None,
+                  count: VoiceCount | None = None) -> VadTurnDetector:
+    """The agent's VAD turn detector (its `endpointing` settings)."""
+    ep = cfg.endpointing
+    params = TurnParams(start_ms=ep.start_ms, stop_ms=ep.stop_ms,
+                        aggressiveness=ep.aggressiveness)
+    return VadTurnDetector(params, ep.frame_ms, echo, count)
 
 
 class AgentKit:
     def __init__(self, agents: Mapping[str, AgentConfig], sample_rate: int,
-                 tts: TtsProvider | None = None, stt_queue: int = 32) -> None:
+                 tts: TtsProvider | None = None, stt_queue: int = 32,
+                 ws_bridge: Bridge | None = None) -> None:
+        """`ws_bridge`: the WebSocket bridge websocket agents use (vio_sbc.agent.wsbridge)."""
         self.sample_rate = sample_rate
+        self.ws_bridge = ws_bridge
         self._tts: dict[str, TtsProvider] = {}
         if tts is not None:
             self._tts["espeak"] = tts
@@ -64,9 +79,12 @@ class AgentKit:
         return self._tts[name]
 
     def warm(self, agents: Mapping[str, AgentConfig]) -> int:
-        """Render every scripted prompt once (the cache serves calls); returns the count."""
+        """Render every scripted prompt (and each websocket agent's fallback) once: the
+        cache serves calls. Returns the number of scripted prompts."""
         n = 0
         for cfg in agents.values():
+            if cfg.websocket is not None:
+                self.tts(cfg).render(cfg.websocket.fallback, self.sample_rate, cfg.voice)
             if cfg.kind == "scripted":
                 agent = ScriptedAgent(cfg, self.tts(cfg))
                 for text in agent.prompts():
@@ -81,12 +99,21 @@ class AgentKit:
         self.worker.stop()
 
     def pipeline(self, cfg: AgentConfig) -> PipelineFactory:
+        """The factory of a call's pipeline for agent `cfg` (the engine calls it with the
+        call's session)."""
+        if cfg.kind == "websocket":
+            assert self.ws_bridge is not None, "websocket agents need the kit's ws_bridge"
+            bridge = self.ws_bridge
+
+            def remote(sess: Session) -> Sequence[Processor]:
+                return [turn_detector(cfg, count=sess.voice),
+                        WebSocketAgent(cfg, self.tts(cfg), bridge)]
+
+            return remote
+
         def build(sess: Session) -> Sequence[Processor]:
-            ep = cfg.endpointing
-            params = TurnParams(start_ms=ep.start_ms, stop_ms=ep.stop_ms,
-                                aggressiveness=ep.aggressiveness)
             procs: list[Processor] = [
-                VadTurnDetector(params, ep.frame_ms, EchoGuard(sess.recent_played)),
+                turn_detector(cfg, EchoGuard(sess.recent_played), sess.voice),
                 BargeIn(cfg.barge_in, sess.is_playing),
             ]
             stt = self.recognisers.get(cfg.name)

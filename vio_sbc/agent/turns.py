@@ -90,6 +90,15 @@ class TurnMachine:
         return None
 
 
+@dataclass(slots=True)
+class VoiceCount:
+    """What a call's VAD heard (engine thread writes, the call's end reads): frames
+    webrtcvad called voiced, and frames it could not judge (counted as unvoiced)."""
+
+    voiced_frames: int = 0
+    errors: int = 0
+
+
 class VadTurnDetector:
     """Processor: passes every frame through and adds speech events (webrtcvad).
 
@@ -98,11 +107,14 @@ class VadTurnDetector:
     an `echo` guard, voiced frames that are copies of our own audio count as
     unvoiced for turn-taking, and so do pure tones (webrtcvad calls a steady 1 kHz
     tone voiced; it must not barge in or make a turn). `voiced_frames` still
-    counts everything webrtcvad heard.
+    counts everything webrtcvad heard; a frame webrtcvad refuses (its `Error`)
+    is unvoiced and counted in `count.errors`. `count` is shared with the call's
+    session (`Session.voice`) so the call's end reads it without the pipeline.
     """
 
     def __init__(self, params: TurnParams | None = None, frame_ms: int = 20,
-                 echo: EchoGuard | None = None) -> None:
+                 echo: EchoGuard | None = None, count: VoiceCount | None = None) -> None:
+        import _webrtcvad  # the extension behind webrtcvad: its Error class
         import webrtcvad
 
         if frame_ms not in (10, 20, 30):
@@ -111,12 +123,17 @@ class VadTurnDetector:
         self.frame_ms = frame_ms
         self.machine = TurnMachine(self.params)
         self._vad = webrtcvad.Vad(self.params.aggressiveness)
+        self._vad_error: type[Exception] = _webrtcvad.Error
         self._echo = echo
         self._buf = b""
         self._buf_t = 0
-        self.voiced_frames = 0
+        self.count = count if count is not None else VoiceCount()
         self.echo_frames = 0
         self.tone_frames = 0
+
+    @property
+    def voiced_frames(self) -> int:
+        return self.count.voiced_frames
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if not isinstance(frame, InputAudio):
@@ -132,9 +149,10 @@ class VadTurnDetector:
             self._buf_t += self.frame_ms
             try:
                 voiced = bool(self._vad.is_speech(pcm, frame.sample_rate))
-            except Exception:  # a rate webrtcvad does not take: treat as unvoiced
+            except self._vad_error:  # e.g. a rate webrtcvad does not take: unvoiced, counted
                 voiced = False
-            self.voiced_frames += voiced
+                self.count.errors += 1
+            self.count.voiced_frames += voiced
             if voiced and tonality(pcm) > TONE_THRESHOLD:  # a beep or test tone: not speech
                 self.tone_frames += 1
                 voiced = False

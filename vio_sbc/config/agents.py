@@ -32,6 +32,7 @@ from vio_sbc.config.nodes import (
     int_choice,
     integer,
     list_items,
+    list_of,
     nullable,
     number,
     str_value,
@@ -67,24 +68,7 @@ def _target(item: Item, issues: Issues) -> str:
     return text
 
 
-def _phrases(item: Item, issues: Issues) -> tuple[str, ...]:
-    out: list[str] = []
-    failed = False
-    for element in list_items(item):
-        try:
-            phrase = _phrase(element, issues)
-        except Invalid as exc:
-            issues.at(element, exc.message)
-            failed = True
-            continue
-        if phrase in out:
-            issues.at(element, f"duplicate phrase {element.shown}")
-            failed = True
-            continue
-        out.append(phrase)
-    if failed:
-        raise Reported
-    return tuple(out)
+_phrases = list_of(_phrase, unique=True, noun="phrase")
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AdmissionSettings:
-    """Per-source limits on INVITEs (see vio_sbc/admission.py)."""
+    """Per-source limits on INVITEs (see vio_sbc/callcontrol/admission.py)."""
 
     # INVITEs per second per source address (trunks included), and at once
     rate: float = field(default=20.0, metadata=setting(number(positive=True)))

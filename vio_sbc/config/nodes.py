@@ -327,8 +327,10 @@ def int_choice(*options: int) -> Conv:
     return conv
 
 
-def list_of(conv: Conv, *, nonempty: bool = False, unique: bool = False) -> Conv:
-    """A list whose elements each go through `conv`; every bad element is reported."""
+def list_of(conv: Conv, *, nonempty: bool = False, unique: bool = False,
+            noun: str = "value") -> Conv:
+    """A list whose elements each go through `conv`; every bad element is reported
+    (with `unique`, a repeated one as "duplicate <noun> ...")."""
     _check_conv(conv)
 
     def wrapped(item: Item, issues: Issues) -> tuple[Any, ...]:
@@ -351,7 +353,7 @@ def list_of(conv: Conv, *, nonempty: bool = False, unique: bool = False) -> Conv
                 failed = True
                 continue
             if unique and value in out:
-                issues.at(element, f"duplicate value {element.shown}")
+                issues.at(element, f"duplicate {noun} {element.shown}")
                 failed = True
                 continue
             out.append(value)

@@ -11,18 +11,15 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import structlog
 
 from vio_sbc.config.model import Config
-from vio_sbc.dialer.engine import Dialer
-from vio_sbc.dialer.rules import RetryPolicy, normalise_number
+from vio_sbc.dialer.contract import Originator
+from vio_sbc.dialer.engine import CallLookup, Dialer
+from vio_sbc.dialer.rules import CLAIMABLE, RetryPolicy, normalise_number
 from vio_sbc.dialer.store import JobSpec, JobStore
 from vio_sbc.dialer.windows import DialerError
-
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
 
 log = structlog.get_logger("vio_sbc.dialer")
 
@@ -47,19 +44,12 @@ def trunk_cps(cfg: Config) -> dict[str, float]:
     return {t.name: t.outbound.cps for t in cfg.trunks.values() if t.outbound is not None}
 
 
-def start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
-    """The Dialer for `vio-sbc run`: `switch` places the calls; its call log resolves
-    attempts a crash cut off."""
-    dialer = Dialer(switch, open_store(cfg), cfg.dialer, outbound_trunks(cfg), trunk_cps(cfg),
-                    switch.calllog.get)
-    seen = {"cfg": switch.cfg}
-
-    def follow_reload() -> None:  # `vio-sbc reload` / SIGHUP swaps switch.cfg
-        if switch.cfg is not seen["cfg"]:
-            seen["cfg"] = switch.cfg
-            dialer.reconfigure(outbound_trunks(switch.cfg), trunk_cps(switch.cfg))
-
-    switch.tick_hooks.append(follow_reload)
+def start_dialer(originator: Originator, cfg: Config, lookup_call: CallLookup) -> Dialer:
+    """The Dialer for `vio-sbc run`: `originator` places the calls; `lookup_call` reads
+    the call log to resolve attempts a crash cut off. The caller ticks it from the main
+    loop and tells it of reloads (`follow(dialer, cfg)`)."""
+    dialer = Dialer(originator, open_store(cfg), cfg.dialer, outbound_trunks(cfg),
+                    trunk_cps(cfg), lookup_call)
     idle = sorted({t for t in outbound_trunks(cfg).values() if t not in trunk_cps(cfg)})
     if idle:
         log.warning("dialer_trunks_without_outbound", trunks=idle)
@@ -68,6 +58,22 @@ def start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
              queued=counts["queued"], retry_wait=counts["retry_wait"],
              dialing=counts["dialing"], lease_s=cfg.dialer.lease_s)
     return dialer
+
+
+def follow(dialer: Dialer, cfg: Config) -> None:
+    """A reloaded config: the numbers and trunks the dialer may use."""
+    dialer.reconfigure(outbound_trunks(cfg), trunk_cps(cfg))
+
+
+def queue_depth(cfg: Config) -> float:
+    """Jobs waiting to be dialled (queued or waiting for a retry), read from dialer.db on
+    a connection of its own (safe from any thread: the HTTP thread's scrape)."""
+    store = open_store(cfg)
+    try:
+        counts = store.counts()
+    finally:
+        store.close()
+    return float(sum(counts.get(s, 0) for s in CLAIMABLE))
 
 
 def check_from_number(cfg: Config, text: str) -> str:

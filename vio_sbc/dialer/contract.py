@@ -2,8 +2,8 @@
 
 `Originator` is the two Softswitch methods the dialer calls (main thread only);
 the Softswitch satisfies it, and the unit tests drive the dialer with a small
-in-memory one. Request and result types are those of vio_sbc.sip.outbound
-(free of pjsua2).
+in-memory one. Request and result types are those of vio_sbc.callcontrol.outbound
+(pure).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
+from vio_sbc.callcontrol.outbound import OutboundRefused, OutboundRequest, OutboundResult
 
 __all__ = ["Originator", "OutboundRefused", "OutboundRequest", "OutboundResult"]
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
+from vio_sbc.config.values import is_e164
 from vio_sbc.dialer.windows import DialerError
 
-E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 _PUNCT = re.compile(r"[\s().-]")
 
 # Job statuses. Terminal: answered, completed, failed, cancelled.
@@ -35,7 +35,7 @@ def normalise_number(text: str) -> str:
     raw = _PUNCT.sub("", text.strip())
     if raw.startswith("00"):
         raw = "+" + raw[2:]
-    if not E164.fullmatch(raw):
+    if not is_e164(raw):
         raise DialerError(f"{text.strip()!r} is not an E.164 number "
                           "(+ then 8-15 digits, no leading 0)")
     return raw

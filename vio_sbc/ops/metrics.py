@@ -2,18 +2,14 @@
 served by the HTTP thread; prometheus-client metrics are thread-safe.
 
 Other parts of the switch plug in what they own: trunk registration state
-(`set_registration`) and gauges read at scrape time (`gauge_fn`, e.g. the dialer's
-queue depth)."""
+(`set_registration`) and gauges read at scrape time (`gauge_fn`: the run command
+registers the dialer's queue depth). This module imports no other room."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-if TYPE_CHECKING:
-    from vio_sbc.config.model import Config
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 FRAME_MS = 20
@@ -76,32 +72,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
-
-
-def reject_reason(status: int, detail: str) -> str:
-    """The `reason` label of a routing/admission refusal."""
-    if status == 503:
-        for key in ("draining", "max_calls", "max_cps"):
-            if key in detail:
-                return key.replace("max_cps", "over_cps")
-        return "unavailable"
-    return {400: "bad_request", 403: "forbidden", 404: "unknown_number",
-            416: "bad_uri"}.get(status, f"status_{status}")
-
-
-
-def watch_dialer(metrics: Metrics, cfg: Config) -> None:
-    """vio_dialer_queue_depth: jobs waiting to be dialled (queued or waiting for a
-    retry), read from dialer.db at scrape time on a connection of its own."""
-    from vio_sbc.dialer.api import open_store
-    from vio_sbc.dialer.rules import CLAIMABLE
-
-    def depth() -> float:
-        store = open_store(cfg)
-        try:
-            counts = store.counts()
-        finally:
-            store.close()
-        return float(sum(counts.get(s, 0) for s in CLAIMABLE))
-
-    metrics.gauge_fn("vio_dialer_queue_depth", "Dialer jobs waiting to be placed", depth)

@@ -1,29 +1,35 @@
-"""pjsua2 Call adapter for inbound calls: state, media port and call-log rows.
+"""pjsua2 Call adapter: one call's state, media port and call-log updates.
 
 Every callback runs on the main thread (mainThreadOnly); exceptions are caught
-and logged here because pjsua2 would print and swallow them.
+and logged here because pjsua2 would print and swallow them. A call reaches the
+switch only through `CallHost`, the narrow protocol declared here; what a call
+state change means is decided by `vio_sbc.callcontrol` (callstate, outcome).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import pjsua2 as pj
 import structlog
 
 from vio_sbc.agent.engine import Session
 from vio_sbc.agent.frames import CallEnded, CallStarted, InputDtmf
-from vio_sbc.callstate import CallState, Event, State
-from vio_sbc.routing import Route
+from vio_sbc.callcontrol.callstate import CallState, Event, State
+from vio_sbc.callcontrol.outcome import Outcome, on_disconnect
+from vio_sbc.callcontrol.routing import Route
+from vio_sbc.callcontrol.transfer import TransferAttempt
+from vio_sbc.calllog.records import CallRecords
+from vio_sbc.calllog.store import CallLog
+from vio_sbc.config.model import Config
+from vio_sbc.ops.metrics import Metrics
 from vio_sbc.rtp.port import CallMediaPort, release_port
-from vio_sbc.sip.transfer import TransferAttempt
 from vio_sbc.sip.trust import refuse_replace, refuse_transfer
 from vio_sbc.sip.xfer import on_transfer_status
-
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
 
 _ACTIVE = pj.PJSUA_CALL_MEDIA_ACTIVE
 _HOLD = (pj.PJSUA_CALL_MEDIA_REMOTE_HOLD, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD)
@@ -39,11 +45,39 @@ def audio_only_op() -> Any:
     return prm
 
 
+class CallHost(Protocol):
+    """What a call needs of the switch (`Softswitch` is one; main thread only)."""
+
+    cfg: Config
+    calllog: CallLog
+    records: CallRecords
+    metrics: Metrics
+    stats: dict[str, int]
+
+    def later(self, delay_s: float, fn: Callable[[], None]) -> None:
+        """Run `fn` on the main thread after `delay_s`."""
+
+    def open_session(self, call_id: str, route: Route) -> Session:
+        """The agent engine session for a call whose media just came up."""
+
+    def ended(self, call: SbcCall, status: int, reason: str) -> Outcome | None:
+        """The call is over: close its row, take it off the table, release it later.
+        The outcome (None when the call had no row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AfterPlayout:
+    """What the agent asked for, done once its queued audio has played."""
+
+    action: Literal["hangup", "transfer"]
+    target: str = ""  # transfer target
+
+
 class SbcCall(pj.Call):  # type: ignore[misc]
-    def __init__(self, switch: Softswitch, acc: Any, call_id: int, *, source: str,
+    def __init__(self, host: CallHost, acc: Any, call_id: int, *, source: str,
                  transport: str, sip_call_id: str, caller: str, callee: str) -> None:
         super().__init__(acc, call_id)
-        self.switch = switch
+        self.host = host
         self.id = uuid.uuid4().hex
         self.pj_id = call_id  # pjsua's call id (outbound: set once makeCall returns)
         self.sip_call_id = sip_call_id
@@ -56,8 +90,10 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.session: Session | None = None
         self.port: CallMediaPort | None = None
         self.logged = False  # has a row in the call table
+        self.closed = False  # ended: its row is closed and it is off the call table
         self.hangup_side: str | None = None
         self.hangup_reason: str | None = None  # the agent's HangupRequest reason
+        self.pending: AfterPlayout | None = None  # the agent's hangup/transfer, after playout
         self.answered_at: float | None = None
         self.codec: str | None = None
         self.media_since: float | None = None  # wall time the media port was connected
@@ -65,14 +101,20 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.tx_on = False      # port -> call connected (only while the agent has audio)
         self.tx_allowed = True  # False: the agent must not talk (outbound early media)
         self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
+        self.timed_out = False  # outbound: our ring timeout cancelled it
         self.variables: dict[str, str] = {}  # to the agent in CallStarted
-        self.end_fields: dict[str, Any] = {}  # call-log fields written when the call ends
         self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.media_index: int | None = None  # active audio stream, for RTP statistics
         self.created = time.monotonic()  # INVITE received, for the answer latency
         self.log = structlog.get_logger("vio_sbc.call").bind(
             call_id=self.id, sip_call_id=sip_call_id
         )
+
+    def new_row(self, **fields: Any) -> dict[str, Any]:
+        """A new call-log row for this call (inbound unless `fields` say otherwise)."""
+        return {"id": self.id, "sip_call_id": self.sip_call_id, "direction": self.direction,
+                "caller": self.caller, "callee": self.callee, "source": self.source,
+                "transport": self.transport, "received_at": time.time(), **fields}
 
     # -- actions (main thread) ----------------------------------------------
     def respond(self, status: int, reason: str = "", headers: dict[str, str] | None = None) -> None:
@@ -90,7 +132,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.state.fire(Event.RING)
         self.respond(180)
         if self.logged:
-            self.switch.calllog.update_call(self.id, status="ringing", ringing_at=time.time())
+            self.host.calllog.update_call(self.id, status="ringing", ringing_at=time.time())
 
     def accept(self) -> None:
         if self.state.state not in (State.RECEIVED, State.RINGING):
@@ -103,8 +145,9 @@ class SbcCall(pj.Call):  # type: ignore[misc]
             return
         self.state.fire(Event.ANSWER)
         self.answered_at = time.time()
-        self.switch.metrics.answered(time.monotonic() - self.created)
-        self.switch.calllog.update_call(self.id, status="answered", answered_at=self.answered_at)
+        self.host.stats["answered"] += 1
+        self.host.metrics.answered(time.monotonic() - self.created)
+        self.host.calllog.update_call(self.id, status="answered", answered_at=self.answered_at)
         self.log.info("call_answered")
 
     def end(self, side: str, status: int = 200) -> None:
@@ -120,15 +163,26 @@ class SbcCall(pj.Call):  # type: ignore[misc]
 
     # -- pjsua2 callbacks -----------------------------------------------------
     def onCallState(self, prm: Any) -> None:
+        gone, status, reason = False, 0, ""
         try:
             ci = self.getInfo()
-            if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
-                if self.state.can(Event.CONFIRM):
-                    self.state.fire(Event.CONFIRM)
-            elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-                self._disconnected(ci.lastStatusCode, ci.lastReason)
+            gone = ci.state == pj.PJSIP_INV_STATE_DISCONNECTED
+            status, reason = int(ci.lastStatusCode), str(ci.lastReason)
+            self._state_changed(ci)
         except Exception:
             self.log.exception("on_call_state_failed")
+            if gone and not self.closed:  # whatever failed, an ended call leaves the table
+                try:
+                    self.host.ended(self, status, reason)
+                except Exception:
+                    self.log.exception("call_end_failed")
+
+    def _state_changed(self, ci: Any) -> None:
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            if self.state.can(Event.CONFIRM):
+                self.state.fire(Event.CONFIRM)
+        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._disconnected(int(ci.lastStatusCode), str(ci.lastReason))
 
     def onCallMediaState(self, prm: Any) -> None:
         try:
@@ -151,25 +205,25 @@ class SbcCall(pj.Call):  # type: ignore[misc]
     def onDtmfDigit(self, prm: Any) -> None:
         try:
             digit = str(prm.digit)
-            t_ms = self._t_ms()
+            t_ms = self.t_ms()
             if self.session is not None:
                 self.session.push(InputDtmf(digit=digit, duration_ms=int(prm.duration), t_ms=t_ms))
-            self.switch.calllog.add_event(self.id, t_ms, "dtmf", digit)
-            self.switch.records.dtmf(self.id, t_ms, digit)
+            self.host.calllog.add_event(self.id, t_ms, "dtmf", digit)
+            self.host.records.dtmf(self.id, t_ms, digit)
             self.log.info("dtmf", digit=digit)
         except Exception:
             self.log.exception("on_dtmf_failed")
 
     def onCallTransferRequest(self, prm: Any) -> None:
         try:  # a far-end REFER: the SIP guard refuses it first (vio_sbc/sip/trust.py)
-            refuse_transfer(self, self.switch.metrics, prm)
+            refuse_transfer(self, self.host.metrics, prm)
         except Exception:
             prm.statusCode = 603
             self.log.exception("on_transfer_request_failed")
 
     def onCallReplaceRequest(self, prm: Any) -> None:
         try:  # an INVITE with Replaces naming this call: never a takeover
-            refuse_replace(self, self.switch.metrics, prm)
+            refuse_replace(self, self.host.metrics, prm)
         except Exception:
             prm.statusCode = 403
             self.log.exception("on_replace_request_failed")
@@ -182,9 +236,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
 
     # -- internals ------------------------------------------------------------
     def t_ms(self) -> int:
-        return self._t_ms()
-
-    def _t_ms(self) -> int:
+        """Milliseconds since the answer (0 before it)."""
         return int((time.time() - self.answered_at) * 1000) if self.answered_at else 0
 
     def _connect_media(self, index: int) -> None:
@@ -192,11 +244,9 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.media_index = index
         if self.session is None:
             assert self.route is not None
-            agent = self.switch.build_pipeline(self.route)
-            rate = self.switch.cfg.rtp.clock_rate
-            self.session = self.switch.engine.session(self.id, rate, agent)
-            self.switch.records.start_recording(self.id, self.session, self.route.trunk,
-                                                self.route.number)
+            self.session = self.host.open_session(self.id, self.route)
+            self.host.records.start_recording(self.id, self.session, self.route.trunk,
+                                              self.route.number)
             self.port = CallMediaPort(self.session)
             self.port.create(f"call-{self.id[:8]}")
             try:
@@ -204,13 +254,13 @@ class SbcCall(pj.Call):  # type: ignore[misc]
                 self.codec = f"{si.codecName}/{si.codecClockRate}"
             except pj.Error:
                 self.codec = None
-            self.switch.calllog.update_call(self.id, codec=self.codec)
+            self.host.calllog.update_call(self.id, codec=self.codec)
             self.media_since = time.time()
             self.session.push(CallStarted(
                 call_id=self.id, number=self.route.number.number,
                 caller=self.callee if self.direction == "outbound" else self.caller,
-                agent=self.route.agent.name, sample_rate=rate, direction=self.direction,
-                variables=dict(self.variables),
+                agent=self.route.agent.name, sample_rate=self.session.sample_rate,
+                direction=self.direction, variables=dict(self.variables),
             ))
             self.log.info("media_active", codec=self.codec)
         assert self.port is not None
@@ -243,19 +293,17 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         except pj.Error as exc:
             self.log.warning("media_tx_switch_failed", error=exc.info())
 
-    def _disconnected(self, status: int, reason: str) -> None:
+    def _disconnected(self, status: int, reason: str) -> Outcome | None:
+        """pjsua reported the call DISCONNECTED: the state event and the call's end."""
         if self.state.final:
-            return
-        if self.state.state in (State.RECEIVED, State.RINGING):
-            if status == 487:
-                self.state.fire(Event.CANCEL)
-                self.hangup_side = self.hangup_side or "caller"
-            else:
-                self.state.fire(Event.REFUSE)
-        else:
-            self.state.fire(Event.HANGUP)
-            self.hangup_side = self.hangup_side or "caller"
-        self.switch.call_ended(self, status, reason)
+            return None
+        event, side = on_disconnect(direction=self.direction, state=self.state.state,
+                                    answered=self.state.was_answered, status=status,
+                                    timed_out=self.timed_out)
+        self.state.fire(event)
+        if side is not None:
+            self.hangup_side = self.hangup_side or side
+        return self.host.ended(self, status, reason)
 
     def rx_packets(self) -> int | None:
         """RTP packets received on the audio stream; None while none is expected

@@ -29,8 +29,8 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import structlog
 
@@ -38,9 +38,6 @@ from vio_sbc.callcontrol.dialog import address_network, trunk_networks
 from vio_sbc.callcontrol.limits import LIMITS, effective
 from vio_sbc.config.model import Config
 from vio_sbc.sip import native
-
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
 
 log = structlog.get_logger("vio_sbc.guard")
 
@@ -90,10 +87,16 @@ def patch_problem(mode: str) -> str | None:
 
 
 class SipGuard:
-    """Owned by the Softswitch; `install()` after libStart, `tick()` on the main thread."""
+    """Owned by the Softswitch; `install()` after libStart, `tick()` on the main thread.
+    It is given plain callables: the running config, the registrar addresses seen, and
+    where to count what the patch answered (`rejected(reason, n)`)."""
 
-    def __init__(self, switch: Softswitch, poll_s: float = 0.5, log_every_s: float = 60.0):
-        self.switch = switch
+    def __init__(self, config: Callable[[], Config], sources: Callable[[], Iterable[str]],
+                 rejected: Callable[[str, int], None], poll_s: float = 0.5,
+                 log_every_s: float = 60.0):
+        self.config = config
+        self.sources = sources
+        self.rejected = rejected
         self.poll_s = poll_s
         self.log_every_s = log_every_s
         self.installed = False
@@ -105,7 +108,7 @@ class SipGuard:
         self._unlogged: dict[str, int] = {}
 
     def install(self) -> None:
-        mode = self.switch.cfg.sip.stranger_response
+        mode = self.config().sip.stranger_response
         fn = native.symbol(INSTALL)
         if fn is None:  # reject mode on an unpatched build: pjsua's behaviour as is
             log.warning("sip_guard_unavailable", library=native.library_path(),
@@ -128,7 +131,7 @@ class SipGuard:
         if max_packet is None:
             log.warning("sip_limits_unavailable", library=native.library_path())
             return
-        values = effective(self.switch.cfg.sip.limits, int(max_packet.value))
+        values = effective(self.config().sip.limits, int(max_packet.value))
         for lim in LIMITS:
             native.symbol(lim.symbol, ctypes.c_uint).value = values[lim.key]
             self._counters[lim.counter] = lim.reason
@@ -136,7 +139,7 @@ class SipGuard:
         log.info("sip_limits", max_packet=int(max_packet.value), **values)
 
     def _push(self) -> None:
-        nets = allowed_networks(self.switch.cfg, self.switch.trunks.sources())
+        nets = allowed_networks(self.config(), self.sources())
         if nets == self._pushed:
             return
         if len(nets) > MAX_NETS:
@@ -175,7 +178,7 @@ class SipGuard:
             delta = counts[reason] - self._seen[name]
             if delta > 0:
                 self._seen[name] = counts[reason]
-                self.switch.metrics.rejected.labels(reason).inc(delta)
+                self.rejected(reason, delta)
                 self._unlogged[reason] = self._unlogged.get(reason, 0) + delta
         if self._unlogged and now >= self._next_log:  # one line a minute at most
             self._next_log = now + self.log_every_s

@@ -1,177 +1,180 @@
-"""The inbound path: admission, routing and the answer for an INVITE.
+"""The inbound path on pjsua2: an INVITE in, `decide_inbound`'s answer out.
 
 `incoming()` runs inside pjsua2's onIncomingCall (main thread) for the inbound
-account and every trunk account. It parses the INVITE, sheds sources over
-their rate or blocked (`vio_sbc.admission`), refuses what routing or limits
-refuse (with its SIP status, a call row for trunks' calls, none for
-strangers), and otherwise opens the call row and rings or answers.
+account and every trunk account. It reads the INVITE into plain facts
+(`vio_sbc.callcontrol.inbound.Invite`), asks the core, and carries the answer out:
+a refusal with its SIP status (a call row only for a trunk's call refused by routing
+or limits; strangers and floods get none), or the call row, then ring or answer.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import pjsua2 as pj
 import structlog
 
-from vio_sbc.admission import Decision
+from vio_sbc.callcontrol.admission import Admission
+from vio_sbc.callcontrol.callstate import Event, State
+from vio_sbc.callcontrol.inbound import (
+    Accept,
+    InboundState,
+    Invite,
+    Refuse,
+    Refused,
+    decide_inbound,
+)
+from vio_sbc.callcontrol.outcome import CallEnd, call_outcome
+from vio_sbc.callcontrol.routing import request_uri_user
 from vio_sbc.calllog.records import EndFacts
 from vio_sbc.calllog.summary.extractive import CallFacts
-from vio_sbc.callstate import Event
 from vio_sbc.errors import SipRefusal
-from vio_sbc.ops.metrics import reject_reason
-from vio_sbc.routing import StrangerRefusal, request_uri_user, route_inbound, trunks_for_source
-from vio_sbc.sip.call import SbcCall
-from vio_sbc.sip.message import (
-    SipParseError,
-    addr_uri,
-    datagram_length_problem,
-    parse_request,
-    source_ip,
-)
-
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
+from vio_sbc.log import RateLimiter
+from vio_sbc.sip.call import CallHost, SbcCall
+from vio_sbc.sip.calls import CallTable
+from vio_sbc.sip.message import SipParseError, addr_uri, datagram_length_problem, parse_request
+from vio_sbc.sip.message import source_ip as source_of
 
 log = structlog.get_logger("vio_sbc.sip")
 
 
+class InboundHost(CallHost, Protocol):
+    """What the inbound path needs of the switch, besides what its calls need."""
+
+    admission: Admission
+    table: CallTable
+    draining: bool
+    stranger_log: RateLimiter
+    malformed_log: RateLimiter
+
+    def registrars(self) -> Mapping[str, str]:
+        """Registrar IP -> trunk, for the addresses trunks registered with."""
+
+
 class InboundAccount(pj.Account):  # type: ignore[misc]
-    def __init__(self, switch: Softswitch) -> None:
+    def __init__(self, incoming: Callable[[Any, Any], None]) -> None:
         super().__init__()
-        self.switch = switch
+        self.incoming = incoming
 
     def onIncomingCall(self, prm: Any) -> None:
         try:
-            self.switch.incoming(self, prm)
+            self.incoming(self, prm)
         except Exception:
             log.exception("incoming_call_failed")
 
 
-def incoming(sw: Softswitch, acc: Any, prm: Any) -> None:
-    sw.stats["invites"] += 1
+def incoming(host: InboundHost, acc: Any, prm: Any) -> None:
+    host.stats["invites"] += 1
     rdata = prm.rdata
-    src = source_ip(rdata.srcAddress)
+    src = source_of(rdata.srcAddress)
     try:
         req = parse_request(rdata.wholeMsg)
     except SipParseError as exc:
-        call = SbcCall(sw, acc, prm.callId, source=src, transport="udp", sip_call_id="",
+        call = SbcCall(host, acc, prm.callId, source=src, transport="udp", sip_call_id="",
                        caller="", callee="")
-        refuse(sw, call, 400, "Bad Request")
-        log.warning("invite_unparseable", source=src, error=str(exc))
-        return
-    call = SbcCall(
-        sw, acc, prm.callId, source=src, transport=req.transport,
-        sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
-        callee=req.uri,
-    )
-    bad_length = (datagram_length_problem(rdata.wholeMsg, req.headers)
-                  if req.transport == "udp" else None)
-    if bad_length:
-        sw.stats["malformed"] += 1
-        if sw.malformed_log.allow(src)[0]:
-            log.warning("invite_malformed", source=src, error=bad_length)
-        sw.metrics.reject("malformed")
-        refuse(sw, call, 400, "Bad Request")
-        return
-    now = time.monotonic()
-    trusted = bool(trunks_for_source(sw.cfg, src, sw.trunks.sources()))
-    decision = sw.admission.check_source(src, now, trusted)
-    if not decision.admitted:
-        shed_source(sw, call, src, trusted, decision)
-        return
-    try:
-        if sw.draining:
-            raise SipRefusal(503, "draining: not accepting new calls")
-        if len(sw.calls) >= sw.cfg.sip.max_calls:
-            raise SipRefusal(503, f"sip.max_calls ({sw.cfg.sip.max_calls}) reached")
-        route = route_inbound(sw.cfg, src, req.uri, sw.trunks.sources())
-        over = sw.admission.take_call(now)
-        if not over.admitted:
-            raise SipRefusal(503, f"sip.max_cps ({sw.cfg.sip.max_cps:g}) exceeded",
-                             retry_after=over.retry_after)
-    except StrangerRefusal as ref:
-        sw.stats["strangers"] += 1
-        sw.metrics.reject("stranger")
-        sw.admission.failed(src, now)
-        log_blocks(sw)
-        ok, suppressed = sw.stranger_log.allow(src)
-        if ok:
-            log.warning("stranger_refused", source=src, request_uri=req.uri,
-                        status=ref.status, suppressed=suppressed)
-        refuse(sw, call, ref.status, ref.reason)
-        return
-    except SipRefusal as ref:
-        sw.stats["refused"] += 1
-        sw.metrics.reject(reject_reason(ref.status, ref.detail))
-        sw.metrics.call_finished("refused")
-        trunks = trunks_for_source(sw.cfg, src, sw.trunks.sources())
-        call.logged = True
-        sw.calllog.open_call(call_row(call, trunk=trunks[0].name if trunks else None,
-                                      status="refused"))
-        end = sw.records.finish(EndFacts(
-            call.id, "inbound", trunks[0] if trunks else None,
-            request_uri_user(call.callee), False, 0.0,
-            CallFacts("refused", final_status=ref.status, final_reason=ref.reason)))
-        sw.calllog.update_call(call.id, final_status=ref.status, final_reason=ref.reason,
-                               ended_at=time.time(), **end)
-        call.log.info("call_refused", source=src, request_uri=req.uri, status=ref.status,
-                      detail=ref.detail)
-        headers = ({"Retry-After": str(ref.retry_after or 30)} if ref.status == 503
-                   else None)
-        refuse(sw, call, ref.status, ref.reason, headers)
-        return
-    sw.calls[call.id] = call
+        invite = Invite(src, unparseable=str(exc))
+    else:
+        call = SbcCall(host, acc, prm.callId, source=src, transport=req.transport,
+                       sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
+                       callee=req.uri)
+        malformed = (datagram_length_problem(rdata.wholeMsg, req.headers)
+                     if req.transport == "udp" else None)
+        invite = Invite(src, req.transport, req.uri, malformed=malformed)
+    state = InboundState(host.cfg, host.admission, host.registrars(), host.draining,
+                         len(host.table))
+    answer = decide_inbound(invite, state, time.monotonic())
+    if isinstance(answer, Accept):
+        accept(host, call, answer)
+    else:
+        refused(host, call, invite, answer)
+
+
+def accept(host: InboundHost, call: SbcCall, answer: Accept) -> None:
+    route = answer.route
+    call.state.fire(Event.ROUTED)
+    host.table.add(call)
     call.route = route
     call.log = call.log.bind(trunk=route.trunk.name, number=route.number.number,
                              agent=route.agent.name)
     call.logged = True
-    sw.calllog.open_call(call_row(call, trunk=route.trunk.name, status="received",
-                                  number=route.number.number, agent=route.agent.name,
-                                  default_agent=int(route.default_agent)))
-    sw.records.opened(call.id)
-    call.log.info("call_received", source=src, caller=call.caller,
-                  default_agent=route.default_agent, transport=req.transport)
-    sw.stats["answered"] += 1
-    ring = route.number.ring_seconds
-    if ring is None:
-        ring = route.trunk.ring_seconds
-    if ring > 0:
+    host.calllog.open_call(call.new_row(trunk=route.trunk.name, status="received",
+                                        number=route.number.number, agent=route.agent.name,
+                                        default_agent=int(route.default_agent)))
+    host.records.opened(call.id)
+    call.log.info("call_received", source=call.source, caller=call.caller,
+                  default_agent=route.default_agent, transport=call.transport)
+    if answer.ring_s > 0:
         call.ring()
-        sw.later(ring, call.accept)
+        host.later(answer.ring_s, call.accept)
     else:
         call.accept()
 
 
-def shed_source(sw: Softswitch, call: SbcCall, src: str, trusted: bool,
-                decision: Decision) -> None:
-    """A source over its rate or blocked: no route lookup, no call row, no log line
-    per request. Strangers get the same 403 as always (no hint); a trunk gets 503
-    with Retry-After."""
-    sw.stats["shed"] += 1
-    sw.metrics.reject(decision.verdict.value)
-    log_blocks(sw)
-    if trusted:
-        refuse(sw, call, 503, "Service Unavailable",
-               {"Retry-After": str(decision.retry_after)})
-    else:
-        refuse(sw, call, 403, "Forbidden")
+def refused(host: InboundHost, call: SbcCall, invite: Invite, ans: Refuse) -> None:
+    """Carry out a refusal: what is kept depends on who was refused (`Refused`)."""
+    kind, src = ans.kind, invite.source
+    if kind is not Refused.UNPARSEABLE:
+        host.stats[kind.value] += 1
+    if ans.metric_label is not None:
+        host.metrics.reject(ans.metric_label)
+    if kind is Refused.MALFORMED:
+        if host.malformed_log.allow(src)[0]:
+            log.warning("invite_malformed", source=src, error=ans.detail)
+    elif kind in (Refused.SHED, Refused.STRANGER):
+        log_blocks(host.admission, host.cfg.sip.admission.block_s)
+        if kind is Refused.STRANGER:
+            ok, suppressed = host.stranger_log.allow(src)
+            if ok:
+                log.warning("stranger_refused", source=src, request_uri=invite.request_uri,
+                            status=ans.status, suppressed=suppressed)
+    elif kind is Refused.REFUSED:
+        _refused_row(host, call, ans)
+        call.log.info("call_refused", source=src, request_uri=invite.request_uri,
+                      status=ans.status, detail=ans.detail)
+    refuse(host, call, ans.status, ans.reason, dict(ans.headers) or None)
+    if kind is Refused.UNPARSEABLE:
+        log.warning("invite_unparseable", source=src, error=ans.detail)
 
 
-def log_blocks(sw: Softswitch) -> None:
-    for b in sw.admission.drain_started():
-        log.warning("source_blocked", source=b.source, reason=b.reason,
-                    block_s=sw.cfg.sip.admission.block_s)
+def _refused_row(host: InboundHost, call: SbcCall, ans: Refuse) -> None:
+    """A trunk's call refused before answer: its row, with cost and summary."""
+    host.metrics.call_finished("refused")
+    trunk = ans.trunk
+    call.logged = True
+    host.calllog.open_call(call.new_row(trunk=trunk.name if trunk else None, status="refused"))
+    now = time.time()
+    outcome = call_outcome(CallEnd("inbound", State.REFUSED, False, ans.status, ans.reason,
+                                   None, now))
+    end = host.records.finish(EndFacts(
+        call.id, "inbound", trunk, _dialled(call.callee), False, 0.0,
+        CallFacts(outcome.summary_status, final_status=ans.status, final_reason=ans.reason)))
+    host.calllog.update_call(call.id, final_status=ans.status, final_reason=ans.reason,
+                             ended_at=now, **end)
 
 
-def expire_blocks(sw: Softswitch, now: float) -> None:
-    for b in sw.admission.expire(now):
+def _dialled(uri: str) -> str:
+    """The dialled user part, for the rate prefix; the URI itself when it has none (a
+    call refused for its Request-URI)."""
+    try:
+        return request_uri_user(uri)
+    except SipRefusal:
+        return uri
+
+
+def log_blocks(admission: Admission, block_s: float) -> None:
+    for b in admission.drain_started():
+        log.warning("source_blocked", source=b.source, reason=b.reason, block_s=block_s)
+
+
+def expire_blocks(admission: Admission, now: float) -> None:
+    for b in admission.expire(now):
         log.info("source_unblocked", source=b.source, reason=b.reason,
                  refused_while_blocked=b.refused)
 
 
-def refuse(sw: Softswitch, call: SbcCall, status: int, reason: str,
+def refuse(host: InboundHost, call: SbcCall, status: int, reason: str,
            headers: dict[str, str] | None = None) -> None:
     """Final answer from inside onIncomingCall: pjsua frees the call slot at once
     and reports no state change, so the object is only kept until the next tick."""
@@ -179,15 +182,4 @@ def refuse(sw: Softswitch, call: SbcCall, status: int, reason: str,
     try:
         call.respond(status, reason, headers)
     finally:
-        sw._reap.append(call)
-
-
-def call_row(call: SbcCall, **fields: Any) -> dict[str, Any]:
-    """A new call-log row for `call` (inbound by default; outcall.py overrides)."""
-    row: dict[str, Any] = {
-        "id": call.id, "sip_call_id": call.sip_call_id, "direction": "inbound",
-        "caller": call.caller, "callee": call.callee, "source": call.source,
-        "transport": call.transport, "received_at": time.time(),
-    }
-    row.update(fields)
-    return row
+        host.table.retire(call)

@@ -11,23 +11,36 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import structlog
 
+from vio_sbc.callcontrol.outbound import OutboundRefused, OutboundRequest, OutboundResult
 from vio_sbc.config import load_config
+from vio_sbc.config.model import Config
 from vio_sbc.control import ControlServer, Request
 from vio_sbc.errors import ConfigError
-from vio_sbc.sip.outbound import OutboundRefused, OutboundRequest, OutboundResult
-
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
 
 log = structlog.get_logger("vio_sbc.ops")
 
 
+class OpsHost(Protocol):
+    """What the operations need of the switch (main thread)."""
+
+    cfg: Config
+
+    def status(self) -> dict[str, Any]:
+        """Live calls, draining, counters, trunks and the live-call table."""
+
+    def reload(self, new: Config) -> dict[str, list[str]]: ...
+
+    def place_call(self, req: OutboundRequest,
+                   on_result: Callable[[OutboundResult], None] | None = None) -> str: ...
+
+
 class Operations:
-    def __init__(self, switch: Softswitch, control: ControlServer | None) -> None:
+    def __init__(self, switch: OpsHost, control: ControlServer | None) -> None:
         self.switch = switch
         self.control = control
         self.reload_requested = False  # set by the SIGHUP handler
@@ -60,8 +73,7 @@ class Operations:
     def status(self) -> dict[str, Any]:
         sw = self.switch
         return {"config": sw.cfg.source, "uptime_s": round(time.time() - self.started, 1),
-                "live_calls": len(sw.calls), "draining": sw.draining, "stats": dict(sw.stats),
-                "trunks": sw.trunks.status(), "calls": live_calls(sw)}
+                **sw.status()}
 
     def reload(self, trigger: str) -> tuple[list[str], dict[str, list[str]]]:
         source = self.switch.cfg.source
@@ -101,18 +113,3 @@ class Operations:
                       "error": ref.detail})
             return
         req.send({"ok": True, "call_id": call_id}, final=False)
-
-
-def live_calls(sw: Softswitch) -> list[dict[str, Any]]:
-    """The live-call table of `vio-sbc status`, oldest first."""
-    now = time.monotonic()
-    out: list[dict[str, Any]] = []
-    for call in sorted(sw.calls.values(), key=lambda c: c.created):
-        route = call.route
-        out.append({"id": call.id, "direction": call.direction,
-                    "trunk": route.trunk.name if route else None,
-                    "number": route.number.number if route else None,
-                    "agent": route.agent.name if route else None,
-                    "state": call.state.state.value, "caller": call.caller,
-                    "callee": call.callee, "age_s": round(now - call.created, 1)})
-    return out

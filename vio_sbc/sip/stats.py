@@ -10,12 +10,11 @@ estimated from it (backlog / the calls' frame rate). The benchmark reads it.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import structlog
 
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
+from vio_sbc.agent.engine import Engine
+from vio_sbc.sip.calls import CallTable
 
 log = structlog.get_logger("vio_sbc.stats")
 FRAMES_PER_S = 50
@@ -26,26 +25,26 @@ class MediaStats:
         self.interval_s = interval_s
         self._next = time.monotonic() + interval_s
 
-    def maybe_log(self, sw: Softswitch) -> None:
+    def maybe_log(self, table: CallTable, engine: Engine) -> None:
         now = time.monotonic()
         if now < self._next:
             return
         self._next = now + self.interval_s
-        if not sw.calls:
+        if not table:
             return
         wall = time.time()
         rx = expected = media_calls = 0
-        for call in sw.calls.values():
+        for call in table:
             s = call.session
             if s is None or call.media_since is None:
                 continue
             media_calls += 1
             rx += s.rx_frames
             expected += int((wall - call.media_since) * FRAMES_PER_S)
-        backlog = sw.engine.inbox.qsize()
+        backlog = engine.inbox.qsize()
         lag_ms = 1000.0 * backlog / (FRAMES_PER_S * media_calls) if media_calls else 0.0
-        log.info("media_stats", calls=len(sw.calls), media_calls=media_calls, rx_frames=rx,
+        log.info("media_stats", calls=len(table), media_calls=media_calls, rx_frames=rx,
                  rx_expected=expected,
                  rx_loss_pct=round(100.0 * max(0, expected - rx) / expected, 3) if expected else 0,
                  engine_backlog=backlog, engine_lag_ms=round(lag_ms, 1),
-                 engine_frames=sw.engine.frames, engine_errors=sw.engine.errors)
+                 engine_frames=engine.frames, engine_errors=engine.errors)

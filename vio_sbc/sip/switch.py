@@ -1,14 +1,18 @@
-"""The softswitch: life cycle (start, run, reload, shutdown), timers and the main loop.
+"""The softswitch: the composition of the pjsua2 adapter, its life cycle (start, run,
+reload, shutdown), timers and the main loop. It sits at the top of the house: no
+module of vio_sbc imports it but the command line.
 
 All SIP work happens on the thread that calls `run()` (threadCnt=0,
 mainThreadOnly): pjsua2 callbacks, timers, call-log bookkeeping and control
 frames from the agent engine. Media runs on the bridge's clock thread.
 
-The rest of the pjsua2 adapter, by concern: endpoint.py (endpoint config,
-transports, codecs, account settings), inbound.py (admission, routing and the
-answer for an INVITE), callend.py (closing a call's row), periodic.py (RTP
-inactivity, gauges, readiness), outcall.py (outbound calls), trunkside.py
-(trunk accounts), ops.py (control socket and SIGHUP), stats.py (media_stats).
+The rooms it wires, each reaching it only through the narrow protocol it declares
+(the Softswitch satisfies them all): call.py (`CallHost`: one call), inbound.py
+(`InboundHost`: an INVITE in, `vio_sbc.callcontrol.inbound` decides), outcall.py
+(`OutcallHost`: placing a call, `vio_sbc.callcontrol.outbound` admits), callend.py
+(`EndHost`: closing a call's row, `vio_sbc.callcontrol.outcome` decides), calls.py
+(the live calls), ops.py (`OpsHost`: control socket and SIGHUP); trunkside.py and
+guard.py take plain callables. The dialer reaches it as an `Originator`.
 """
 
 from __future__ import annotations
@@ -19,21 +23,21 @@ import heapq
 import itertools
 import queue
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pjsua2 as pj
 import structlog
 
-from vio_sbc.admission import Admission
-from vio_sbc.agent.engine import Engine, PipelineFactory, Session
+from vio_sbc.agent.engine import Engine, Session
 from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
 from vio_sbc.agent.pipeline import AgentKit
-from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.tts import EspeakTts
-from vio_sbc.agent.turns import TurnParams, VadTurnDetector
-from vio_sbc.agent.wsagent import WebSocketAgent
 from vio_sbc.agent.wsbridge import WsBridge
+from vio_sbc.callcontrol.admission import Admission
+from vio_sbc.callcontrol.outbound import OutboundRequest, OutboundResult
+from vio_sbc.callcontrol.outcome import Outcome
+from vio_sbc.callcontrol.routing import Route
 from vio_sbc.calllog import CallLog, dialect_for
 from vio_sbc.calllog.records import CallRecords
 from vio_sbc.config.model import Config
@@ -41,28 +45,23 @@ from vio_sbc.errors import VioError
 from vio_sbc.log import RateLimiter
 from vio_sbc.ops.http import Health
 from vio_sbc.ops.metrics import Metrics
-from vio_sbc.routing import Route
 from vio_sbc.rtp.guard import RtpGuard
 from vio_sbc.rtp.inactivity import InactivityWatch
 from vio_sbc.sip import inbound, periodic
-from vio_sbc.sip.call import SbcCall
+from vio_sbc.sip.call import AfterPlayout, SbcCall
 from vio_sbc.sip.callend import end_call
+from vio_sbc.sip.calls import CallTable
 from vio_sbc.sip.endpoint import StartupError as StartupError
 from vio_sbc.sip.endpoint import account_config, create_transports, endpoint_config, set_codecs
 from vio_sbc.sip.guard import SipGuard, patch_problem
 from vio_sbc.sip.inbound import InboundAccount
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
-from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.tcpguard import TcpGuard
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.trust import DialogTrust, ForeignCalls
-from vio_sbc.sip.xfer import start_transfer
-
-if TYPE_CHECKING:
-    from vio_sbc.dialer.engine import Dialer
 
 log = structlog.get_logger("vio_sbc.sip")
 
@@ -78,48 +77,57 @@ class Softswitch:
         self.calllog.on_error = lambda _: self.metrics.calllog_write_errors.inc()
         self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
+        self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._kit: AgentKit | None = None  # built by start(): recognisers checked there
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
         self.engine = Engine(lambda s, f: self.control.put((s, f)))
-        self.calls: dict[str, SbcCall] = {}
-        self.hangup_after_playout: dict[str, SbcCall] = {}
-        self.transfer_after_playout: dict[str, tuple[SbcCall, str]] = {}
-        self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
-        self._reap: list[SbcCall] = []
+        self.table = CallTable()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self.draining = False
         self.stranger_log = RateLimiter(burst=3, window=60.0)
+        self.malformed_log = RateLimiter(burst=3, window=60.0)
         self.ep: Any = None
         self._log_writer: StructlogWriter | None = None
         self.acc: InboundAccount | None = None
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0, "shed": 0,
                       "malformed": 0}
-        self.malformed_log = RateLimiter(burst=3, window=60.0)
         self.admission = Admission(cfg.sip.admission, cfg.sip.max_cps, time.monotonic())
         self._next_expiry = 0.0
         self.rtp_watch = InactivityWatch(cfg.rtp.inactivity_timeout_s)
         self.rtp_guard = RtpGuard(self.metrics.registry)  # rtp.source_check
-        self.health = Health()
-        self.health.add_check("sip_transport", lambda: periodic.transport_ready(self))
-        self.health.add_check("call_log", self.calllog.check)
+        self.media_stats = MediaStats()
+        self.trunks = TrunkManager(lambda: self.cfg, self.later, self.incoming, self.table.live,
+                                   register=not standalone, ping=not standalone)
         # trunk -> registered (main thread writes); not registered until the first tick
         # says so, or /readyz would answer ready before any registration was tried
         self.registrations: dict[str, bool] = {
             n: False for n, t in cfg.trunks.items() if t.outbound and t.register.enabled}
-        self.health.add_check("trunk_registrations", lambda: periodic.registrations_ready(self))
-        self.media_stats = MediaStats()
-        self.trunks = TrunkManager(self, register=not standalone, ping=not standalone)
+        self.health = Health()
+        self.health.add_check("sip_transport", lambda: periodic.transport_ready(
+            self.ep is not None, self.draining, self.cfg))
+        self.health.add_check("call_log", self.calllog.check)
+        self.health.add_check("trunk_registrations",
+                              lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
-        self.guard = SipGuard(self)  # pjsip-level stranger drop and 405/501 (sip/guard.py)
+        self.on_drain: list[Callable[[], None]] = []  # told once when draining starts
+        self.on_reload: list[Callable[[Config], None]] = []  # told of each applied reload
+        # pjsip-level stranger drop and 405/501 (sip/guard.py)
+        self.guard = SipGuard(lambda: self.cfg, self.trunks.sources,
+                              lambda reason, n: self.metrics.rejected.labels(reason).inc(n))
         self.tick_hooks.append(self.guard.tick)
         # in-dialog requests, REFER and Replaces (sip/trust.py, callcontrol/dialog.py)
-        self.trust = DialogTrust(lambda: self.cfg, self.calls, self.trunks.sources, self.metrics)
+        self.trust = DialogTrust(lambda: self.cfg, self.table.calls, self.trunks.sources,
+                                 self.metrics)
         self.foreign: ForeignCalls | None = None  # needs libInit (the build's call count)
         self.tcp_guard = TcpGuard(lambda event, n: self.metrics.tcp.labels(event).inc(n))
         self.tick_hooks.append(self.tcp_guard.tick)
-        self.dialer: Dialer | None = None  # set by `vio-sbc run` when dialer.enabled
+
+    @property
+    def calls(self) -> dict[str, SbcCall]:
+        """The live calls by call id (the table's dict; main thread)."""
+        return self.table.calls
 
     # -- life cycle --------------------------------------------------------
     @property
@@ -130,7 +138,8 @@ class Softswitch:
     def start(self) -> None:
         cfg = self.cfg
         try:
-            self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts)
+            self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts,
+                                 ws_bridge=self.ws_bridge)
         except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
             raise StartupError(f"agents: {exc}") from exc
         if why_not := patch_problem(cfg.sip.stranger_response):
@@ -157,17 +166,14 @@ class Softswitch:
         self.guard.install()
         if self.guard.installed:
             self.trust.install()
-        self.foreign = ForeignCalls(self.calls)
+        self.foreign = ForeignCalls(self.table.calls)
         self.tick_hooks.append(self.foreign.tick)
         ep.audDevManager().setNullDev()
         set_codecs(ep, cfg.rtp.codecs)
-        self.acc = InboundAccount(self)
+        self.acc = InboundAccount(self.incoming)
         self.acc.create(account_config(cfg), True)
         self.trunks.apply(cfg)
-        prompts = self.kit.warm(cfg.agents)  # every scripted prompt cached before any call
-        for agent in cfg.agents.values():
-            if agent.websocket is not None:
-                self.tts.render(agent.websocket.fallback, cfg.rtp.clock_rate, agent.voice)
+        prompts = self.kit.warm(cfg.agents)  # every prompt cached before any call
         self.kit.start()
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(
@@ -182,35 +188,35 @@ class Softswitch:
         while True:
             self.ep.libHandleEvents(10)
             self._tick()
-            self.media_stats.maybe_log(self)
+            self.media_stats.maybe_log(self.table, self.engine)
             if drain_deadline is None and should_stop():
                 self.draining = True
-                if self.dialer is not None:
-                    self.dialer.drain()
+                for hook in self.on_drain:
+                    hook()
                 drain_deadline = time.monotonic() + grace_s
-                log.info("draining", live_calls=len(self.calls), grace_s=grace_s)
+                log.info("draining", live_calls=len(self.table), grace_s=grace_s)
             if drain_deadline is not None:
-                if not self.calls:
+                if not self.table:
                     break
                 if time.monotonic() >= drain_deadline:
-                    log.info("grace_expired", live_calls=len(self.calls))
+                    log.info("grace_expired", live_calls=len(self.table))
                     break
 
     def shutdown(self) -> None:
         ep = self.ep
         if ep is None:
             return
-        for call in list(self.calls.values()):
+        for call in self.table:
             call.hangup_side = call.hangup_side or "system"
         if self.foreign is not None:
             self.foreign.tick()  # first: pjsua2 would lend such a leg one of our objects
         ep.hangupAllCalls()
         end = time.monotonic() + 1.0
-        while time.monotonic() < end and self.calls:
+        while time.monotonic() < end and self.table:
             ep.libHandleEvents(10)
             self._tick()
-        for call in list(self.calls.values()):  # no answer to our BYE: close the rows anyway
-            self.call_ended(call, 500, "shutdown")
+        for call in self.table:  # no answer to our BYE: close the rows anyway
+            self.ended(call, 500, "shutdown")
         self._tick()
         ep.audDevManager().setNoDev()
         self._timers.clear()  # timers may hold calls: none may outlive libDestroy
@@ -219,8 +225,7 @@ class Softswitch:
             self._kit.stop()
         self.ws_bridge.stop()
         self.records.stop()  # finalise recordings, finish queued summaries
-        self._reap.clear()
-        self.calls.clear()
+        self.table.clear()
         self.trunks.shutdown()
         if self.acc is not None:
             self.acc.shutdown()
@@ -244,10 +249,10 @@ class Softswitch:
         self.health.beat()
         if now >= self._next_expiry:
             self._next_expiry = now + 1.0
-            inbound.expire_blocks(self, now)
-            periodic.check_rtp(self, now)
-            self.rtp_guard.poll(self.calls.values())
-            periodic.update_gauges(self)
+            inbound.expire_blocks(self.admission, now)
+            periodic.check_rtp(self.table, self.rtp_watch, self.calllog, now)
+            self.rtp_guard.poll(self.table.calls.values())
+            self._update_gauges()
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
             try:
@@ -260,31 +265,24 @@ class Softswitch:
             except queue.Empty:
                 break
             self._control(sess, frame)
-        for call in self.calls.values():
-            call.sync_tx()
-        for cid, call in list(self.hangup_after_playout.items()):
-            if call.session is None or not call.session.playing:
-                del self.hangup_after_playout[cid]
-                call.end("agent")
-        for cid, (call, target) in list(self.transfer_after_playout.items()):
-            if call.session is None or not call.session.playing:
-                del self.transfer_after_playout[cid]
-                start_transfer(call, target)
+        self.table.tick()
         for hook in (self.trunks.tick, *self.tick_hooks):
             try:
                 hook()
             except Exception:
                 log.exception("tick_hook_failed")
-        if self.dialer is not None:
-            self.dialer.tick(time.time())
-        if self._reap:
-            reap, self._reap = self._reap, []
-            for call in reap:
-                call.release_media()
-            del reap
+        self.table.reap()
+
+    def _update_gauges(self) -> None:
+        self.metrics.set_active(self.table.by_direction_and_trunk())
+        self.metrics.blocked_sources.set(self.admission.blocked_count)
+        regs = periodic.registrations(self.cfg, self.trunks.regs)
+        for name, up in regs.items():
+            self.metrics.set_registration(name, up)
+        self.registrations = regs  # replaced whole: the HTTP thread reads a snapshot
 
     def _control(self, sess: Session, frame: Frame) -> None:
-        call = self.calls.get(sess.call_id)
+        call = self.table.get(sess.call_id)
         if isinstance(frame, TranscriptLine):
             self.calllog.add_event(sess.call_id, frame.start_ms, f"say:{frame.speaker}", frame.text)
             self.records.transcript(sess.call_id, frame.speaker, frame.start_ms, frame.end_ms,
@@ -293,25 +291,38 @@ class Softswitch:
             call.hangup_reason = call.hangup_reason or frame.reason
             call.log.info("hangup_requested", reason=frame.reason)
             self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
-            self.hangup_after_playout[call.id] = call
+            call.pending = AfterPlayout("hangup")  # a hangup overrides a pending transfer
         elif isinstance(frame, Interrupt):
             self.calllog.add_event(sess.call_id, frame.t_ms, "barge_in", "")
             log.info("barge_in", call_id=sess.call_id, t_ms=frame.t_ms)
         elif isinstance(frame, TransferRequest) and call is not None:
-            self.transfer_after_playout[call.id] = (call, frame.target)
+            if call.pending is None or call.pending.action != "hangup":
+                call.pending = AfterPlayout("transfer", frame.target)
 
-    # -- calls ---------------------------------------------------------------
-    def build_pipeline(self, route: Route) -> Sequence[Processor] | PipelineFactory:
-        agent = route.agent
-        if agent.kind == "websocket":  # the remote agent does its own barge-in (`clear`)
-            ep = agent.endpointing
-            params = TurnParams(start_ms=ep.start_ms, stop_ms=ep.stop_ms,
-                                aggressiveness=ep.aggressiveness)
-            return [VadTurnDetector(params, ep.frame_ms),
-                    WebSocketAgent(agent, self.tts, self.ws_bridge)]
-        return self.kit.pipeline(agent)
+    # -- what the rooms call (CallHost, InboundHost, OutcallHost, EndHost, OpsHost) ------
+    def open_session(self, call_id: str, route: Route) -> Session:
+        return self.engine.session(call_id, self.cfg.rtp.clock_rate,
+                                   self.kit.pipeline(route.agent))
 
-    # -- outbound and reload (vio_sbc/sip/outcall.py, vio_sbc/sip/trunkside.py) ----------
+    def incoming(self, acc: Any, prm: Any) -> None:
+        """onIncomingCall of the inbound account and every trunk account."""
+        inbound.incoming(self, acc, prm)
+
+    def registrars(self) -> Mapping[str, str]:
+        return self.trunks.sources()
+
+    def ended(self, call: SbcCall, status: int, reason: str) -> Outcome | None:
+        return end_call(self, call, status, reason)
+
+    def forget(self, call: SbcCall) -> None:
+        self.table.forget(call)
+
+    def status(self) -> dict[str, Any]:
+        return {"live_calls": len(self.table), "draining": self.draining,
+                "stats": dict(self.stats), "trunks": self.trunks.status(),
+                "calls": self.table.listing()}
+
+    # -- outbound and reload -------------------------------------------------------
     def place_call(self, req: OutboundRequest,
                    on_result: Callable[[OutboundResult], None] | None = None) -> str:
         """Place one outbound call; returns the call-log id; on_result is called on the
@@ -322,7 +333,7 @@ class Softswitch:
     def outbound_capacity(self, trunk: str) -> tuple[int, int]:
         """(live outbound calls on the trunk, trunk max_calls) for the dialer's pacing."""
         t = self.cfg.trunks.get(trunk)
-        return (self.trunks.live_calls(trunk, "outbound"),
+        return (self.table.live(trunk, "outbound"),
                 t.outbound.max_calls if t is not None and t.outbound is not None else 0)
 
     def reload(self, new: Config) -> dict[str, list[str]]:
@@ -338,13 +349,7 @@ class Softswitch:
         numbers = sorted(n for n in {*old.numbers, *new.numbers}
                          if old.numbers.get(n) != new.numbers.get(n))
         diff = {**diff, "numbers": numbers, "restart_required": kept}
-        log.info("config_reloaded", source=new.source, live_calls=len(self.calls), **diff)
+        for hook in self.on_reload:
+            hook(self.cfg)
+        log.info("config_reloaded", source=new.source, live_calls=len(self.table), **diff)
         return diff
-
-    # -- inbound calls (vio_sbc/sip/inbound.py) and their end (vio_sbc/sip/callend.py) -----
-    def incoming(self, acc: Any, prm: Any) -> None:
-        """onIncomingCall of the inbound account and every trunk account."""
-        inbound.incoming(self, acc, prm)
-
-    def call_ended(self, call: SbcCall, status: int, reason: str) -> None:
-        end_call(self, call, status, reason)

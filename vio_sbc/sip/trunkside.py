@@ -12,8 +12,8 @@ it are attributed to the trunk. All methods run on the main thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pjsua2 as pj
 import structlog
@@ -23,12 +23,12 @@ from vio_sbc.config.model import Config, TrunkConfig
 from vio_sbc.config.values import transport_param, uri_host
 from vio_sbc.sip.endpoint import account_config as sip_account_config
 from vio_sbc.sip.message import source_ip
-from vio_sbc.trunks.admission import TokenBucket
+from vio_sbc.trunks.bucket import TokenBucket
 from vio_sbc.trunks.health import Health, ping_ok
 from vio_sbc.trunks.registration import Registration, refresh_margin_s
 
-if TYPE_CHECKING:
-    from vio_sbc.sip.switch import Softswitch
+Incoming = Callable[[Any, Any], None]  # onIncomingCall(account, prm) of the switch
+LiveCalls = Callable[[str, str | None], int]  # live calls on a trunk (of a direction)
 
 log = structlog.get_logger("vio_sbc.trunks")
 
@@ -42,7 +42,7 @@ class TrunkAccount(pj.Account):  # type: ignore[misc]
 
     def onIncomingCall(self, prm: Any) -> None:
         try:
-            self.mgr.switch.incoming(self, prm)
+            self.mgr.incoming(self, prm)
         except Exception:
             log.exception("incoming_call_failed", trunk=self.trunk)
 
@@ -81,8 +81,16 @@ def account_id(trunk: TrunkConfig) -> str:
 
 
 class TrunkManager:
-    def __init__(self, switch: Softswitch, *, register: bool = True, ping: bool = True) -> None:
-        self.switch = switch
+    """The trunk accounts. It reaches the switch only through the callables it is
+    given: the running config, a timer, onIncomingCall, and the live-call count."""
+
+    def __init__(self, config: Callable[[], Config], later: Callable[[float, Callable[[], None]],
+                 None], incoming: Incoming, live_calls: LiveCalls, *, register: bool = True,
+                 ping: bool = True) -> None:
+        self.config = config
+        self.later = later
+        self.incoming = incoming
+        self._live = live_calls
         self.do_register = register
         self.do_ping = ping
         self.accounts: dict[str, TrunkAccount] = {}
@@ -99,7 +107,7 @@ class TrunkManager:
     def account_config(self, trunk: TrunkConfig) -> Any:
         out = trunk.outbound
         assert out is not None
-        cfg = self.switch.cfg
+        cfg = self.config()
         ac = sip_account_config(cfg)
         ac.idUri = account_id(trunk)
         reg = trunk.register
@@ -193,9 +201,7 @@ class TrunkManager:
         log.info("trunk_retiring", trunk=name, live_calls=self.live_calls(name))
 
     def live_calls(self, trunk: str, direction: str | None = None) -> int:
-        return sum(1 for c in self.switch.calls.values()
-                   if c.route is not None and c.route.trunk.name == trunk
-                   and (direction is None or c.direction == direction))
+        return self._live(trunk, direction)
 
     # -- registration ------------------------------------------------------------
     def on_reg_state(self, acc: TrunkAccount, code: int, reason: str, expires: int,
@@ -223,7 +229,7 @@ class TrunkManager:
                         failures=reg.failures, retry_in_s=round(delay, 2),
                         next_retry_at=reg.next_retry_at)
             gen = acc.generation
-            self.switch.later(delay, lambda: self._retry(acc, gen))
+            self.later(delay, lambda: self._retry(acc, gen))
 
     def _retry(self, acc: TrunkAccount, gen: int) -> None:
         if acc.generation != gen or self.accounts.get(acc.trunk) is not acc:
@@ -301,7 +307,7 @@ class TrunkManager:
     # -- status and shutdown -------------------------------------------------------
     def status(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
-        for name, trunk in sorted(self.switch.cfg.trunks.items()):
+        for name, trunk in sorted(self.config().trunks.items()):
             reg = self.regs.get(name)
             health = self.health.get(name)
             ob = trunk.outbound

@@ -34,10 +34,10 @@ from vio_sbc.callcontrol.dialog import (
     request_kind,
     trunk_networks,
 )
+from vio_sbc.callcontrol.routing import Route
 from vio_sbc.config.model import Config, IPNetwork
 from vio_sbc.log import RateLimiter
 from vio_sbc.ops.metrics import Metrics
-from vio_sbc.routing import Route
 from vio_sbc.sip import native
 
 log = structlog.get_logger("vio_sbc.trust")

@@ -10,18 +10,44 @@ call and tells the agent (TransferFailed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pjsua2 as pj
 
+from vio_sbc.agent.engine import Session
 from vio_sbc.agent.frames import TransferFailed
-from vio_sbc.sip.transfer import Outcome, TransferAttempt, TransferTargetError, refer_uri
+from vio_sbc.callcontrol.callstate import CallState
+from vio_sbc.callcontrol.transfer import Outcome, TransferAttempt, TransferTargetError, refer_uri
+from vio_sbc.calllog.store import CallLog
 
-if TYPE_CHECKING:
-    from vio_sbc.sip.call import SbcCall
+
+class TransferHost(Protocol):
+    calllog: CallLog
+
+    def later(self, delay_s: float, fn: Callable[[], None]) -> None: ...
 
 
-def start_transfer(call: SbcCall, target: str) -> None:
+class Transferable(Protocol):
+    """The part of a call (`vio_sbc.sip.call.SbcCall`) a blind transfer works on."""
+
+    id: str
+    source: str
+    state: CallState
+    transfer: TransferAttempt | None
+    hangup_side: str | None
+    session: Session | None
+    log: Any
+
+    @property
+    def host(self) -> TransferHost: ...
+
+    def t_ms(self) -> int: ...
+    def xfer(self, uri: str, prm: Any) -> None: ...
+    def end(self, side: str, status: int = 200) -> None: ...
+
+
+def start_transfer(call: Transferable, target: str) -> None:
     if call.state.final:
         return
     if call.transfer is not None and call.transfer.outcome is None:
@@ -36,7 +62,7 @@ def start_transfer(call: SbcCall, target: str) -> None:
     attempt = TransferAttempt(target, uri)
     call.transfer = attempt
     t_ms = call.t_ms()
-    call.switch.calllog.add_event(call.id, t_ms, "transfer", uri)
+    call.host.calllog.add_event(call.id, t_ms, "transfer", uri)
     call.log.info("transfer_requested", target=target, refer_to=uri)
     try:
         call.xfer(uri, pj.CallOpParam(True))
@@ -47,13 +73,13 @@ def start_transfer(call: SbcCall, target: str) -> None:
         _failed(call, attempt, 500, "Server Internal Error")
 
 
-def on_transfer_status(call: SbcCall, prm: Any) -> None:
+def on_transfer_status(call: Transferable, prm: Any) -> None:
     attempt = call.transfer
     if attempt is None:
         return
     status, reason, final = int(prm.statusCode), str(prm.reason), bool(prm.finalNotify)
     call.log.info("transfer_status", status=status, reason=reason, final=final)
-    call.switch.calllog.add_event(call.id, call.t_ms(), "transfer_status", f"{status} {reason}")
+    call.host.calllog.add_event(call.id, call.t_ms(), "transfer_status", f"{status} {reason}")
     outcome = attempt.on_status(status, reason, final)
     if outcome is None:
         return
@@ -61,18 +87,18 @@ def on_transfer_status(call: SbcCall, prm: Any) -> None:
     if outcome is Outcome.COMPLETED:
         prm.cont = False
         call.hangup_side = call.hangup_side or "transfer"
-        call.switch.later(0.0, lambda: call.end("transfer"))
+        call.host.later(0.0, lambda: call.end("transfer"))
     else:
         _failed(call, attempt, status, reason)
 
 
-def _record(call: SbcCall, attempt: TransferAttempt) -> None:
-    call.switch.calllog.update_call(call.id, transfer_outcome=attempt.summary)
+def _record(call: Transferable, attempt: TransferAttempt) -> None:
+    call.host.calllog.update_call(call.id, transfer_outcome=attempt.summary)
     call.log.info("transfer_outcome", outcome=attempt.summary, target=attempt.target,
                   refer_to=attempt.uri)
 
 
-def _failed(call: SbcCall, attempt: TransferAttempt, status: int, reason: str) -> None:
+def _failed(call: Transferable, attempt: TransferAttempt, status: int, reason: str) -> None:
     """The call stays up; the agent hears about it."""
     if call.session is not None:
         call.session.push(TransferFailed(attempt.target, status, reason))

@@ -1,1 +1,1 @@
-"""Trunk logic free of I/O: outbound admission, registration backoff, OPTIONS health."""
+"""Trunk logic free of I/O: cps pacing, registration backoff, OPTIONS health."""

@@ -11,9 +11,9 @@ from typing import Any
 import structlog
 from structlog.testing import capture_logs
 
+from vio_sbc.callcontrol.routing import Route
 from vio_sbc.config import Config, parse_config_text
 from vio_sbc.ops.metrics import Metrics
-from vio_sbc.routing import Route
 from vio_sbc.sip.trust import (
     DialogRequest,
     DialogTrust,

@@ -8,7 +8,6 @@ import random
 import pytest
 
 from vio_sbc.config.model import TrunkRegister
-from vio_sbc.sip.outbound import classify_outcome
 from vio_sbc.trunks.health import Health, ping_ok
 from vio_sbc.trunks.registration import (
     Registration,
@@ -73,15 +72,3 @@ def test_health_goes_down_after_n_failures_and_up_on_first_success() -> None:
     assert h.result(408, 2.0) is False and not h.up
     assert h.result(408, 3.0) is None and not h.up
     assert h.result(200, 4.0) is True and h.up and h.failures == 0 and h.last_ok_at == 4.0
-
-
-@pytest.mark.parametrize(("answered", "status", "timed_out", "outcome"), [
-    (True, 200, False, "answered"), (True, 500, False, "answered"),
-    (False, 486, False, "busy"), (False, 600, False, "busy"),
-    (False, 408, False, "no_answer"), (False, 480, False, "no_answer"),
-    (False, 487, False, "no_answer"), (False, 487, True, "no_answer"),
-    (False, 403, False, "rejected"), (False, 404, False, "rejected"),
-    (False, 603, False, "rejected"), (False, 503, False, "failed"), (False, 0, False, "failed"),
-])
-def test_classify_outcome(answered: bool, status: int, timed_out: bool, outcome: str) -> None:
-    assert classify_outcome(answered, status, timed_out) == outcome

@@ -17,8 +17,8 @@ import urllib.request
 from typing import Any
 
 from vio_sbc import control
-from vio_sbc.cli_common import load_or_report
-from vio_sbc.cli_trunks import control_socket
+from vio_sbc.cli.common import load_or_report
+from vio_sbc.cli.trunks import control_socket
 from vio_sbc.errors import ConfigError
 from vio_sbc.ops.glance import metric_lines, readiness_lines, server_lines, summarise
 from vio_sbc.ops.glance import samples as samples

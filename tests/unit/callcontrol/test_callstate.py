@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from vio_sbc.callstate import FINAL, TRANSITIONS, CallState, Event, State
+from vio_sbc.callcontrol.callstate import FINAL, TRANSITIONS, CallState, Event, State
 from vio_sbc.errors import IllegalTransition
 
 
@@ -47,3 +47,10 @@ def test_illegal_transition_message() -> None:
 def test_every_state_is_in_the_table() -> None:
     assert set(TRANSITIONS) == set(State)
     assert all(t in State for row in TRANSITIONS.values() for t in row.values())
+
+
+def test_can_answers_from_the_table() -> None:
+    from vio_sbc.callcontrol.callstate import CallState, Event
+
+    st = CallState()
+    assert st.can(Event.RING) and not st.can(Event.HOLD)

@@ -40,7 +40,7 @@ def test_make_pcap_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_qa_list_and_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     assert main(["qa", "--list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert listed[0].split()[:2] == ["options", "uac_options.xml"]

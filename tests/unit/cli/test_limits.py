@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vio_sbc.cli_limits import limits_lines
+from vio_sbc.cli.limits import limits_lines
 from vio_sbc.config import parse_config_text
 
 

@@ -1,7 +1,7 @@
 """`vio-sbc reload` and `call-out`: talk to a running server over its control socket
 (`<storage.dir>/control.sock`, see vio_sbc/control.py); `call-out` runs its own
 endpoint for the call when no server runs on that config. `vio-sbc status` is in
-vio_sbc/cli_status.py."""
+vio_sbc/cli/status.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from vio_sbc import control
-from vio_sbc.cli_common import load_or_report
+from vio_sbc.cli.common import load_or_report
 from vio_sbc.errors import ConfigError
 
 EXIT_NOT_ANSWERED = 1
@@ -94,7 +94,8 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
     cfg = load_or_report(args.config)
     if cfg is None:
         return EXIT_INVALID
-    from vio_sbc.trunks.admission import OutboundRefused, TokenBucket, admit_outbound
+    from vio_sbc.callcontrol.outbound import OutboundRefused, admit_outbound
+    from vio_sbc.trunks.bucket import TokenBucket
 
     try:  # refuse before starting an endpoint (the same check runs again in place_call)
         admit_outbound(cfg, args.from_number, live_calls=0, bucket=TokenBucket.for_cps(1.0),
@@ -108,7 +109,7 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
     vlog.configure(cfg.log.level, stream=sys.stderr)
     from dataclasses import asdict
 
-    from vio_sbc.sip.outbound import OutboundRequest, OutboundResult
+    from vio_sbc.callcontrol.outbound import OutboundRequest, OutboundResult
     from vio_sbc.sip.switch import Softswitch, StartupError
 
     switch = Softswitch(cfg, standalone=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from vio_sbc.sip.transfer import (
+from vio_sbc.callcontrol.transfer import (
     Outcome,
     TransferAttempt,
     TransferTargetError,

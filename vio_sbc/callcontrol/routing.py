@@ -1,7 +1,8 @@
 """Inbound routing: a pure function from (config, source, Request-URI) to a route.
 
-No sockets, no pjsua2: the SIP adapter calls `route_inbound` and answers with
-the refusal's status when it raises.
+No sockets, no pjsua2: `vio_sbc.callcontrol.inbound.decide_inbound` calls
+`route_inbound` and turns the `SipRefusal` it raises (status, reason, metric label)
+into its answer.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from vio_sbc.config.model import AgentConfig, Config, NumberConfig, NumberFormat, TrunkConfig
+from vio_sbc.config.values import is_e164
 from vio_sbc.errors import SipRefusal
 
-_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _VISUAL = re.compile(r"[\s\-.()]")
 
 
 class StrangerRefusal(SipRefusal):
     """The source address belongs to no trunk: refused, logged to the log stream only."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(403, detail, label="stranger")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,7 @@ def normalise_number(user: str, fmt: NumberFormat) -> str | None:
             candidate = "+" + fmt.country_code + digits
         else:
             candidate = "+" + digits
-    return candidate if _E164.match(candidate) else None
+    return candidate if is_e164(candidate) else None
 
 
 def trunks_for_source(cfg: Config, source_ip: str,
@@ -102,7 +106,7 @@ def route_inbound(cfg: Config, source_ip: str, request_uri: str,
     """
     trunks = trunks_for_source(cfg, source_ip, registered)
     if not trunks:
-        raise StrangerRefusal(403, f"source {source_ip} is in no trunk's inbound.allow")
+        raise StrangerRefusal(f"source {source_ip} is in no trunk's inbound.allow")
     user = request_uri_user(request_uri)
     number: NumberConfig | None = None
     for trunk in trunks:

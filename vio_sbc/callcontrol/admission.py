@@ -1,10 +1,10 @@
 """Admission control: per-source token buckets, temporary blocks and a global CPS cap.
 
 Pure logic over a caller-supplied clock (seconds, monotonic): no I/O, no pjsua2.
-The SIP adapter asks `check_source()` before routing an INVITE, reports refused
-attempts with `failed()`, takes a `take_call()` token for each call it is about to
-answer, and calls `expire()` from its main loop to learn (and log once) which
-blocks ended.
+`vio_sbc.callcontrol.inbound.decide_inbound` asks `check_source()` before routing
+an INVITE, reports a stranger's refused attempt with `failed()` and takes a
+`take_call()` token for each call it accepts; the SIP adapter calls `expire()` from
+its main loop and `drain_started()` after a refusal, to log each block once.
 """
 
 from __future__ import annotations

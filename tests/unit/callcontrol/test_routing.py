@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from vio_sbc.config import parse_config_text
-from vio_sbc.config.model import NumberFormat
-from vio_sbc.errors import SipRefusal
-from vio_sbc.routing import (
+from vio_sbc.callcontrol.routing import (
     StrangerRefusal,
     normalise_number,
     request_uri_user,
     route_inbound,
 )
+from vio_sbc.config import parse_config_text
+from vio_sbc.config.model import NumberFormat
+from vio_sbc.errors import SipRefusal
 
 CFG = parse_config_text(
     """
@@ -134,7 +134,7 @@ def test_registrar_source_is_attributed_to_its_trunk() -> None:
 
 
 def test_registered_trunk_is_not_listed_twice_and_unknown_names_are_ignored() -> None:
-    from vio_sbc.routing import trunks_for_source
+    from vio_sbc.callcontrol.routing import trunks_for_source
 
     assert [t.name for t in trunks_for_source(CFG, "127.0.0.3", {"127.0.0.3": "nanp"})] == [
         "nanp"]

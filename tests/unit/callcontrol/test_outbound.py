@@ -6,10 +6,14 @@ import textwrap
 
 import pytest
 
+from vio_sbc.callcontrol.outbound import OutboundRefused, admit_outbound
 from vio_sbc.config import Config, parse_config_text
-from vio_sbc.trunks.admission import OutboundRefused, TokenBucket, admit_outbound
+from vio_sbc.trunks.bucket import TokenBucket
 
 CFG = textwrap.dedent("""
+    agents:
+      receptionist: {kind: scripted}
+      echo: {kind: echo}
     trunks:
       tw:
         kind: twilio
@@ -80,3 +84,44 @@ def test_token_bucket_ignores_clock_going_back() -> None:
     assert bucket.take(5.0)
     assert not bucket.take(4.0)
     assert bucket.take(6.0)
+
+
+# plan_outbound: the switch's own checks come first, then the trunk's (admit_outbound)
+PLAN_REFUSALS = [
+    ({"draining": True}, "+14155550100", None, 503, "draining", "draining: not placing new calls"),
+    ({"live_calls": 200}, "+14155550100", None, 503, "max_calls", "sip.max_calls (200) reached"),
+    ({}, "+14155550100", "nobody", 404, "unknown_number", "unknown agent 'nobody'"),
+    ({"bucket": None}, "+14155550100", "echo", 503, "unavailable", "trunk 'tw' is not ready"),
+    ({"bucket": None}, "+14155550103", None, 503, "unavailable",
+     "trunk 'pbx' has no outbound section"),  # no account to wait for
+    ({"trunk_live": 2}, "+14155550100", None, 503, "unavailable", "trunk 'tw' is at max_calls (2)"),
+]
+
+
+@pytest.mark.parametrize(("kw", "number", "agent", "status", "label", "detail"), PLAN_REFUSALS)
+def test_plan_refusals(cfg: Config, kw: dict[str, object], number: str, agent: str | None,
+                       status: int, label: str, detail: str) -> None:
+    from vio_sbc.callcontrol.outbound import OutboundRequest, plan_outbound
+
+    args: dict[str, object] = {"draining": False, "live_calls": 0, "trunk_live": 0,
+                               "bucket": TokenBucket.for_cps(1), "trunk_down": False, **kw}
+    with pytest.raises(OutboundRefused) as info:
+        plan_outbound(cfg, OutboundRequest(number, "+14155559000", agent=agent), now=0.0,
+                      **args)  # type: ignore[arg-type]
+    assert (info.value.status, info.value.label, info.value.detail) == (status, label, detail)
+
+
+def test_plan_names_route_target_and_identity(cfg: Config) -> None:
+    from vio_sbc.callcontrol.outbound import OutboundRequest, plan_outbound
+
+    plan = plan_outbound(cfg, OutboundRequest("+14155550100", "+14155559000"), draining=False,
+                         live_calls=0, trunk_live=0, bucket=TokenBucket.for_cps(1),
+                         trunk_down=False, now=0.0)
+    assert (plan.route.trunk.name, plan.route.number.number) == ("tw", "+14155550100")
+    assert plan.route.default_agent and plan.route.agent.name == "receptionist"
+    assert plan.target == "sip:+14155559000@vio.pstn.twilio.com:5060"
+    assert plan.identity == "<sip:+14155550100@vio.pstn.twilio.com>"
+    named = plan_outbound(cfg, OutboundRequest("+14155550102", "+14155559000", agent="echo"),
+                          draining=False, live_calls=0, trunk_live=0,
+                          bucket=TokenBucket.for_cps(1), trunk_down=False, now=0.0)
+    assert (named.route.agent.name, named.route.default_agent) == ("echo", False)

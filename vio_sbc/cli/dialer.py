@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vio_sbc.cli_common import load_or_report
+from vio_sbc.cli.common import load_or_report
 from vio_sbc.config.model import Config
 
 EXIT_INVALID = 2

@@ -13,7 +13,7 @@ import pytest
 
 from vio_sbc.calllog.store import CallLog
 from vio_sbc.cli import main
-from vio_sbc.cli_calls import UsageError, parse_since
+from vio_sbc.cli.calls import UsageError, parse_since
 
 T0 = 1764070000.0  # 2025-11-25 11:26:40 UTC
 BREAKDOWN = {"currency": "USD", "direction": "inbound", "number": "+14155550100",

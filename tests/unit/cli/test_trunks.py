@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vio_sbc.cli import main
-from vio_sbc.cli_trunks import control_socket
+from vio_sbc.cli.trunks import control_socket
 
 TWILIO_AT_LOCALHOST = """\
     storage: {dir: STORAGE}

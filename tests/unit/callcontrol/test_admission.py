@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vio_sbc.admission import Admission, Block, Decision, TokenBucket, Verdict
+from vio_sbc.callcontrol.admission import Admission, Block, Decision, TokenBucket, Verdict
 from vio_sbc.config.model import AdmissionSettings
 
 S = AdmissionSettings(rate=2.0, burst=3, max_failures=4, failure_window_s=40.0, block_s=100.0)

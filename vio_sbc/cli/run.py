@@ -1,0 +1,135 @@
+"""`vio-sbc run`: the server's composition root.
+
+Builds the softswitch from a validated config, wires what plugs into it (control
+socket and SIGHUP, crash recovery of the call log, the dialer, the HTTP endpoint),
+runs the main loop and shuts everything down in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from vio_sbc.cli.common import EXIT_INVALID, load_or_report
+
+if TYPE_CHECKING:
+    from vio_sbc.config.model import Config
+    from vio_sbc.dialer.engine import Dialer
+    from vio_sbc.sip.switch import Softswitch
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from vio_sbc import log as vlog
+
+    cfg = load_or_report(args.config, "invalid, not starting")
+    if cfg is None:
+        return EXIT_INVALID
+    vlog.redactor.set(cfg.secrets)
+    vlog.configure(cfg.log.level)
+    import structlog
+
+    from vio_sbc.sip.switch import Softswitch, StartupError
+
+    logger = structlog.get_logger("vio_sbc")
+    received: list[str] = []
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        # No logging here: the handler runs between bytecodes of the main thread, which
+        # may be inside the log writer's lock (deadlock seen: SIGTERM ignored for good).
+        received.append(signal.Signals(signum).name)
+
+    def _should_stop() -> bool:
+        if received and len(received) != stop_logged[0]:
+            stop_logged[0] = len(received)
+            logger.info("signal", signal=received[-1])
+        return bool(received)
+
+    stop_logged = [0]
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    from vio_sbc.fileperm import loose_files, private_dir
+
+    private_dir(cfg.storage.dir)  # 0700 when we create it, whatever the umask
+    if loose := loose_files(cfg.storage.dir):
+        logger.warning("storage_permissions_loose", entries=len(loose),
+                       first=[str(e) for e in loose[:5]], storage=cfg.storage.dir)
+    switch = Softswitch(cfg)
+    from vio_sbc.control import ControlError, ControlServer, socket_path
+    from vio_sbc.sip.ops import Operations
+
+    ctl = ControlServer(socket_path(cfg.storage.dir))
+    try:
+        ctl.start()
+    except (ControlError, OSError) as exc:
+        print(f"vio-sbc: control socket: {exc}", file=sys.stderr)
+        return 1
+    ops = Operations(switch, ctl)
+    switch.tick_hooks.append(ops)
+
+    def _on_hup(signum: int, _frame: FrameType | None) -> None:
+        ops.reload_requested = True  # applied by the main loop, never inside the handler
+
+    signal.signal(signal.SIGHUP, _on_hup)
+    for warning in cfg.warnings:
+        logger.warning("config_warning", warning=str(warning))
+    if switch.calllog.interrupted_on_start:
+        logger.warning("calls_interrupted", count=switch.calllog.interrupted_on_start)
+        from vio_sbc.calllog.recovery import recover_interrupted
+
+        recover_interrupted(cfg, switch.calllog)  # their cost and summary (docs/calllog.md)
+    try:
+        switch.start()
+    except StartupError as exc:
+        logger.error("startup_failed", error=str(exc))
+        print(f"vio-sbc: {exc}", file=sys.stderr)
+        ctl.stop()
+        return 1
+    dialer = _start_dialer(switch, cfg) if cfg.dialer.enabled else None
+    http_ops = None
+    if cfg.http is not None:
+        from vio_sbc.ops.http import OpsServer
+
+        try:
+            http_ops = OpsServer(cfg.http.listen.host, cfg.http.listen.port, switch.health,
+                            switch.metrics)
+        except OSError as exc:
+            switch.shutdown()
+            ctl.stop()
+            if dialer is not None:
+                dialer.close()
+            print(f"vio-sbc: cannot listen on http {cfg.http.listen}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
+        http_ops.start()
+        logger.info("http_listening", http=str(cfg.http.listen))
+    try:
+        switch.run(_should_stop, grace_s=args.grace)
+    finally:
+        if http_ops is not None:
+            http_ops.stop()
+        switch.shutdown()
+        ctl.stop()
+        if dialer is not None:
+            dialer.close()
+    return 0
+
+
+def _start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
+    """The dialer places calls through the switch (an `Originator`), is ticked by its
+    main loop, stops claiming when it drains and follows its reloads; its queue depth
+    is a gauge read at scrape time."""
+    import time
+
+    from vio_sbc.dialer.api import follow, queue_depth, start_dialer
+
+    dialer = start_dialer(switch, cfg, switch.calllog.get)
+    switch.tick_hooks.append(lambda: dialer.tick(time.time()))
+    switch.on_drain.append(dialer.drain)
+    switch.on_reload.append(lambda new: follow(dialer, new))
+    switch.metrics.gauge_fn("vio_dialer_queue_depth", "Dialer jobs waiting to be placed",
+                            lambda: queue_depth(cfg))
+    return dialer
