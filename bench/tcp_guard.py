@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integration.conftest import BASE_CONFIG, STRANGER_IP, free_port, start_server  # noqa: E402
 from tests.integration.rawsip import request  # noqa: E402
-from vio_sbc.cli_status import samples  # noqa: E402
+from vio_sbc.cli.status import samples  # noqa: E402
 
 BURST_TRUNK = """  burst:
     kind: byoc

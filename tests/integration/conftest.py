@@ -275,7 +275,7 @@ def metric(url: str, name: str, **labels: str) -> float:
     """The sum of /metrics samples `name` whose labels include `labels`."""
     import urllib.request
 
-    from vio_sbc.cli_status import samples
+    from vio_sbc.cli.status import samples
 
     with urllib.request.urlopen(url, timeout=5) as resp:
         text = resp.read().decode()
