@@ -93,7 +93,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.closed = False  # ended: its row is closed and it is off the call table
         self.hangup_side: str | None = None
         self.hangup_reason: str | None = None  # the agent's HangupRequest reason
-        self.pending: AfterPlayout | None = None  # the agent's hangup/transfer, after playout
+        self.pending_action: AfterPlayout | None = None  # the agent's hangup/transfer
         self.answered_at: float | None = None
         self.codec: str | None = None
         self.media_since: float | None = None  # wall time the media port was connected

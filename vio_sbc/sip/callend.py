@@ -40,7 +40,7 @@ class EndHost(Protocol):
 def end_call(host: EndHost, call: SbcCall, status: int, reason: str) -> Outcome | None:
     """Close the call (once); its outcome, None when it had no row."""
     call.closed = True
-    call.pending = None
+    call.pending_action = None
     host.forget(call)
     if not call.logged:
         return None

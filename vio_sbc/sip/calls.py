@@ -60,10 +60,10 @@ class CallTable:
         audio has played (hang up, transfer)."""
         for call in list(self.calls.values()):
             call.sync_tx()
-            pending = call.pending
+            pending = call.pending_action
             if pending is None or (call.session is not None and call.session.playing):
                 continue
-            call.pending = None
+            call.pending_action = None
             if pending.action == "hangup":
                 call.end("agent")
             else:

@@ -291,13 +291,13 @@ class Softswitch:
             call.hangup_reason = call.hangup_reason or frame.reason
             call.log.info("hangup_requested", reason=frame.reason)
             self.calllog.add_event(call.id, call.t_ms(), "hangup_request", frame.reason)
-            call.pending = AfterPlayout("hangup")  # a hangup overrides a pending transfer
+            call.pending_action = AfterPlayout("hangup")  # a hangup overrides a pending transfer
         elif isinstance(frame, Interrupt):
             self.calllog.add_event(sess.call_id, frame.t_ms, "barge_in", "")
             log.info("barge_in", call_id=sess.call_id, t_ms=frame.t_ms)
         elif isinstance(frame, TransferRequest) and call is not None:
-            if call.pending is None or call.pending.action != "hangup":
-                call.pending = AfterPlayout("transfer", frame.target)
+            if call.pending_action is None or call.pending_action.action != "hangup":
+                call.pending_action = AfterPlayout("transfer", frame.target)
 
     # -- what the rooms call (CallHost, InboundHost, OutcallHost, EndHost, OpsHost) ------
     def open_session(self, call_id: str, route: Route) -> Session:
