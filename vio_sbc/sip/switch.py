@@ -73,7 +73,8 @@ class Softswitch:
         no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
         self.metrics = Metrics()
-        self.calllog = calllog or CallLog(dialect_for(cfg))
+        self.calllog = calllog or CallLog(
+            dialect_for(cfg), worker=cfg.cluster.worker if cfg.cluster is not None else None)
         self.calllog.on_error = lambda _: self.metrics.calllog_write_errors.inc()
         self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
