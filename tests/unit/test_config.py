@@ -215,7 +215,7 @@ PINNED = [
     ("sip:\n  public_address: bad host\n",
      "vio.yaml:2: sip.public_address: 'bad host' is not an IP address or hostname"),
     ("sip:\n  transports: [udp, sctp]\n",
-     "vio.yaml:2: sip.transports[1]: invalid value 'sctp' (expected one of: udp, tcp)"),
+     "vio.yaml:2: sip.transports[1]: invalid value 'sctp' (expected one of: udp, tcp, tls)"),
     ("sip:\n  transports: []\n", "vio.yaml:2: sip.transports: must not be empty"),
     ("sip:\n  transports: udp\n", "vio.yaml:2: sip.transports: expected a list, got string 'udp'"),
     ("sip:\n  stranger_response: 404\n",
@@ -362,7 +362,8 @@ PINNED = [
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: 'pbx example'}}\n",
      "vio.yaml:2: trunks.pbx.outbound.host: 'pbx example' is not an IP address or hostname"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, transport: tls}}\n",
-     "vio.yaml:2: trunks.pbx.outbound.transport: invalid value 'tls' (expected one of: udp, tcp)"),
+     "vio.yaml:2: trunks.pbx.outbound.transport: transport tls needs tls in sip.transports "
+     "(and sip.tls: the certificate, the CA bundle that checks the trunk's)"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u}}\n",
      "vio.yaml:2: trunks.pbx.outbound: digest credentials need both username and password "
      "(password or password_file is missing)"),
@@ -467,7 +468,7 @@ def test_every_error_is_reported_at_once() -> None:
         "vio.yaml:2: sip.listen: port must be between 1 and 65535, got 70000",
         "vio.yaml:3: sip.max_calls: expected an integer, got string 'abc'",
         "vio.yaml:4: sip.colour: unknown key 'colour' (expected one of: admission, limits, "
-        "listen, max_calls, max_cps, public_address, stranger_response, tcp, transports, "
+        "listen, max_calls, max_cps, public_address, stranger_response, tcp, tls, transports, "
         "user_agent)",
         "vio.yaml:6: rtp.ports: MIN must be even (RTP uses even ports), got 20001",
         "vio.yaml:8: workspace.default_agent: unknown agent 'nobody' (defined: receptionist)",

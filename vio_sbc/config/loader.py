@@ -20,7 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from vio_sbc.config.agents import BUILTIN_AGENT_NAME, build_agents, builtin_agent
 from vio_sbc.config.fields import spec_of
-from vio_sbc.config.model import AgentConfig, Config, NumberConfig, TrunkConfig
+from vio_sbc.config.model import AgentConfig, Config, NumberConfig, SipSettings, TrunkConfig
 from vio_sbc.config.nodes import (
     STR,
     Doc,
@@ -152,6 +152,7 @@ class _Loader:
         if "include" in items:
             self._include(items["include"], file, base_dir)
         self._check_references()
+        self._check_tls(sections["sip"], items.get("sip"), file)
         default_agent = sections["workspace"].default_agent
         default_item = _child(items.get("workspace"), "default_agent")
         if default_agent not in self.agent_names:
@@ -310,6 +311,24 @@ class _Loader:
                 ref = entry.refs.get(kind)
                 if ref is not None and ref.node.value not in defined:
                     self.issues.at(ref, self._unknown(kind, ref.node.value, defined))
+
+    def _check_tls(self, sip: SipSettings, sip_item: Item | None, file: str) -> None:
+        """The tls transport has a certificate and its own port; a TLS trunk needs it."""
+        where = _child(sip_item, "transports") or sip_item
+        line, path = (where.line, where.path) if where is not None else (0, "sip")
+        has_tls = "tls" in sip.transports
+        if has_tls and sip.tls.cert_file is None and _child(sip_item, "tls") is None:
+            self.issues.add(file, line, path, "the tls transport needs sip.tls.cert_file and "
+                            "sip.tls.key_file (the server certificate and its key)")
+        if has_tls and sip.tls.port == sip.listen.port and "tcp" in sip.transports:
+            self.issues.add(file, line, path, f"tls and tcp cannot share port "
+                            f"{sip.listen.port}: set sip.tls.port (default 5061)")
+        for trunk in self.trunks.values():
+            out = trunk.outbound
+            if out is not None and out.transport == "tls" and not has_tls:
+                self.issues.add(trunk.file, trunk.line, f"trunks.{trunk.name}.outbound.transport",
+                                "transport tls needs tls in sip.transports (and sip.tls: the "
+                                "certificate, the CA bundle that checks the trunk's)")
 
     @staticmethod
     def _unknown(kind: str, name: str, defined: set[str] | Mapping[str, object]) -> str:

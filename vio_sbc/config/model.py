@@ -48,12 +48,14 @@ from vio_sbc.config.rates import (
     SummarySettings,
     build_summary,
 )
+from vio_sbc.config.tls import CertInfo, TlsSettings, build_tls
 from vio_sbc.config.trunks import (
     Direction,
     NumberConfig,
     NumberFormat,
     TrunkConfig,
     TrunkInbound,
+    TrunkMedia,
     TrunkOutbound,
     TrunkRegister,
 )
@@ -69,13 +71,13 @@ from vio_sbc.config.values import (
 from vio_sbc.errors import ConfigIssue
 
 __all__ = [
-    "AdmissionSettings", "AgentConfig", "BargeInSettings", "Config", "DialerSettings",
+    "AdmissionSettings", "AgentConfig", "BargeInSettings", "CertInfo", "Config", "DialerSettings",
     "Direction", "DirectionRate", "EndpointingSettings", "HostPort", "HttpSettings",
     "IPNetwork", "Increment", "Intent", "LogSettings", "MessageLimits", "NumberConfig",
     "NumberFormat", "PlatformRate", "PrefixRate", "Rates", "RtpSettings", "ScriptedOptions",
     "SipSettings", "StorageSettings", "SttSettings", "SummarySettings", "TcpSettings",
-    "TrunkConfig", "TrunkInbound", "TrunkOutbound", "TrunkRegister", "TtsSettings",
-    "WebSocketOptions", "WorkspaceSettings",
+    "TlsSettings", "TrunkConfig", "TrunkInbound", "TrunkMedia", "TrunkOutbound", "TrunkRegister",
+    "TtsSettings", "WebSocketOptions", "WorkspaceSettings",
 ]
 
 
@@ -134,9 +136,11 @@ class SipSettings:
     listen: HostPort = field(default=HostPort("127.0.0.1", 5060), metadata=setting(listen))
     # advertised in Contact and SDP c=
     public_address: str | None = field(default=None, metadata=setting(nullable(hostname)))
-    transports: tuple[Literal["udp", "tcp"], ...] = field(
+    transports: tuple[Literal["udp", "tcp", "tls"], ...] = field(
         default=("udp", "tcp"),
-        metadata=setting(list_of(choice("udp", "tcp"), nonempty=True, unique=True)))
+        metadata=setting(list_of(choice("udp", "tcp", "tls"), nonempty=True, unique=True)))
+    # the TLS listener (`tls` in transports): its port, certificate, key and trust
+    tls: TlsSettings = field(default=TlsSettings(), metadata=setting(build_tls))
     # concurrent calls; the pjsua2 build must allow at least this
     max_calls: int = field(default=200, metadata=setting(integer(lo=1)))
     user_agent: str = field(default="vio-sbc", metadata=setting(string(nonempty=True)))

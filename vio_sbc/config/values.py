@@ -50,8 +50,9 @@ def is_e164(text: str) -> bool:
 
 
 def transport_param(transport: str) -> str:
-    """The URI parameter that selects a transport (`;transport=tcp`; UDP is the default)."""
-    return ";transport=tcp" if transport == "tcp" else ""
+    """The URI parameter that selects a transport (`;transport=tcp`, `;transport=tls`; UDP
+    is the default)."""
+    return f";transport={transport}" if transport in ("tcp", "tls") else ""
 
 
 @dataclass(frozen=True, slots=True)
