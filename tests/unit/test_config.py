@@ -640,6 +640,23 @@ def test_env_errors_name_the_variable_and_never_print_its_value() -> None:
     ]
 
 
+def test_unset_ok_leaves_unset_variables_out_with_a_warning() -> None:
+    """Read-only commands (`calls`, `campaign list`) load a config whose secrets are
+    only in the server's environment."""
+    text = ('storage: {dir: var}\n'
+            'trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, '
+            'password: "${PBX_PW}"}}\n')
+    config = parse_config_text(text, "vio.yaml", env={}, unset_ok=True)
+    assert config.storage.dir == "var"
+    assert config.trunks["pbx"].outbound is not None
+    assert config.trunks["pbx"].outbound.password is None
+    assert [str(w) for w in config.warnings] == [
+        "vio.yaml:3: trunks.pbx.outbound.password: environment variable 'PBX_PW' is not set "
+        "(setting left out)"]
+    with pytest.raises(ConfigError):
+        parse_config_text(text, "vio.yaml", env={})
+
+
 # --- secrets: ${ENV} references or owner-only files -----------------------------------
 
 

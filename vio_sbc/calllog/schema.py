@@ -20,6 +20,10 @@ Step = str | Callable[[Db], None]
 
 # a call in one of these is still going on (a crash leaves it there: see store.py)
 LIVE_STATUSES = ("received", "ringing", "answered", "dialing")
+# every status a row can have: live, then final (an outbound call not answered is
+# classified: vio_sbc.callcontrol.outcome.classify_outcome)
+STATUSES = (*LIVE_STATUSES, "ended", "refused", "cancelled", "interrupted", "no_answer",
+            "busy", "rejected", "failed")
 
 
 def add_column(table: str, column: str, sql_type: str) -> Step:

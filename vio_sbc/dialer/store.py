@@ -196,6 +196,21 @@ class JobStore:
             return self._rows("SELECT * FROM jobs ORDER BY id")
         return self._rows("SELECT * FROM jobs WHERE campaign = ? ORDER BY id", (campaign,))
 
+    def callbacks(self, *, done: bool = False) -> list[dict[str, Any]]:
+        """Single jobs (`vio-sbc dial`, agents' callbacks): waiting ones, or all."""
+        where = "" if done else f" AND status IN {(*CLAIMABLE, DIALING)}"
+        return self._rows(f"SELECT * FROM jobs WHERE campaign IS NULL{where} ORDER BY id")
+
+    def cancel_job(self, job_id: int, now: float) -> None:
+        """Cancel one job not yet being dialed (a live call is never cut)."""
+        status = self.job(job_id)["status"]
+        if status not in CLAIMABLE:
+            raise DialerError(f"job {job_id} is {status}: only a queued or retry_wait job "
+                              "can be cancelled")
+        with self.tx() as conn:
+            conn.execute("UPDATE jobs SET status = 'cancelled', updated_at = ?, ended_at = ? "
+                         f"WHERE id = ? AND status IN {CLAIMABLE}", (now, now, job_id))
+
     def attempts(self, job_id: int | None = None) -> list[dict[str, Any]]:
         if job_id is None:
             return self._rows("SELECT * FROM attempts ORDER BY id")
