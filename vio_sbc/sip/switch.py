@@ -47,6 +47,7 @@ from vio_sbc.ops.http import Health
 from vio_sbc.ops.metrics import Metrics
 from vio_sbc.rtp.guard import RtpGuard
 from vio_sbc.rtp.inactivity import InactivityWatch
+from vio_sbc.rtp.tap import TX_CAP, Tap
 from vio_sbc.sip import inbound, periodic
 from vio_sbc.sip.call import AfterPlayout, SbcCall
 from vio_sbc.sip.callend import end_call
@@ -308,6 +309,9 @@ class Softswitch:
     def open_session(self, call_id: str, route: Route) -> Session:
         return self.engine.session(call_id, self.cfg.rtp.clock_rate,
                                    self.kit.pipeline(route.agent))
+
+    def attach_tap(self, session: Session, tap: Tap) -> None:
+        self.engine.attach_tap(session, tap, TX_CAP)
 
     def incoming(self, acc: Any, prm: Any) -> None:
         """onIncomingCall of the inbound account and every trunk account."""
