@@ -213,7 +213,13 @@ class TurnsWithoutStt:
         return (frame,)
 
 
-def submitter(worker: SttWorker, stt: Stt, sample_rate: int,
+class Submits(Protocol):
+    """Where turns go to be decoded: `SttWorker` (a thread) or `SttPool` (processes)."""
+
+    def submit(self, job: SttJob) -> bool: ...
+
+
+def submitter(worker: Submits, stt: Stt, sample_rate: int,
               deliver: Callable[[Frame], None]) -> Callable[[bytes, int, int], bool]:
     def submit(pcm: bytes, start_ms: int, end_ms: int) -> bool:
         return worker.submit(SttJob(stt, pcm, sample_rate, start_ms, end_ms, deliver))

@@ -145,6 +145,8 @@ class Softswitch:
         cfg = self.cfg
         try:
             self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts,
+                                 stt_queue=cfg.media.stt_queue,
+                                 stt_processes=cfg.media.stt_processes,
                                  ws_bridge=self.ws_bridge)
         except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
             raise StartupError(f"agents: {exc}") from exc
@@ -181,6 +183,11 @@ class Softswitch:
         self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every prompt cached before any call
         self.kit.start()
+        self.metrics.gauge_fn("vio_stt_decodes", "Caller turns decoded by speech recognition",
+                              lambda: float(self.kit.worker.decodes))
+        self.metrics.gauge_fn("vio_stt_shed", "Caller turns shed, not decoded: the "
+                              "recogniser's queue was full (answered as not understood)",
+                              lambda: float(self.kit.worker.dropped))
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(
             name for name, stt in self.kit.recognisers.items() if stt is not None))
