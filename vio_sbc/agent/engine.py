@@ -78,6 +78,7 @@ class Engine:
         self.errors = 0
         self.frames = 0  # caller audio frames taken off the inbox (media_stats)
         self.passes = 0
+        self.fast_frames = 0  # caller frames the fast path handled (no pipeline dispatch)
         self._taps: dict[str, tuple[Session, int]] = {}  # engine thread: tapped calls
         self._next_measure = 0.0
         self._lag = LagWindow()
@@ -178,8 +179,14 @@ class Engine:
     def _audio(self, sess: Session, seq: int, pcm: bytes, now: float) -> None:
         self.frames += 1
         sess.rx_wall.append((seq * FRAME_MS, now))
-        self._run_frame(sess, InputAudio(pcm=pcm, sample_rate=sess.sample_rate,
-                                         t_ms=seq * FRAME_MS))
+        frame = InputAudio(pcm=pcm, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS)
+        fast = sess.fast_path()
+        if fast is not None and fast[0](frame):  # between turns, unvoiced: nothing to say
+            for idle in fast[1]:
+                idle(frame)
+            self.fast_frames += 1
+            return
+        self._run_frame(sess, frame)
 
     def _run_frame(self, sess: Session, frame: Frame) -> None:
         try:

@@ -11,16 +11,18 @@ from __future__ import annotations
 import queue
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vio_sbc.agent.frames import FRAME_MS, Frame, MarkPlayed
+from vio_sbc.agent.frames import FRAME_MS, Frame, InputAudio, MarkPlayed
 from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.taps import NativeMedia
 from vio_sbc.agent.turns import VoiceCount
 
 _monotonic = time.monotonic
 REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
+# the engine's fast path between turns (Session.fast_path)
+FastPath = tuple[Callable[[InputAudio], bool], tuple[Callable[[InputAudio], None], ...]]
 RX_TIMES = 1024  # capture times kept per call (20 s of frames: lag beyond reads low)
 
 
@@ -61,6 +63,23 @@ class Session:
     tap_flushed: int = 0  # engine thread: the playout position the last flush asked for
     tap_marks: deque[tuple[int, MarkPlayed]] = field(default_factory=deque)  # engine
     recording: bool = False  # the tap records the call (native recorder)
+
+    _fast: FastPath | None = None
+    _fast_known: bool = False
+
+    def fast_path(self) -> FastPath | None:
+        """(the first processor's `quiet`, the others' `idle_audio`) when the pipeline
+        starts with a turn detector and every later stage can take a caller frame
+        between turns without a dispatch (engine thread); None otherwise (a WebSocket
+        agent needs every frame)."""
+        if not self._fast_known:
+            procs = list(self.pipeline)
+            quiet = getattr(procs[0], "quiet", None) if procs else None
+            idles = [getattr(p, "idle_audio", None) for p in procs[1:]]
+            if quiet is not None and all(i is not None for i in idles):
+                self._fast = (quiet, tuple(i for i in idles if i is not None))
+            self._fast_known = True
+        return self._fast
 
     @property
     def frame_bytes(self) -> int:

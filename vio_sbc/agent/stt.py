@@ -183,6 +183,10 @@ class TurnRecorder:
         self._speaking = False
         self._start = 0
 
+    def idle_audio(self, frame: InputAudio) -> None:
+        """A caller frame between turns (the engine's fast path)."""
+        self.process(frame)
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, InputAudio):
             if self._speaking and len(self._turn) < self._max_frames:
@@ -206,6 +210,9 @@ class TurnRecorder:
 class TurnsWithoutStt:
     """Processor for agents without a recogniser: each caller turn becomes an empty
     `Transcription` (not understood), so the agent still answers every turn."""
+
+    def idle_audio(self, frame: InputAudio) -> None:
+        """A caller frame between turns (the engine's fast path): nothing to do."""
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, SpeechStopped):
