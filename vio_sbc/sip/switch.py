@@ -29,6 +29,7 @@ from typing import Any
 import pjsua2 as pj
 import structlog
 
+from vio_sbc import log as vlog
 from vio_sbc.agent.engine import Engine, Session
 from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
 from vio_sbc.agent.pipeline import AgentKit
@@ -40,6 +41,7 @@ from vio_sbc.callcontrol.outcome import Outcome
 from vio_sbc.callcontrol.routing import Route
 from vio_sbc.calllog import CallLog, dialect_for
 from vio_sbc.calllog.records import CallRecords
+from vio_sbc.config import diff as config_diff
 from vio_sbc.config.model import Config
 from vio_sbc.errors import VioError
 from vio_sbc.log import RateLimiter
@@ -338,17 +340,22 @@ class Softswitch:
 
     def reload(self, new: Config) -> dict[str, list[str]]:
         """Apply a validated config without touching live calls (they keep the route
-        they started with). sip/rtp/storage/log need a restart and are kept."""
+        they started with). The sections read once at start (`RESTART_SECTIONS`: sip,
+        rtp, storage, log, http, dialer, summary) keep their running values. Returns
+        every change found, by key path (`vio_sbc.config.diff`): `applied`,
+        `restart_required`, and the trunk accounts added, modified or removed."""
         old = self.cfg
         self.kit.refresh(new.agents)  # raises (nothing applied) if a recogniser can't be built
         self.kit.warm(new.agents)
-        kept = [k for k in ("sip", "rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
-        self.cfg = dataclasses.replace(new, sip=old.sip, rtp=old.rtp, storage=old.storage,
-                                       log=old.log)
-        diff = self.trunks.apply(self.cfg)
-        numbers = sorted(n for n in {*old.numbers, *new.numbers}
-                         if old.numbers.get(n) != new.numbers.get(n))
-        diff = {**diff, "numbers": numbers, "restart_required": kept}
+        applied, restart = config_diff.split(config_diff.diff(old, new))
+        self.cfg = dataclasses.replace(new, **{k: getattr(old, k)
+                                               for k in config_diff.RESTART_SECTIONS})
+        self.records.cfg = self.cfg  # recording flags, rates and the platform rate
+        accounts = self.trunks.apply(self.cfg)
+        scrub = vlog.redactor.scrub  # the new config's secrets (set by apply)
+        diff = {"applied": [scrub(str(c)) for c in applied],
+                "restart_required": [scrub(str(c)) for c in restart],
+                **{f"accounts_{k}": v for k, v in accounts.items()}}
         for hook in self.on_reload:
             hook(self.cfg)
         log.info("config_reloaded", source=new.source, live_calls=len(self.table), **diff)
