@@ -7,8 +7,8 @@ with the old and new values: list settings by what was added and removed
 what it applied and what waits for a restart (`RESTART_SECTIONS`: read once at start,
 their running values are kept).
 
-Positions (`file`, `line`) and the loader's own bookkeeping (`source`, `secrets`,
-`warnings`) are not settings: moving a trunk to another line changes nothing.
+Positions (`file`, `line`), the loader's own bookkeeping (`source`, `secrets`,
+`warnings`) and the command line's `cluster.worker` are not settings: moving a trunk to another line changes nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from typing import Any, Literal
 from vio_sbc.config.fields import SETTING
 
 # Top-level sections the running server reads once at start (sockets, threads, files).
-RESTART_SECTIONS = ("sip", "rtp", "storage", "log", "http", "dialer", "summary")
-NOT_SETTINGS = frozenset({"file", "line", "source", "secrets", "warnings"})
+RESTART_SECTIONS = ("sip", "rtp", "storage", "log", "http", "summary", "cluster")
+# `worker`: cluster.worker comes from `vio-sbc run --worker`, not from the file
+NOT_SETTINGS = frozenset({"file", "line", "source", "secrets", "warnings", "worker"})
 MAX_VALUE_CHARS = 120
 
 

@@ -26,6 +26,7 @@ from vio_sbc.config.nodes import (
     Issues,
     Item,
     Reported,
+    Section,
     boolean,
     choice,
     digits,
@@ -47,9 +48,11 @@ from vio_sbc.config.values import (
     parse_network,
     sip_uri,
     transport_param,
+    word_choice,
 )
 
 TWILIO_PRESET = "twilio"
+TLS_PORT = 5061
 TWILIO_TERMINATION = re.compile(r"[a-z0-9][a-z0-9-]*\.pstn\.twilio\.com", re.I)
 
 
@@ -82,7 +85,14 @@ class TrunkOutbound:
 
     host: str = field(metadata=setting(hostname))
     port: int = field(default=5060, metadata=setting(integer(1, 65535)))
-    transport: Literal["udp", "tcp"] = field(default="udp", metadata=setting(choice("udp", "tcp")))
+    # tls: the port defaults to 5061 and the server certificate is verified (sip.tls)
+    transport: Literal["udp", "tcp", "tls"] = field(default="udp",
+                                                    metadata=setting(choice("udp", "tcp", "tls")))
+    # tls: check the server certificate against the host name (sip.tls.verify_peer: false
+    # turns it off for every trunk)
+    verify_server: bool = field(default=True, metadata=setting(boolean))
+    # sips: URIs (tls only) for a peer that wants them
+    sips: bool = field(default=False, metadata=setting(boolean))
     username: str | None = field(default=None, metadata=setting(string(nonempty=True)))
     # digest (401/407), never logged: password: ${ENV}, or password_file: PATH
     password: str | None = field(default=None, repr=False, metadata=setting(None, secret=True))
@@ -105,13 +115,17 @@ class TrunkOutbound:
         return f"{host}:{self.port}"
 
     @property
+    def scheme(self) -> str:
+        return "sips" if self.sips and self.transport == "tls" else "sip"
+
+    @property
     def uri(self) -> str:
         """The trunk's own SIP URI (OPTIONS pings, the default registrar)."""
-        return f"sip:{self.uri_host}{transport_param(self.transport)}"
+        return f"{self.scheme}:{self.uri_host}{transport_param(self.transport)}"
 
     def target(self, user: str) -> str:
         """Request-URI for `user` (an E.164 number) on this trunk."""
-        return f"sip:{user}@{self.uri_host}{transport_param(self.transport)}"
+        return f"{self.scheme}:{user}@{self.uri_host}{transport_param(self.transport)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +147,18 @@ class TrunkRegister:
     forbidden_retry_s: float = field(default=900.0, metadata=setting(num(positive=True)))
 
 
+SrtpPolicy = Literal["off", "optional", "mandatory"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkMedia:
+    """Media of the trunk's calls: SRTP (SDES, AES_CM_128_HMAC_SHA1_80 and _32;
+    the offer/answer policy is vio_sbc/callcontrol/srtp.py)."""
+
+    srtp: SrtpPolicy = field(default="off", metadata=setting(
+        word_choice("off", "optional", "mandatory")))
+
+
 @dataclass(frozen=True, slots=True)
 class TrunkConfig:
     name: str
@@ -146,6 +172,9 @@ class TrunkConfig:
     ring_seconds: float = field(default=0.0, metadata=setting(num(0, 60)))
     recording: bool = field(default=True, metadata=setting(boolean))
     rates: Rates | None = field(default=None, metadata=setting(sub(Rates, null_ok=False)))
+    media: TrunkMedia = field(default=TrunkMedia(), metadata=setting(None))
+    # twilio only: Twilio's Secure Trunking preset (TLS to port 5061, SRTP mandatory)
+    secure: bool = field(default=False, metadata=setting(boolean))
     file: str = ""
     line: int = 0
 
@@ -190,12 +219,22 @@ def _inbound(item: Item, kind: str | None, issues: Issues) -> TrunkInbound:
     return sec.values.get("allow", TrunkInbound()) if sec else TrunkInbound()
 
 
-def _outbound(item: Item, kind: str | None, issues: Issues) -> TrunkOutbound | None:
+def _outbound(item: Item, kind: str | None, secure: bool,
+              issues: Issues) -> TrunkOutbound | None:
     if item.is_null:
         return None
     out, sec = read(TrunkOutbound, item, issues)
     if out is None or sec is None:
         return None
+    if secure and "transport" not in sec.items:
+        out = replace(out, transport="tls")
+    elif secure and out.transport != "tls":
+        issues.at(sec.items["transport"], "Twilio Secure Trunking (secure: true) takes "
+                  "signalling over TLS only: transport must be tls")
+    if out.transport == "tls" and "port" not in sec.items:
+        out = replace(out, port=TLS_PORT)
+    if out.sips and out.transport != "tls":
+        issues.at(sec.items["sips"], "sips: URIs need transport: tls")
     has_password = "password" in sec.items or "password_file" in sec.items
     if has_password != ("username" in sec.items):
         missing = "username" if has_password else "password or password_file"
@@ -227,6 +266,34 @@ def _register(item: Item, outbound: TrunkOutbound | None, outbound_given: bool,
     return reg
 
 
+def _secure(sec: Section, kind: str | None, issues: Issues) -> bool:
+    secure = bool(sec.values.get("secure", False))
+    if secure and kind != "twilio":
+        issues.at(sec.items["secure"], "secure: true is the twilio kind's Secure Trunking "
+                  "preset; on a byoc trunk set outbound.transport: tls and media.srtp")
+        return False
+    return secure
+
+
+def _media(item: Item | None, secure: bool, outbound: TrunkOutbound | None,
+           issues: Issues) -> TrunkMedia:
+    """`media`; Secure Trunking makes SRTP mandatory (Twilio refuses unencrypted media)."""
+    media, sec = read(TrunkMedia, item, issues) if item is not None else (TrunkMedia(), None)
+    media = media or TrunkMedia()
+    given = sec is not None and "srtp" in sec.items
+    if secure and not given:
+        media = replace(media, srtp="mandatory")
+    elif secure and media.srtp != "mandatory" and sec is not None:
+        issues.at(sec.items["srtp"], "Twilio Secure Trunking (secure: true) rejects "
+                  "unencrypted media: srtp must be mandatory")
+    if media.srtp != "off" and sec is not None and given and outbound is not None \
+            and outbound.transport != "tls":
+        issues.warn(sec.items["srtp"], f"SRTP keys (SDES) travel in the SIP messages: over "
+                    f"{outbound.transport} anyone on the path can read them; use "
+                    "outbound.transport: tls")
+    return media
+
+
 def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfig | None]]:
     """(name, item, trunk or None if unusable) for each trunk defined."""
     out: list[tuple[str, Item, TrunkConfig | None]] = []
@@ -235,14 +302,17 @@ def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfi
                           fixed={"name": name, "file": child.file, "line": child.key_line})
         if sec is not None:
             kind = sec.values.get("kind")
-            in_item, out_item, reg_item = (sec.items.get(k)
-                                           for k in ("inbound", "outbound", "register"))
+            secure = _secure(sec, kind, issues)
+            in_item, out_item, reg_item, media_item = (
+                sec.items.get(k) for k in ("inbound", "outbound", "register", "media"))
             inbound = _inbound(in_item, kind, issues) if in_item else TrunkInbound()
-            outbound = _outbound(out_item, kind, issues) if out_item else None
+            outbound = _outbound(out_item, kind, secure, issues) if out_item else None
             register = (_register(reg_item, outbound, out_item is not None, issues)
                         if reg_item else TrunkRegister())
+            media = _media(media_item, secure, outbound, issues)
             if trunk is not None:
-                trunk = replace(trunk, inbound=inbound, outbound=outbound, register=register)
+                trunk = replace(trunk, inbound=inbound, outbound=outbound, register=register,
+                                media=media)
         out.append((name, child, trunk))
     return out
 

@@ -75,7 +75,8 @@ class Softswitch:
         no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
         self.metrics = Metrics()
-        self.calllog = calllog or CallLog(dialect_for(cfg))
+        self.calllog = calllog or CallLog(
+            dialect_for(cfg), worker=cfg.cluster.worker if cfg.cluster is not None else None)
         self.calllog.on_error = lambda _: self.metrics.calllog_write_errors.inc()
         self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
@@ -114,7 +115,8 @@ class Softswitch:
                               lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
         self.on_drain: list[Callable[[], None]] = []  # told once when draining starts
-        self.on_reload: list[Callable[[Config], None]] = []  # told of each applied reload
+        # told of each applied reload; what a hook changed joins the reload's changes
+        self.on_reload: list[Callable[[Config], Mapping[str, list[str]] | None]] = []
         # pjsip-level stranger drop and 405/501 (sip/guard.py)
         self.guard = SipGuard(lambda: self.cfg, self.trunks.sources,
                               lambda reason, n: self.metrics.rejected.labels(reason).inc(n))
@@ -332,6 +334,20 @@ class Softswitch:
         OutboundRefused (no INVITE sent) when admission refuses. Main thread only."""
         return place_call(self, req, on_result)
 
+    def hangup(self, call_id: str) -> bool:
+        """Hang up the live call `call_id` (its row says hangup by `system`); an outbound
+        call still ringing ends as `no_answer`, like at its ring timeout."""
+        call = self.table.get(call_id)
+        if call is None:
+            return False
+        call.log.info("hangup_by_operator")
+        if call.direction == "outbound" and call.answered_at is None:
+            call.timed_out = True
+            call.end("system", 487)
+        else:
+            call.end("system")
+        return True
+
     def outbound_capacity(self, trunk: str) -> tuple[int, int]:
         """(live outbound calls on the trunk, trunk max_calls) for the dialer's pacing."""
         t = self.cfg.trunks.get(trunk)
@@ -341,7 +357,7 @@ class Softswitch:
     def reload(self, new: Config) -> dict[str, list[str]]:
         """Apply a validated config without touching live calls (they keep the route
         they started with). The sections read once at start (`RESTART_SECTIONS`: sip,
-        rtp, storage, log, http, dialer, summary) keep their running values. Returns
+        rtp, storage, log, http, summary, cluster) keep their running values. Returns
         every change found, by key path (`vio_sbc.config.diff`): `applied`,
         `restart_required`, and the trunk accounts added, modified or removed."""
         old = self.cfg
@@ -357,6 +373,6 @@ class Softswitch:
                 "restart_required": [scrub(str(c)) for c in restart],
                 **{f"accounts_{k}": v for k, v in accounts.items()}}
         for hook in self.on_reload:
-            hook(self.cfg)
+            diff.update(hook(self.cfg) or {})
         log.info("config_reloaded", source=new.source, live_calls=len(self.table), **diff)
         return diff

@@ -105,3 +105,15 @@ def test_summary_lines() -> None:
            "trunk accounts: changed pbx",
            "not applied, restart required (running values kept): 1",
            "  sip.max_calls: 20 -> 30"]
+
+
+def test_summary_shows_what_a_reload_hook_did() -> None:
+    assert reload_summary({"applied": ["dialer.enabled: False -> True"], "restart_required": [],
+                           "dialer": ["started"]}) == [
+        "reloaded: 1 change applied", "  dialer.enabled: False -> True", "dialer: started"]
+
+
+def test_dialer_is_applied_cluster_waits() -> None:
+    new = cfg(BASE + "    dialer: {enabled: true}\n")
+    applied, restart = split(diff(cfg(), new))
+    assert (paths(applied), restart) == (["dialer.enabled: False -> True"], [])
