@@ -8,7 +8,8 @@ what it applied and what waits for a restart (`RESTART_SECTIONS`: read once at s
 their running values are kept).
 
 Positions (`file`, `line`), the loader's own bookkeeping (`source`, `secrets`,
-`warnings`) and the command line's `cluster.worker` are not settings: moving a trunk to another line changes nothing.
+`warnings`) and the command line's `cluster.worker` are not settings: moving a
+trunk to another line changes nothing.
 """
 
 from __future__ import annotations
