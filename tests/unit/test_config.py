@@ -193,7 +193,7 @@ def test_http_is_off_unless_configured() -> None:
 PINNED = [
     ("foo: 1\n",
      "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, cluster, dialer, http, "
-     "include, log, numbers, rtp, sip, storage, summary, trunks, workspace)"),
+     "include, log, media, numbers, rtp, sip, storage, summary, trunks, workspace)"),
     ("http: {}\n", "vio.yaml:1: http: missing required key 'listen'"),
     ("http:\n  listen: 8089\n",
      "vio.yaml:2: http.listen: expected host:port or [ipv6]:port, got integer 8089"),
@@ -361,8 +361,8 @@ PINNED = [
      "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
      "document"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "cluster, dialer, http, include, log, numbers, rtp, sip, storage, summary, trunks, "
-     "workspace)"),
+     "cluster, dialer, http, include, log, media, numbers, rtp, sip, storage, summary, "
+     "trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",

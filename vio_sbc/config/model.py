@@ -75,7 +75,8 @@ __all__ = [
     "AdmissionSettings", "AgentConfig", "BargeInSettings", "CertInfo", "ClusterSettings",
     "Config", "DialerSettings",
     "Direction", "DirectionRate", "EndpointingSettings", "HostPort", "HttpSettings",
-    "IPNetwork", "Increment", "Intent", "LogSettings", "MessageLimits", "NumberConfig",
+    "IPNetwork", "Increment", "Intent", "LogSettings", "MediaSettings", "MessageLimits",
+    "NumberConfig",
     "NumberFormat", "PlatformRate", "PrefixRate", "Rates", "RtpSettings", "ScriptedOptions",
     "SipSettings", "StorageSettings", "SttSettings", "SummarySettings", "TcpSettings",
     "TlsSettings", "TrunkConfig", "TrunkInbound", "TrunkMedia", "TrunkOutbound", "TrunkRegister",
@@ -183,6 +184,15 @@ class RtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """The media plane's own health (vio_sbc/agent/engine.py)."""
+
+    # /readyz answers not ready while the agent engine is this late (milliseconds):
+    # a dispatcher stops sending calls before the audio breaks
+    ready_max_lag_ms: int = field(default=250, metadata=setting(integer(10, 60000)))
+
+
+@dataclass(frozen=True, slots=True)
 class StorageSettings:
     dir: str = field(default="var", metadata=setting(string(nonempty=True)))
     recordings: bool = field(default=True, metadata=setting(boolean))
@@ -271,6 +281,7 @@ class Config:
     rtp: RtpSettings = field(default=RtpSettings(), metadata=setting(sub(RtpSettings)))
     storage: StorageSettings = field(default=StorageSettings(),
                                      metadata=setting(sub(StorageSettings)))
+    media: MediaSettings = field(default=MediaSettings(), metadata=setting(sub(MediaSettings)))
     workspace: WorkspaceSettings = field(default=WorkspaceSettings(),
                                          metadata=setting(sub(WorkspaceSettings)))
     agents: dict[str, AgentConfig] = field(default_factory=dict, metadata=setting(None))

@@ -83,7 +83,8 @@ class Softswitch:
         self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._kit: AgentKit | None = None  # built by start(): recognisers checked there
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
-        self.engine = Engine(lambda s, f: self.control.put((s, f)))
+        self.engine = Engine(lambda s, f: self.control.put((s, f)),
+                             on_lag=self.metrics.engine_lag.observe)
         self.table = CallTable()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -111,6 +112,8 @@ class Softswitch:
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(
             self.ep is not None, self.draining, self.cfg))
         self.health.add_check("call_log", self.calllog.check)
+        self.health.add_check("media_engine", lambda: periodic.engine_ready(
+            self.engine.lag_s(), self.cfg.media.ready_max_lag_ms))
         self.health.add_check("trunk_registrations",
                               lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
