@@ -213,8 +213,8 @@ def test_http_is_off_unless_configured() -> None:
 
 PINNED = [
     ("foo: 1\n",
-     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, dialer, http, include, log, "
-     "numbers, rtp, sip, storage, summary, trunks, workspace)"),
+     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, cluster, dialer, http, "
+     "include, log, media, numbers, rtp, sip, storage, summary, trunks, workspace)"),
     ("http: {}\n", "vio.yaml:1: http: missing required key 'listen'"),
     ("http:\n  listen: 8089\n",
      "vio.yaml:2: http.listen: expected host:port or [ipv6]:port, got integer 8089"),
@@ -276,6 +276,16 @@ PINNED = [
     ("storage:\n  recordings: maybe\n",
      "vio.yaml:2: storage.recordings: expected true or false, got string 'maybe'"),
     ("storage:\n  dir: ''\n", "vio.yaml:2: storage.dir: must not be empty"),
+    ("storage:\n  database: 'postgresql://vio:hunter2@db:5432/vio'\n",
+     "vio.yaml:2: storage.database: the URL must not hold a password: give it as "
+     "storage.password: ${NAME} or storage.password_file: PATH"),
+    ("storage:\n  database: 'mysql://vio@db/vio'\n",
+     "vio.yaml:2: storage.database: expected a postgresql:// URL (leave storage.database out "
+     "for the SQLite files in storage.dir)"),
+    ("storage:\n  database: 'postgresql://vio@db'\n",
+     "vio.yaml:2: storage.database: expected postgresql://USER@HOST:PORT/DBNAME (host and "
+     "database name)"),
+    ("cluster:\n  workers: 0\n", "vio.yaml:2: cluster.workers: must be between 1 and 64, got 0"),
     ("log:\n  level: loud\n",
      "vio.yaml:2: log.level: invalid value 'loud' (expected one of: debug, info, warning, error)"),
     ("log:\n  pjsip_level: 7\n", "vio.yaml:2: log.pjsip_level: must be between 0 and 6, got 7"),
@@ -387,7 +397,8 @@ PINNED = [
      "admission, limits, listen, max_calls, max_cps, public_address, stranger_response, tcp, "
      "tls, transports, user_agent)"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "dialer, http, include, log, numbers, rtp, sip, storage, summary, trunks, workspace)"),
+     "cluster, dialer, http, include, log, media, numbers, rtp, sip, storage, summary, "
+     "trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",

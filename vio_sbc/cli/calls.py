@@ -102,13 +102,17 @@ def other_party(row: Mapping[str, Any]) -> str:
 
 
 def calls_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The calls as a table; a WORKER column when a cluster's workers wrote them."""
+    rows = list(rows)
+    clustered = any(r.get("worker") for r in rows)
     out = [("STARTED (UTC)", "ID", "DIR", "NUMBER", "TRUNK", "AGENT", "OTHER PARTY", "STATUS",
-            "DUR", "COST")]
+            "DUR", "COST", *(("WORKER",) if clustered else ()))]
     for r in rows:
         cost = f"{r['cost']} {r['cost_currency']}" if r["cost"] is not None else "-"
         out.append((utc(r["received_at"]), r["id"][:8], "in" if r["direction"] == "inbound"
                     else "out", r["number"] or "-", r["trunk"] or "-", r["agent"] or "-",
-                    other_party(r), r["status"], mmss(r["duration_s"]), cost))
+                    other_party(r), r["status"], mmss(r["duration_s"]), cost,
+                    *((r.get("worker") or "-",) if clustered else ())))
     return table(out)
 
 
@@ -143,7 +147,8 @@ def describe_call(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> str:
             dur += f" (billable {row['billable_s']} s)"
     rec = row["recording_path"] or "-"
     if row["recording_path"] and not Path(row["recording_path"]).exists():
-        rec += " (file missing)"
+        rec += (f" (not on this machine: on worker {row['worker']})" if row.get("worker")
+                else " (file missing)")
     fields = [
         ("SIP Call-ID", row["sip_call_id"]), ("Direction", row["direction"]),
         ("Trunk", row["trunk"]), ("Number", row["number"]), ("Agent", row["agent"]),
@@ -152,7 +157,7 @@ def describe_call(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> str:
         ("Answered", utc(row["answered_at"])),
         ("Ended", utc(row["ended_at"])), ("Duration", dur), ("Codec", row["codec"]),
         ("Transfer", row["transfer_outcome"]), ("Dialer job", row["dialer_job_id"]),
-        ("Recording", rec),
+        ("Recording", rec), *((("Worker", row["worker"]),) if row.get("worker") else ()),
     ]
     out = [f"Call {row['id']}"]
     out += [f"  {k:<12} {v if v not in (None, '') else '-'}" for k, v in fields]
@@ -305,6 +310,7 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--number", help="E.164 number, e.g. +14155550100")
     p.add_argument("--agent")
     p.add_argument("--trunk")
+    p.add_argument("--worker", help="a cluster worker's name (w1, w2, ...)")
     p.add_argument("--direction", choices=("inbound", "outbound"))
     p.add_argument("--status", choices=STATUSES, metavar="STATUS",
                    help=f"one of: {', '.join(STATUSES)}")

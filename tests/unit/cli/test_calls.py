@@ -315,3 +315,34 @@ def test_since_dates_are_utc() -> None:
 
 def test_now_is_not_cached() -> None:
     assert abs(parse_since("0s", time.time()) - time.time()) < 5
+
+
+def test_calls_and_call_read_a_clusters_postgresql_log(
+        tmp_path: Path, pg_server: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """`storage.database`: the shared log; rows of two workers; the password from a file
+    (secret: never in the URL, never printed)."""
+    from vio_sbc.calllog.postgres import PgDialect
+
+    url = pg_server.fresh_database()  # type: ignore[attr-defined]
+    for worker, cid in (("w1", "c1aaaaaaaaaa"), ("w2", "c2bbbbbbbbbb")):
+        log = CallLog(PgDialect(url), worker=worker)
+        log.open_call({"id": cid, "direction": "inbound", "trunk": "pbx", "status": "ended",
+                       "number": "+14155550100", "received_at": T0 + int(cid[1]),
+                       "recording_path": f"/elsewhere/{cid}.wav"})
+        assert log.flush()
+        log.close()
+    secret = tmp_path / "pg.pw"
+    secret.write_text("not-needed-with-trust\n")
+    secret.chmod(0o600)
+    cfg = tmp_path / "vio.yaml"
+    cfg.write_text(f"storage: {{dir: {tmp_path / 'var'}, database: '{url}', "
+                   f"password_file: {secret}}}\n")
+    rc, out, _ = run(capsys, "calls", "-c", str(cfg))
+    assert rc == 0 and out.splitlines()[0].split()[-1] == "WORKER"
+    assert [ln.split()[-1] for ln in out.splitlines()[1:]] == ["w2", "w1"]
+    rc, out, _ = run(capsys, "calls", "-c", str(cfg), "--worker", "w1", "--json")
+    assert rc == 0 and [r["id"] for r in json.loads(out)] == ["c1aaaaaaaaaa"]
+    rc, out, _ = run(capsys, "call", "-c", str(cfg), "c2bb")
+    assert rc == 0 and "  Worker       w2" in out
+    assert "/elsewhere/c2bbbbbbbbbb.wav (not on this machine: on worker w2)" in out
+    assert "not-needed-with-trust" not in out
