@@ -41,6 +41,7 @@ class RawCall:
     cseq: int = 1
     remote_target: str = ""  # the server's Contact: the Request-URI inside the dialog
     answer: Reply | None = None
+    offer_lines: str = ""  # extra media-level SDP lines of the INVITE's offer
 
     def __post_init__(self) -> None:
         self.peer = UdpPeer(self.src)
@@ -84,7 +85,7 @@ class RawCall:
     def start(self, timeout: float = 10.0, offer: bool = True) -> Reply:
         """INVITE, wait for the 200 (provisional answers skipped), ACK it. Without
         `offer` the INVITE has no SDP (delayed offer): the ACK carries our answer."""
-        body = sdp(self.src, self.rtp.port) if offer else ""
+        body = sdp(self.src, self.rtp.port) + self.offer_lines if offer else ""
         invite = self.request("INVITE", body=body, cseq=1,
                               uri=f"sip:{self.number}@127.0.0.1:{self.server_port}")
         self.cseq = 1

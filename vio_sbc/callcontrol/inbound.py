@@ -13,7 +13,8 @@ metric_label, kind, ...)`. The checks, in order (docs/security.md, docs/config.m
 5. routing (`vio_sbc.callcontrol.routing`): a stranger 403 (its failure counts
    towards a block); 400/404/416 for the Request-URI, 404 unknown number, 403 a
    number of another trunk or outbound-only;
-6. `sip.max_cps`: 503 + Retry-After (taken only for a call that routed);
+6. SRTP (`vio_sbc.callcontrol.srtp`): an offer the trunk's `media.srtp` refuses: 488;
+7. `sip.max_cps`: 503 + Retry-After (taken only for a call that routed);
 
 otherwise the route, and `ring_s`: the number's `ring_seconds`, else its trunk's.
 Every 503 carries Retry-After. `Refuse.kind` tells the adapter what to keep: only
@@ -29,6 +30,7 @@ from enum import Enum
 from vio_sbc.callcontrol.admission import Admission
 from vio_sbc.callcontrol.capacity import capacity
 from vio_sbc.callcontrol.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
+from vio_sbc.callcontrol.srtp import MediaOffer, SrtpRefusal, decide_srtp
 from vio_sbc.config.model import Config, TrunkConfig
 from vio_sbc.errors import REASONS, SipRefusal
 
@@ -54,6 +56,7 @@ class Invite:
     request_uri: str = ""
     unparseable: str | None = None  # why the message could not be parsed
     malformed: str | None = None  # a UDP datagram's length problem
+    media: MediaOffer | None = None  # the SDP offer's audio (None: no offer, we make it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,9 @@ def decide_inbound(invite: Invite, state: InboundState, now: float) -> Accept | 
         return Refuse(ref.status, ref.reason, {}, ref.label, Refused.STRANGER, ref.detail)
     except SipRefusal as ref:
         return _refused(ref, first)
+    srtp = decide_srtp(route.trunk.media.srtp, invite.media, route.trunk.name)
+    if isinstance(srtp, SrtpRefusal):
+        return _refused(SipRefusal(srtp.status, srtp.reason, label=srtp.label), route.trunk)
     over = state.admission.take_call(now)
     if not over.admitted:
         return _refused(SipRefusal(503, f"sip.max_cps ({cfg.sip.max_cps:g}) exceeded",

@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg is None:
         return EXIT_INVALID
     vlog.redactor.set(cfg.secrets)
-    vlog.configure(cfg.log.level)
+    vlog.configure(cfg.log.level, fmt=cfg.log.format)
     import structlog
 
     from vio_sbc.sip.switch import Softswitch, StartupError
@@ -88,7 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"vio-sbc: {exc}", file=sys.stderr)
         ctl.stop()
         return 1
-    dialer = _start_dialer(switch, cfg) if cfg.dialer.enabled else None
+    dialers = DialerSwitch(switch)
+    switch.on_reload.append(dialers.follow)
+    if cfg.dialer.enabled:
+        dialers.start(cfg)
     http_ops = None
     if cfg.http is not None:
         from vio_sbc.ops.http import OpsServer
@@ -99,13 +102,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             switch.shutdown()
             ctl.stop()
-            if dialer is not None:
-                dialer.close()
+            dialers.close()
             print(f"vio-sbc: cannot listen on http {cfg.http.listen}: {exc.strerror}",
                   file=sys.stderr)
             return 1
         http_ops.start()
         logger.info("http_listening", http=str(cfg.http.listen))
+    logger.info("ready", **ready_fields(cfg, args.config))
     try:
         switch.run(_should_stop, grace_s=args.grace)
     finally:
@@ -113,23 +116,75 @@ def cmd_run(args: argparse.Namespace) -> int:
             http_ops.stop()
         switch.shutdown()
         ctl.stop()
-        if dialer is not None:
-            dialer.close()
+        dialers.close()
     return 0
 
 
-def _start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
-    """The dialer places calls through the switch (an `Originator`), is ticked by its
-    main loop, stops claiming when it drains and follows its reloads; its queue depth
-    is a gauge read at scrape time."""
-    import time
+def ready_fields(cfg: Config, config: str) -> dict[str, str]:
+    """The `ready` line: where the server listens and how to place a test call."""
+    out = {"sip": f"{cfg.sip.listen} ({'/'.join(cfg.sip.transports)})"}
+    if cfg.http is not None:
+        out["http"] = f"http://{cfg.http.listen}"
+    inbound = [n for n in sorted(cfg.numbers.values(), key=lambda n: n.number)
+               if n.direction.allows_inbound and cfg.trunks.get(n.trunk) is not None
+               and cfg.trunks[n.trunk].inbound.allow]
+    if inbound:
+        num = inbound[0]
+        source = str(cfg.trunks[num.trunk].inbound.allow[0].network_address)
+        out["test_call"] = (f"cd sipp_scenarios && sipp {cfg.sip.listen} -sf "
+                            f"uac_speech_pcmu.xml -s {num.number} -i {source} -mi {source} "
+                            f"-m 1; then: vio-sbc calls -c {config} --limit 1")
+    else:
+        out["test_call"] = ("no number accepts inbound calls from a trunk with "
+                            "inbound.allow: add one (docs/trunks.md)")
+    return out
 
-    from vio_sbc.dialer.api import follow, queue_depth, start_dialer
 
-    dialer = start_dialer(switch, cfg, switch.calllog.get)
-    switch.tick_hooks.append(lambda: dialer.tick(time.time()))
-    switch.on_drain.append(dialer.drain)
-    switch.on_reload.append(lambda new: follow(dialer, new))
-    switch.metrics.gauge_fn("vio_dialer_queue_depth", "Dialer jobs waiting to be placed",
-                            lambda: queue_depth(cfg))
-    return dialer
+class DialerSwitch:
+    """The dialer of `vio-sbc run`, which a reload turns on and off (`dialer.enabled`).
+
+    It places calls through the switch (an `Originator`), is ticked by its main loop,
+    stops claiming when the switch drains and follows its reloads; its queue depth is
+    a gauge read at scrape time. Turned off, it stops claiming and the calls in
+    progress finish; turned on again, it claims again."""
+
+    def __init__(self, switch: Softswitch) -> None:
+        self.switch = switch
+        self.dialer: Dialer | None = None
+        self.cfg: Config | None = None
+
+    def start(self, cfg: Config) -> None:
+        import time
+
+        from vio_sbc.dialer.api import queue_depth, start_dialer
+
+        self.cfg = cfg
+        dialer = self.dialer = start_dialer(self.switch, cfg, self.switch.calllog.get)
+        self.switch.tick_hooks.append(lambda: dialer.tick(time.time()))
+        self.switch.on_drain.append(dialer.drain)
+        self.switch.metrics.gauge_fn("vio_dialer_queue_depth",
+                                     "Dialer jobs waiting to be placed",
+                                     lambda: queue_depth(self.cfg or cfg))
+
+    def follow(self, new: Config) -> dict[str, list[str]]:
+        from vio_sbc.dialer.api import follow
+
+        self.cfg = new
+        if self.dialer is None:
+            if not new.dialer.enabled:
+                return {}
+            self.start(new)
+            return {"dialer": ["started"]}
+        self.dialer.settings = new.dialer
+        follow(self.dialer, new)
+        if new.dialer.enabled == (not self.dialer.draining) or self.switch.draining:
+            return {}
+        if new.dialer.enabled:
+            self.dialer.draining = False
+            return {"dialer": ["resumed"]}
+        self.dialer.drain()
+        return {"dialer": ["stopped (calls in progress finish)"]}
+
+    def close(self) -> None:
+        if self.dialer is not None:
+            self.dialer.close()

@@ -18,9 +18,10 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from vio_sbc.config import yamlerrors
 from vio_sbc.config.agents import BUILTIN_AGENT_NAME, build_agents, builtin_agent
 from vio_sbc.config.fields import spec_of
-from vio_sbc.config.model import AgentConfig, Config, NumberConfig, TrunkConfig
+from vio_sbc.config.model import AgentConfig, Config, NumberConfig, SipSettings, TrunkConfig
 from vio_sbc.config.nodes import (
     STR,
     Doc,
@@ -35,7 +36,8 @@ from vio_sbc.config.nodes import (
     list_items,
     string,
 )
-from vio_sbc.config.trunks import NumberEntry, build_numbers, build_trunks
+from vio_sbc.config.numbers import NumberEntry, build_numbers, number_key_message
+from vio_sbc.config.trunks import build_trunks
 from vio_sbc.errors import ConfigError, ConfigIssue
 from vio_sbc.log import Redactor
 
@@ -48,25 +50,28 @@ _RESOLVER = yaml.resolver.Resolver()
 _VAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+def load_config(path: str | Path, env: Mapping[str, str] | None = None, *,
+                unset_ok: bool = False) -> Config:
     """Load and validate the main config file and its includes.
 
     `env` resolves ${VAR} references (default: os.environ). Raises `ConfigError`
-    listing every problem found.
+    listing every problem found. `unset_ok` (read-only commands: `calls`, `campaign
+    list`...): a ${VAR} that is not set is a warning and its setting is left out,
+    instead of an error (such a config must not place calls).
     """
     file = str(path)
     text = _read(file)
     if isinstance(text, ConfigIssue):
         raise ConfigError([text])
-    return _Loader(env).run(text, file, os.path.dirname(file))
+    return _Loader(env, unset_ok=unset_ok).run(text, file, os.path.dirname(file))
 
 
 def parse_config_text(text: str, filename: str = "<string>",
                       env: Mapping[str, str] | None = None,
-                      base_dir: str | Path | None = None) -> Config:
+                      base_dir: str | Path | None = None, *, unset_ok: bool = False) -> Config:
     """Validate config text. `include:` is only allowed when `base_dir` is given."""
     base = None if base_dir is None else str(base_dir)
-    return _Loader(env).run(text, filename, base)
+    return _Loader(env, unset_ok=unset_ok).run(text, filename, base)
 
 
 def _read(file: str) -> str | ConfigIssue:
@@ -78,8 +83,13 @@ def _read(file: str) -> str | ConfigIssue:
         return ConfigIssue(file, 0, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
 
 
-def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]]:
-    """Substitute ${...} references: (result, substituted values, error messages)."""
+UNSET = "environment variable {name!r} is not set"
+
+
+def expand(text: str, env: Mapping[str, str],
+           unset: list[str] | None = None) -> tuple[str, list[str], list[str]]:
+    """Substitute ${...} references: (result, substituted values, error messages).
+    With `unset`, the names of variables that are not set go there instead of errors."""
     values: list[str] = []
     errors: list[str] = []
 
@@ -99,7 +109,8 @@ def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]
         if default is not None and not value:
             value = default
         if value is None:
-            errors.append(f"environment variable {name!r} is not set")
+            (unset if unset is not None else errors).append(
+                name if unset is not None else UNSET.format(name=name))
             return whole
         values.append(value)
         return value
@@ -108,8 +119,9 @@ def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]
 
 
 class _Loader:
-    def __init__(self, env: Mapping[str, str] | None) -> None:
+    def __init__(self, env: Mapping[str, str] | None, unset_ok: bool = False) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
+        self.unset_ok = unset_ok
         self.issues = Issues()
         self.secrets: list[str] = []
         self.files: list[str] = []  # in the order read, for sorting issues
@@ -142,6 +154,7 @@ class _Loader:
         if "include" in items:
             self._include(items["include"], file, base_dir)
         self._check_references()
+        self._check_tls(sections["sip"], items.get("sip"), file)
         default_agent = sections["workspace"].default_agent
         default_item = _child(items.get("workspace"), "default_agent")
         if default_agent not in self.agent_names:
@@ -173,9 +186,8 @@ class _Loader:
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = ", ".join(p for p in (exc.context, exc.problem) if p)
-            self.issues.add(file, mark.line + 1 if mark else 0, "", f"invalid YAML: {what}")
+            line, message = yamlerrors.describe(text, exc)
+            self.issues.add(file, line, "", message)
             return None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, exc.position) + 1
@@ -198,10 +210,15 @@ class _Loader:
         seen.add(id(node))
         if isinstance(node, ScalarNode):
             if node.tag == STR and "${" in node.value:
-                result, values, errors = expand(node.value, self.env)
+                unset: list[str] | None = [] if self.unset_ok else None
+                result, values, errors = expand(node.value, self.env, unset)
                 for message in errors:
                     self.issues.add(doc.file, line_of(node), path, message)
-                if errors:
+                for name in unset or []:
+                    self.issues.warnings.append(ConfigIssue(
+                        doc.file, line_of(node), path,
+                        UNSET.format(name=name) + " (setting left out)"))
+                if errors or unset:
                     doc.broken.add(id(node))
                 doc.templates[id(node)] = node.value
                 node.value = result
@@ -291,10 +308,35 @@ class _Loader:
 
     def _check_references(self) -> None:
         for entry in self.number_entries:
+            if entry.bad_key is not None:
+                ref = entry.refs.get("trunk")
+                trunk = self.trunks.get(ref.node.value) if ref is not None else None
+                self.issues.add(entry.item.file, entry.item.key_line, entry.item.path,
+                                number_key_message(entry.number, entry.bad_key,
+                                                   trunk.number_format if trunk else None,
+                                                   trunk.name if trunk else None))
             for kind, defined in (("trunk", self.trunk_names), ("agent", self.agent_names)):
                 ref = entry.refs.get(kind)
                 if ref is not None and ref.node.value not in defined:
                     self.issues.at(ref, self._unknown(kind, ref.node.value, defined))
+
+    def _check_tls(self, sip: SipSettings, sip_item: Item | None, file: str) -> None:
+        """The tls transport has a certificate and its own port; a TLS trunk needs it."""
+        where = _child(sip_item, "transports") or sip_item
+        line, path = (where.line, where.path) if where is not None else (0, "sip")
+        has_tls = "tls" in sip.transports
+        if has_tls and sip.tls.cert_file is None and _child(sip_item, "tls") is None:
+            self.issues.add(file, line, path, "the tls transport needs sip.tls.cert_file and "
+                            "sip.tls.key_file (the server certificate and its key)")
+        if has_tls and sip.tls.port == sip.listen.port and "tcp" in sip.transports:
+            self.issues.add(file, line, path, f"tls and tcp cannot share port "
+                            f"{sip.listen.port}: set sip.tls.port (default 5061)")
+        for trunk in self.trunks.values():
+            out = trunk.outbound
+            if out is not None and out.transport == "tls" and not has_tls:
+                self.issues.add(trunk.file, trunk.line, f"trunks.{trunk.name}.outbound.transport",
+                                "transport tls needs tls in sip.transports (and sip.tls: the "
+                                "certificate, the CA bundle that checks the trunk's)")
 
     @staticmethod
     def _unknown(kind: str, name: str, defined: set[str] | Mapping[str, object]) -> str:

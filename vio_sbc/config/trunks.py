@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from typing import Literal
@@ -20,12 +19,12 @@ import yaml
 
 from vio_sbc.config.fields import read, setting, sub
 from vio_sbc.config.nodes import (
-    INT,
     STR,
     Invalid,
     Issues,
     Item,
     Reported,
+    Section,
     boolean,
     choice,
     digits,
@@ -47,9 +46,12 @@ from vio_sbc.config.values import (
     parse_network,
     sip_uri,
     transport_param,
+    word_choice,
 )
 
 TWILIO_PRESET = "twilio"
+_VISUAL = re.compile(r"[\s\-.()]")
+TLS_PORT = 5061
 TWILIO_TERMINATION = re.compile(r"[a-z0-9][a-z0-9-]*\.pstn\.twilio\.com", re.I)
 
 
@@ -69,6 +71,23 @@ class NumberFormat:
                                         metadata=setting(nullable(integer(4, 15))))
     international_prefix: str = field(default="00", metadata=setting(digits()))
 
+    def to_e164(self, user: str) -> str | None:
+        """E.164 form of a dialled user part under this format, or None."""
+        s = _VISUAL.sub("", user)
+        if s.startswith("+"):
+            candidate = s
+        elif not s.isdigit():
+            return None
+        elif self.international_prefix and s.startswith(self.international_prefix):
+            candidate = "+" + s[len(self.international_prefix):]
+        elif self.country_code and self.national_prefix and s.startswith(self.national_prefix):
+            candidate = "+" + self.country_code + s[len(self.national_prefix):]
+        elif self.country_code and self.national_length and len(s) == self.national_length:
+            candidate = "+" + self.country_code + s
+        else:
+            candidate = "+" + s
+        return candidate if E164.fullmatch(candidate) else None
+
 
 @dataclass(frozen=True, slots=True)
 class TrunkInbound:
@@ -82,7 +101,14 @@ class TrunkOutbound:
 
     host: str = field(metadata=setting(hostname))
     port: int = field(default=5060, metadata=setting(integer(1, 65535)))
-    transport: Literal["udp", "tcp"] = field(default="udp", metadata=setting(choice("udp", "tcp")))
+    # tls: the port defaults to 5061 and the server certificate is verified (sip.tls)
+    transport: Literal["udp", "tcp", "tls"] = field(default="udp",
+                                                    metadata=setting(choice("udp", "tcp", "tls")))
+    # tls: check the server certificate against the host name (sip.tls.verify_peer: false
+    # turns it off for every trunk)
+    verify_server: bool = field(default=True, metadata=setting(boolean))
+    # sips: URIs (tls only) for a peer that wants them
+    sips: bool = field(default=False, metadata=setting(boolean))
     username: str | None = field(default=None, metadata=setting(string(nonempty=True)))
     # digest (401/407), never logged: password: ${ENV}, or password_file: PATH
     password: str | None = field(default=None, repr=False, metadata=setting(None, secret=True))
@@ -105,13 +131,17 @@ class TrunkOutbound:
         return f"{host}:{self.port}"
 
     @property
+    def scheme(self) -> str:
+        return "sips" if self.sips and self.transport == "tls" else "sip"
+
+    @property
     def uri(self) -> str:
         """The trunk's own SIP URI (OPTIONS pings, the default registrar)."""
-        return f"sip:{self.uri_host}{transport_param(self.transport)}"
+        return f"{self.scheme}:{self.uri_host}{transport_param(self.transport)}"
 
     def target(self, user: str) -> str:
         """Request-URI for `user` (an E.164 number) on this trunk."""
-        return f"sip:{user}@{self.uri_host}{transport_param(self.transport)}"
+        return f"{self.scheme}:{user}@{self.uri_host}{transport_param(self.transport)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +163,18 @@ class TrunkRegister:
     forbidden_retry_s: float = field(default=900.0, metadata=setting(num(positive=True)))
 
 
+SrtpPolicy = Literal["off", "optional", "mandatory"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkMedia:
+    """Media of the trunk's calls: SRTP (SDES, AES_CM_128_HMAC_SHA1_80 and _32;
+    the offer/answer policy is vio_sbc/callcontrol/srtp.py)."""
+
+    srtp: SrtpPolicy = field(default="off", metadata=setting(
+        word_choice("off", "optional", "mandatory")))
+
+
 @dataclass(frozen=True, slots=True)
 class TrunkConfig:
     name: str
@@ -146,6 +188,9 @@ class TrunkConfig:
     ring_seconds: float = field(default=0.0, metadata=setting(num(0, 60)))
     recording: bool = field(default=True, metadata=setting(boolean))
     rates: Rates | None = field(default=None, metadata=setting(sub(Rates, null_ok=False)))
+    media: TrunkMedia = field(default=TrunkMedia(), metadata=setting(None))
+    # twilio only: Twilio's Secure Trunking preset (TLS to port 5061, SRTP mandatory)
+    secure: bool = field(default=False, metadata=setting(boolean))
     file: str = ""
     line: int = 0
 
@@ -190,12 +235,22 @@ def _inbound(item: Item, kind: str | None, issues: Issues) -> TrunkInbound:
     return sec.values.get("allow", TrunkInbound()) if sec else TrunkInbound()
 
 
-def _outbound(item: Item, kind: str | None, issues: Issues) -> TrunkOutbound | None:
+def _outbound(item: Item, kind: str | None, secure: bool,
+              issues: Issues) -> TrunkOutbound | None:
     if item.is_null:
         return None
     out, sec = read(TrunkOutbound, item, issues)
     if out is None or sec is None:
         return None
+    if secure and "transport" not in sec.items:
+        out = replace(out, transport="tls")
+    elif secure and out.transport != "tls":
+        issues.at(sec.items["transport"], "Twilio Secure Trunking (secure: true) takes "
+                  "signalling over TLS only: transport must be tls")
+    if out.transport == "tls" and "port" not in sec.items:
+        out = replace(out, port=TLS_PORT)
+    if out.sips and out.transport != "tls":
+        issues.at(sec.items["sips"], "sips: URIs need transport: tls")
     has_password = "password" in sec.items or "password_file" in sec.items
     if has_password != ("username" in sec.items):
         missing = "username" if has_password else "password or password_file"
@@ -227,6 +282,34 @@ def _register(item: Item, outbound: TrunkOutbound | None, outbound_given: bool,
     return reg
 
 
+def _secure(sec: Section, kind: str | None, issues: Issues) -> bool:
+    secure = bool(sec.values.get("secure", False))
+    if secure and kind != "twilio":
+        issues.at(sec.items["secure"], "secure: true is the twilio kind's Secure Trunking "
+                  "preset; on a byoc trunk set outbound.transport: tls and media.srtp")
+        return False
+    return secure
+
+
+def _media(item: Item | None, secure: bool, outbound: TrunkOutbound | None,
+           issues: Issues) -> TrunkMedia:
+    """`media`; Secure Trunking makes SRTP mandatory (Twilio refuses unencrypted media)."""
+    media, sec = read(TrunkMedia, item, issues) if item is not None else (TrunkMedia(), None)
+    media = media or TrunkMedia()
+    given = sec is not None and "srtp" in sec.items
+    if secure and not given:
+        media = replace(media, srtp="mandatory")
+    elif secure and media.srtp != "mandatory" and sec is not None:
+        issues.at(sec.items["srtp"], "Twilio Secure Trunking (secure: true) rejects "
+                  "unencrypted media: srtp must be mandatory")
+    if media.srtp != "off" and sec is not None and given and outbound is not None \
+            and outbound.transport != "tls":
+        issues.warn(sec.items["srtp"], f"SRTP keys (SDES) travel in the SIP messages: over "
+                    f"{outbound.transport} anyone on the path can read them; use "
+                    "outbound.transport: tls")
+    return media
+
+
 def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfig | None]]:
     """(name, item, trunk or None if unusable) for each trunk defined."""
     out: list[tuple[str, Item, TrunkConfig | None]] = []
@@ -235,83 +318,16 @@ def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfi
                           fixed={"name": name, "file": child.file, "line": child.key_line})
         if sec is not None:
             kind = sec.values.get("kind")
-            in_item, out_item, reg_item = (sec.items.get(k)
-                                           for k in ("inbound", "outbound", "register"))
+            secure = _secure(sec, kind, issues)
+            in_item, out_item, reg_item, media_item = (
+                sec.items.get(k) for k in ("inbound", "outbound", "register", "media"))
             inbound = _inbound(in_item, kind, issues) if in_item else TrunkInbound()
-            outbound = _outbound(out_item, kind, issues) if out_item else None
+            outbound = _outbound(out_item, kind, secure, issues) if out_item else None
             register = (_register(reg_item, outbound, out_item is not None, issues)
                         if reg_item else TrunkRegister())
+            media = _media(media_item, secure, outbound, issues)
             if trunk is not None:
-                trunk = replace(trunk, inbound=inbound, outbound=outbound, register=register)
+                trunk = replace(trunk, inbound=inbound, outbound=outbound, register=register,
+                                media=media)
         out.append((name, child, trunk))
-    return out
-
-
-# --- numbers ---------------------------------------------------------------------------
-
-
-class Direction(str, Enum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-    BOTH = "both"
-
-    @property
-    def allows_inbound(self) -> bool:
-        return self in (Direction.INBOUND, Direction.BOTH)
-
-    @property
-    def allows_outbound(self) -> bool:
-        return self in (Direction.OUTBOUND, Direction.BOTH)
-
-
-def _direction(item: Item, issues: Issues) -> Direction:
-    return Direction(choice(*(d.value for d in Direction))(item, issues))
-
-
-@dataclass(frozen=True, slots=True)
-class NumberConfig:
-    number: str  # E.164
-    trunk: str = field(metadata=setting(string(nonempty=True)))
-    direction: Direction = field(default=Direction.BOTH, metadata=setting(_direction))
-    # None: the workspace default agent answers
-    agent: str | None = field(default=None, metadata=setting(nullable(string(nonempty=True))))
-    # overrides the trunk's
-    ring_seconds: float | None = field(default=None, metadata=setting(nullable(num(0, 60))))
-    recording: bool | None = field(default=None, metadata=setting(nullable(boolean)))
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class NumberEntry:
-    number: str
-    item: Item
-    config: NumberConfig | None  # None if unusable
-    refs: dict[str, Item]  # "trunk"/"agent" -> the item naming it
-
-
-def _check_number_key(key: str, item: Item, issues: Issues) -> bool:
-    if item.key_tag == INT:
-        quoted = key if key.startswith("+") else f"+{key}"
-        issues.add(item.file, item.key_line, item.path,
-                   f'number {key} must be quoted (YAML reads it as an integer): write "{quoted}"')
-        return False
-    if not E164.fullmatch(key):
-        issues.add(item.file, item.key_line, item.path,
-                   f"{key!r} is not an E.164 number (+ then 8-15 digits, no leading 0)")
-        return False
-    return True
-
-
-def build_numbers(item: Item, issues: Issues) -> list[NumberEntry]:
-    out: list[NumberEntry] = []
-    for key, child in entries(item, issues) or []:
-        key_ok = _check_number_key(key, child, issues)
-        config, sec = read(NumberConfig, child, issues, null_ok=False,
-                           fixed={"number": key, "file": child.file, "line": child.key_line})
-        if sec is None:
-            continue
-        refs: dict[str, Item] = {k: sec.items[k] for k in ("trunk", "agent")
-                                 if k in sec.values and sec.values[k] is not None}
-        out.append(NumberEntry(key, child, config if key_ok else None, refs))
     return out

@@ -22,6 +22,7 @@ from vio_sbc.agent.frames import CallEnded, CallStarted, InputDtmf
 from vio_sbc.callcontrol.callstate import CallState, Event, State
 from vio_sbc.callcontrol.outcome import Outcome, on_disconnect
 from vio_sbc.callcontrol.routing import Route
+from vio_sbc.callcontrol.sdp import answer_telephone_events
 from vio_sbc.callcontrol.transfer import TransferAttempt
 from vio_sbc.calllog.records import CallRecords
 from vio_sbc.calllog.store import CallLog
@@ -201,6 +202,17 @@ class SbcCall(pj.Call):  # type: ignore[misc]
                     self.state.fire(Event.HOLD)
         except Exception:
             self.log.exception("on_call_media_state_failed")
+
+    def onCallSdpCreated(self, prm: Any) -> None:
+        try:  # our answer's telephone-event events: the offer's and ours in common
+            offer = str(prm.remSdp.wholeSdp)
+            if offer:
+                local = str(prm.sdp.wholeSdp)
+                answer = answer_telephone_events(local, offer)
+                if answer is not local:
+                    prm.sdp.wholeSdp = answer
+        except Exception:
+            self.log.exception("on_call_sdp_created_failed")
 
     def onDtmfDigit(self, prm: Any) -> None:
         try:

@@ -29,6 +29,7 @@ from typing import Any
 import pjsua2 as pj
 import structlog
 
+from vio_sbc import log as vlog
 from vio_sbc.agent.engine import Engine, Session
 from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
 from vio_sbc.agent.pipeline import AgentKit
@@ -40,6 +41,7 @@ from vio_sbc.callcontrol.outcome import Outcome
 from vio_sbc.callcontrol.routing import Route
 from vio_sbc.calllog import CallLog, dialect_for
 from vio_sbc.calllog.records import CallRecords
+from vio_sbc.config import diff as config_diff
 from vio_sbc.config.model import Config
 from vio_sbc.errors import VioError
 from vio_sbc.log import RateLimiter
@@ -57,7 +59,7 @@ from vio_sbc.sip.guard import SipGuard, patch_problem
 from vio_sbc.sip.inbound import InboundAccount
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
-from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.pjlog import StructlogWriter, stdout_logged
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.tcpguard import TcpGuard
 from vio_sbc.sip.trunkside import TrunkManager
@@ -73,14 +75,16 @@ class Softswitch:
         no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
         self.metrics = Metrics()
-        self.calllog = calllog or CallLog(dialect_for(cfg))
+        self.calllog = calllog or CallLog(
+            dialect_for(cfg), worker=cfg.cluster.worker if cfg.cluster is not None else None)
         self.calllog.on_error = lambda _: self.metrics.calllog_write_errors.inc()
         self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
         self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._kit: AgentKit | None = None  # built by start(): recognisers checked there
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
-        self.engine = Engine(lambda s, f: self.control.put((s, f)))
+        self.engine = Engine(lambda s, f: self.control.put((s, f)),
+                             on_lag=self.metrics.engine_lag.observe)
         self.table = CallTable()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -108,11 +112,14 @@ class Softswitch:
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(
             self.ep is not None, self.draining, self.cfg))
         self.health.add_check("call_log", self.calllog.check)
+        self.health.add_check("media_engine", lambda: periodic.engine_ready(
+            self.engine.lag_s(), self.cfg.media.ready_max_lag_ms))
         self.health.add_check("trunk_registrations",
                               lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
         self.on_drain: list[Callable[[], None]] = []  # told once when draining starts
-        self.on_reload: list[Callable[[Config], None]] = []  # told of each applied reload
+        # told of each applied reload; what a hook changed joins the reload's changes
+        self.on_reload: list[Callable[[Config], Mapping[str, list[str]] | None]] = []
         # pjsip-level stranger drop and 405/501 (sip/guard.py)
         self.guard = SipGuard(lambda: self.cfg, self.trunks.sources,
                               lambda reason, n: self.metrics.rejected.labels(reason).inc(n))
@@ -145,7 +152,7 @@ class Softswitch:
         if why_not := patch_problem(cfg.sip.stranger_response):
             raise StartupError(why_not)
         ep = pj.Endpoint()
-        with stdout_to_stderr():
+        with stdout_logged():
             ep.libCreate()
         self.ep = ep
         self._log_writer = StructlogWriter(trace=cfg.log.sip_trace)
@@ -330,6 +337,20 @@ class Softswitch:
         OutboundRefused (no INVITE sent) when admission refuses. Main thread only."""
         return place_call(self, req, on_result)
 
+    def hangup(self, call_id: str) -> bool:
+        """Hang up the live call `call_id` (its row says hangup by `system`); an outbound
+        call still ringing ends as `no_answer`, like at its ring timeout."""
+        call = self.table.get(call_id)
+        if call is None:
+            return False
+        call.log.info("hangup_by_operator")
+        if call.direction == "outbound" and call.answered_at is None:
+            call.timed_out = True
+            call.end("system", 487)
+        else:
+            call.end("system")
+        return True
+
     def outbound_capacity(self, trunk: str) -> tuple[int, int]:
         """(live outbound calls on the trunk, trunk max_calls) for the dialer's pacing."""
         t = self.cfg.trunks.get(trunk)
@@ -338,18 +359,23 @@ class Softswitch:
 
     def reload(self, new: Config) -> dict[str, list[str]]:
         """Apply a validated config without touching live calls (they keep the route
-        they started with). sip/rtp/storage/log need a restart and are kept."""
+        they started with). The sections read once at start (`RESTART_SECTIONS`: sip,
+        rtp, storage, log, http, summary, cluster) keep their running values. Returns
+        every change found, by key path (`vio_sbc.config.diff`): `applied`,
+        `restart_required`, and the trunk accounts added, modified or removed."""
         old = self.cfg
         self.kit.refresh(new.agents)  # raises (nothing applied) if a recogniser can't be built
         self.kit.warm(new.agents)
-        kept = [k for k in ("sip", "rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
-        self.cfg = dataclasses.replace(new, sip=old.sip, rtp=old.rtp, storage=old.storage,
-                                       log=old.log)
-        diff = self.trunks.apply(self.cfg)
-        numbers = sorted(n for n in {*old.numbers, *new.numbers}
-                         if old.numbers.get(n) != new.numbers.get(n))
-        diff = {**diff, "numbers": numbers, "restart_required": kept}
+        applied, restart = config_diff.split(config_diff.diff(old, new))
+        self.cfg = dataclasses.replace(new, **{k: getattr(old, k)
+                                               for k in config_diff.RESTART_SECTIONS})
+        self.records.cfg = self.cfg  # recording flags, rates and the platform rate
+        accounts = self.trunks.apply(self.cfg)
+        scrub = vlog.redactor.scrub  # the new config's secrets (set by apply)
+        diff = {"applied": [scrub(str(c)) for c in applied],
+                "restart_required": [scrub(str(c)) for c in restart],
+                **{f"accounts_{k}": v for k, v in accounts.items()}}
         for hook in self.on_reload:
-            hook(self.cfg)
+            diff.update(hook(self.cfg) or {})
         log.info("config_reloaded", source=new.source, live_calls=len(self.table), **diff)
         return diff
