@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages vio_sbc needs, only those missing (quick when all present).
 #   build of pjsua2: swig, dev headers of Debian's srtp/gsm/speex/openssl/uuid
-#   run: espeak-ng (offline text to speech); test: sip-tester (SIPp)
+#   run: espeak-ng (offline text to speech); test: sip-tester (SIPp), baresip (a TLS + SRTP
+#   peer), openssl (the tests' throwaway CA)
 set -euo pipefail
 PKGS=(build-essential swig dpkg-dev xz-utils patch libsrtp2-dev libgsm1-dev libspeex-dev
-      libspeexdsp-dev libssl-dev uuid-dev espeak-ng sip-tester)
+      libspeexdsp-dev libssl-dev uuid-dev espeak-ng sip-tester baresip openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -106,6 +106,9 @@ MIGRATIONS: list[list[Step]] = [
         "CREATE INDEX IF NOT EXISTS transcript_call ON transcript(call_id, start_ms, seq)",
         "CREATE INDEX IF NOT EXISTS calls_ended ON calls(ended_at)",
     ],
+    # 5: the SRTP suite of the call's audio (NULL: plain RTP); `transport` (udp, tcp,
+    # tls) was there from 1
+    [add_column("calls", "srtp", "TEXT")],
 ]
 
 

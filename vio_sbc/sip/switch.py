@@ -52,14 +52,21 @@ from vio_sbc.sip.call import AfterPlayout, SbcCall
 from vio_sbc.sip.callend import end_call
 from vio_sbc.sip.calls import CallTable
 from vio_sbc.sip.endpoint import StartupError as StartupError
-from vio_sbc.sip.endpoint import account_config, create_transports, endpoint_config, set_codecs
+from vio_sbc.sip.endpoint import (
+    VioEndpoint,
+    account_config,
+    create_transports,
+    endpoint_config,
+    set_codecs,
+)
 from vio_sbc.sip.guard import SipGuard, patch_problem
-from vio_sbc.sip.inbound import InboundAccount
+from vio_sbc.sip.inbound import InboundAccounts
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.tcpguard import TcpGuard
+from vio_sbc.sip.tlsctl import TlsControl
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.trust import DialogTrust, ForeignCalls
 
@@ -89,7 +96,8 @@ class Softswitch:
         self.malformed_log = RateLimiter(burst=3, window=60.0)
         self.ep: Any = None
         self._log_writer: StructlogWriter | None = None
-        self.acc: InboundAccount | None = None
+        self.inbound_accounts = InboundAccounts(self.incoming)  # one per SRTP mode
+        self.tls = TlsControl()  # the TLS listener and its certificate (sip/tlsctl.py)
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0, "shed": 0,
                       "malformed": 0}
@@ -144,7 +152,7 @@ class Softswitch:
             raise StartupError(f"agents: {exc}") from exc
         if why_not := patch_problem(cfg.sip.stranger_response):
             raise StartupError(why_not)
-        ep = pj.Endpoint()
+        ep = VioEndpoint(self._select_account, self.tls.on_transport_state)
         with stdout_to_stderr():
             ep.libCreate()
         self.ep = ep
@@ -162,6 +170,15 @@ class Softswitch:
             raise StartupError(why)
         self.tcp_guard.configure(cfg.sip.tcp)  # before the listener: its backlog
         create_transports(ep, cfg)
+        try:
+            self.tls.start(ep, cfg)
+        except pj.Error as exc:
+            ep.libDestroy()
+            raise StartupError(f"cannot listen on tls {cfg.sip.listen.host}:{cfg.sip.tls.port}: "
+                               f"{exc.info()}") from exc
+        self.metrics.gauge_fn("vio_tls_certificate_expiry_timestamp_seconds",
+                              "notAfter of the TLS server certificate in use (0: no TLS)",
+                              self.tls.expiry)
         ep.libStart()
         self.guard.install()
         if self.guard.installed:
@@ -170,8 +187,8 @@ class Softswitch:
         self.tick_hooks.append(self.foreign.tick)
         ep.audDevManager().setNullDev()
         set_codecs(ep, cfg.rtp.codecs)
-        self.acc = InboundAccount(self.incoming)
-        self.acc.create(account_config(cfg), True)
+        self.inbound_accounts.create(lambda mode: account_config(cfg, mode))
+        self.trunks.noverify_transport = self.tls.noverify_id
         self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every prompt cached before any call
         self.kit.start()
@@ -227,9 +244,7 @@ class Softswitch:
         self.records.stop()  # finalise recordings, finish queued summaries
         self.table.clear()
         self.trunks.shutdown()
-        if self.acc is not None:
-            self.acc.shutdown()
-            self.acc = None
+        self.inbound_accounts.shutdown()
         gc.collect()
         self.trust.uninstall()
         ep.libDestroy()
@@ -311,6 +326,10 @@ class Softswitch:
     def registrars(self) -> Mapping[str, str]:
         return self.trunks.sources()
 
+    def _select_account(self, src: str, msg: str, chosen: int) -> int:
+        """Endpoint.onSelectAccount: an INVITE's account by the SRTP it needs."""
+        return self.inbound_accounts.select(self.cfg, self.registrars(), src, msg, chosen)
+
     def ended(self, call: SbcCall, status: int, reason: str) -> Outcome | None:
         return end_call(self, call, status, reason)
 
@@ -320,6 +339,7 @@ class Softswitch:
     def status(self) -> dict[str, Any]:
         return {"live_calls": len(self.table), "draining": self.draining,
                 "stats": dict(self.stats), "trunks": self.trunks.status(),
+                "tls": self.tls.status(),
                 "calls": self.table.listing()}
 
     # -- outbound and reload -------------------------------------------------------
@@ -342,13 +362,24 @@ class Softswitch:
         old = self.cfg
         self.kit.refresh(new.agents)  # raises (nothing applied) if a recogniser can't be built
         self.kit.warm(new.agents)
-        kept = [k for k in ("sip", "rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
-        self.cfg = dataclasses.replace(new, sip=old.sip, rtp=old.rtp, storage=old.storage,
-                                       log=old.log)
+        # sip.tls is applied when its files changed (a new certificate, sip/tlsctl.py); the
+        # rest of sip, and tls settings without new files, need a restart
+        sip = dataclasses.replace(old.sip, tls=new.sip.tls)
+        tls_reloaded = self.tls.reload(self.ep, dataclasses.replace(new, sip=sip,
+                                                                    storage=old.storage))
+        kept = [k for k in ("rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
+        if dataclasses.replace(new.sip, tls=old.sip.tls) != old.sip:
+            kept.insert(0, "sip")
+        elif not tls_reloaded and dataclasses.replace(new.sip.tls, cert=None) != \
+                dataclasses.replace(old.sip.tls, cert=None):
+            kept.insert(0, "sip.tls")
+        self.cfg = dataclasses.replace(new, sip=sip if tls_reloaded else old.sip, rtp=old.rtp,
+                                       storage=old.storage, log=old.log)
         diff = self.trunks.apply(self.cfg)
         numbers = sorted(n for n in {*old.numbers, *new.numbers}
                          if old.numbers.get(n) != new.numbers.get(n))
-        diff = {**diff, "numbers": numbers, "restart_required": kept}
+        diff = {**diff, "numbers": numbers, "restart_required": kept,
+                "tls_reloaded": ["certificate"] if tls_reloaded else []}
         for hook in self.on_reload:
             hook(self.cfg)
         log.info("config_reloaded", source=new.source, live_calls=len(self.table), **diff)
