@@ -68,7 +68,9 @@ def test_status_shows_calls_latency_and_rejections(tmp_path: Path) -> None:
             lines = status_until(srv, "active calls: 1 (inbound/pbx=1)")
             table = lines[lines.index(next(ln for ln in lines if ln.startswith("CALL "))):]
             assert len(table) == 2, lines
-            assert table[1].split()[1:6] == ["inbound", "pbx", "+14155550100", "echo",
+            assert table[1].split()[1:7] == ["inbound", "pbx", "+14155550100",
+                                             "sip:+14155559999@127.0.0.2:" +
+                                             table[1].split()[4].rsplit(":", 1)[1], "echo",
                                              "active"], table
         finally:
             t.join(40)

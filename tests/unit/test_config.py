@@ -192,8 +192,8 @@ def test_http_is_off_unless_configured() -> None:
 
 PINNED = [
     ("foo: 1\n",
-     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, dialer, http, include, log, "
-     "numbers, rtp, sip, storage, summary, trunks, workspace)"),
+     "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, cluster, dialer, http, "
+     "include, log, media, numbers, rtp, sip, storage, summary, trunks, workspace)"),
     ("http: {}\n", "vio.yaml:1: http: missing required key 'listen'"),
     ("http:\n  listen: 8089\n",
      "vio.yaml:2: http.listen: expected host:port or [ipv6]:port, got integer 8089"),
@@ -255,6 +255,16 @@ PINNED = [
     ("storage:\n  recordings: maybe\n",
      "vio.yaml:2: storage.recordings: expected true or false, got string 'maybe'"),
     ("storage:\n  dir: ''\n", "vio.yaml:2: storage.dir: must not be empty"),
+    ("storage:\n  database: 'postgresql://vio:hunter2@db:5432/vio'\n",
+     "vio.yaml:2: storage.database: the URL must not hold a password: give it as "
+     "storage.password: ${NAME} or storage.password_file: PATH"),
+    ("storage:\n  database: 'mysql://vio@db/vio'\n",
+     "vio.yaml:2: storage.database: expected a postgresql:// URL (leave storage.database out "
+     "for the SQLite files in storage.dir)"),
+    ("storage:\n  database: 'postgresql://vio@db'\n",
+     "vio.yaml:2: storage.database: expected postgresql://USER@HOST:PORT/DBNAME (host and "
+     "database name)"),
+    ("cluster:\n  workers: 0\n", "vio.yaml:2: cluster.workers: must be between 1 and 64, got 0"),
     ("log:\n  level: loud\n",
      "vio.yaml:2: log.level: invalid value 'loud' (expected one of: debug, info, warning, error)"),
     ("log:\n  pjsip_level: 7\n", "vio.yaml:2: log.pjsip_level: must be between 0 and 6, got 7"),
@@ -351,7 +361,8 @@ PINNED = [
      "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
      "document"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "dialer, http, include, log, numbers, rtp, sip, storage, summary, trunks, workspace)"),
+     "cluster, dialer, http, include, log, media, numbers, rtp, sip, storage, summary, "
+     "trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",
@@ -627,6 +638,23 @@ def test_env_errors_name_the_variable_and_never_print_its_value() -> None:
         "vio.yaml:6: trunks.pbx.outbound.password: invalid reference '${bad-name}' (expected "
         "${NAME} or ${NAME:-default})",
     ]
+
+
+def test_unset_ok_leaves_unset_variables_out_with_a_warning() -> None:
+    """Read-only commands (`calls`, `campaign list`) load a config whose secrets are
+    only in the server's environment."""
+    text = ('storage: {dir: var}\n'
+            'trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, '
+            'password: "${PBX_PW}"}}\n')
+    config = parse_config_text(text, "vio.yaml", env={}, unset_ok=True)
+    assert config.storage.dir == "var"
+    assert config.trunks["pbx"].outbound is not None
+    assert config.trunks["pbx"].outbound.password is None
+    assert [str(w) for w in config.warnings] == [
+        "vio.yaml:3: trunks.pbx.outbound.password: environment variable 'PBX_PW' is not set "
+        "(setting left out)"]
+    with pytest.raises(ConfigError):
+        parse_config_text(text, "vio.yaml", env={})
 
 
 # --- secrets: ${ENV} references or owner-only files -----------------------------------

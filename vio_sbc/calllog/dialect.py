@@ -4,12 +4,14 @@ through it.
 Everything else in `vio_sbc.calllog` writes portable SQL with `?` placeholders and
 the DDL type tokens of `schema.py` (`{serial}`, `{real}`), and reaches the database
 only through `Db`. A backend is a `Dialect`: how to connect, its placeholder, its
-DDL types, where it keeps the schema version, how to list a table's columns, which
-errors mean "busy, try again", and how to probe for a write lock. `SqliteDialect` is
-the one here (WAL, `PRAGMA user_version`); a PostgreSQL one (psycopg 3: `%s`,
-`DOUBLE PRECISION`, `GENERATED ... AS IDENTITY`, a version table,
-`information_schema.columns`, serialization failures retried) plugs in beside it
-and `open_dialect` chooses it from the config.
+DDL types, where it keeps the schema version (one per `scope`: the call log's and the
+dialer's migrations are separate sequences), how to list a table's columns, which
+errors mean "busy, try again", how to probe for a write lock and how to lock rows a
+claim takes. `SqliteDialect` is the one here (WAL, `PRAGMA user_version`, writes under
+`BEGIN IMMEDIATE`); `vio_sbc.calllog.postgres.PgDialect` (psycopg 3: `%s`,
+`DOUBLE PRECISION`, identity columns, a version table, `FOR UPDATE SKIP LOCKED`)
+plugs in beside it, and `dialect_for` chooses it when `storage.database` is a
+`postgresql://` URL.
 """
 
 from __future__ import annotations
@@ -44,9 +46,16 @@ class Dialect(Protocol):
     def prepare(self, conn: Any) -> None:
         """Once per database before migrating (e.g. SQLite's WAL journal)."""
 
-    def schema_version(self, conn: Any) -> int: ...
+    def schema_version(self, conn: Any, scope: str) -> int: ...
 
-    def set_schema_version(self, conn: Any, version: int) -> None: ...
+    def set_schema_version(self, conn: Any, version: int, scope: str) -> None: ...
+
+    def lock_schema(self, conn: Any) -> None:
+        """Inside a migration's transaction: keep other processes' migrations out."""
+
+    def skip_locked(self, alias: str) -> str:
+        """The suffix of a SELECT whose rows (of `alias`) the transaction takes for itself,
+        skipping rows another transaction holds ("" where writers are serialised)."""
 
     def columns(self, conn: Any, table: str) -> set[str]: ...
 
@@ -80,7 +89,8 @@ class SqliteDialect:
 
     def connect(self) -> sqlite3.Connection:
         private_file(self.path)  # 0600 whatever the umask; SQLite gives -wal/-shm its mode
-        conn = sqlite3.connect(str(self.path), timeout=self.timeout_s, check_same_thread=False)
+        conn = sqlite3.connect(str(self.path), timeout=self.timeout_s, check_same_thread=False,
+                               isolation_level=None)  # transactions: transaction() only
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         return conn
 
@@ -93,11 +103,17 @@ class SqliteDialect:
     def prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode = wal")
 
-    def schema_version(self, conn: sqlite3.Connection) -> int:
-        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    def schema_version(self, conn: sqlite3.Connection, scope: str) -> int:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])  # a file per scope
 
-    def set_schema_version(self, conn: sqlite3.Connection, version: int) -> None:
+    def set_schema_version(self, conn: sqlite3.Connection, version: int, scope: str) -> None:
         conn.execute(f"PRAGMA user_version = {int(version)}")
+
+    def lock_schema(self, conn: sqlite3.Connection) -> None:
+        pass  # BEGIN IMMEDIATE holds the write lock already
+
+    def skip_locked(self, alias: str) -> str:
+        return ""  # one writer at a time (BEGIN IMMEDIATE): nothing to skip
 
     def columns(self, conn: sqlite3.Connection, table: str) -> set[str]:
         return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({_name(table)})")}
@@ -115,7 +131,23 @@ class SqliteDialect:
             conn.close()
 
     def transaction(self, conn: sqlite3.Connection) -> AbstractContextManager[Any]:
-        return conn  # sqlite3: commit on success, rollback on an exception
+        return _immediate(conn)
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that takes the write lock up front, so a read-then-write
+    (a dialer claim) never fails half-way on another writer's commit; nested: joins."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _name(text: str) -> str:
@@ -168,14 +200,27 @@ class Db:
         with self.dialect.transaction(self.conn):
             yield self
 
+    def reconnect(self) -> None:
+        """A new connection in place of a broken one."""
+        try:
+            self.conn.close()
+        except self.dialect.error:
+            pass
+        self.conn = self.dialect.connect()
+
     def close(self) -> None:
         self.conn.close()
 
 
-def dialect_for(cfg: Config) -> Dialect:
-    """The call log's database for a configuration (the one place its location is
-    worked out: `<storage.dir>/vio.db`)."""
-    return SqliteDialect(Path(cfg.storage.dir) / "vio.db")
+def dialect_for(cfg: Config, name: str = "vio.db") -> Dialect:
+    """The database for a configuration (the one place its location is worked out):
+    `storage.database`'s PostgreSQL server when set, else `<storage.dir>/<name>` (the
+    call log's `vio.db`, the dialer's `dialer.db`: one file each)."""
+    if cfg.storage.database is not None:
+        from vio_sbc.calllog.postgres import PgDialect  # psycopg only when configured
+
+        return PgDialect(cfg.storage.database, cfg.storage.password)
+    return SqliteDialect(Path(cfg.storage.dir) / name)
 
 
 def as_dialect(where: Dialect | str | Path) -> Dialect:

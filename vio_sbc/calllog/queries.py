@@ -16,7 +16,8 @@ from typing import Any
 from vio_sbc.calllog.dialect import Db, Dialect, as_dialect
 from vio_sbc.calllog.schema import LIVE_STATUSES, migrate
 
-FILTERS = ("number", "agent", "trunk", "direction", "status")  # columns `calls` filters on
+# columns `calls` filters on
+FILTERS = ("number", "agent", "trunk", "direction", "status", "worker")
 
 
 class AmbiguousCall(LookupError):

@@ -20,6 +20,10 @@ Step = str | Callable[[Db], None]
 
 # a call in one of these is still going on (a crash leaves it there: see store.py)
 LIVE_STATUSES = ("received", "ringing", "answered", "dialing")
+# every status a row can have: live, then final (an outbound call not answered is
+# classified: vio_sbc.callcontrol.outcome.classify_outcome)
+STATUSES = (*LIVE_STATUSES, "ended", "refused", "cancelled", "interrupted", "no_answer",
+            "busy", "rejected", "failed")
 
 
 def add_column(table: str, column: str, sql_type: str) -> Step:
@@ -106,7 +110,11 @@ MIGRATIONS: list[list[Step]] = [
         "CREATE INDEX IF NOT EXISTS transcript_call ON transcript(call_id, start_ms, seq)",
         "CREATE INDEX IF NOT EXISTS calls_ended ON calls(ended_at)",
     ],
-    # 5: the SRTP suite of the call's audio (NULL: plain RTP); `transport` (udp, tcp,
+    # 5: the worker that carried the call (a cluster sharing one PostgreSQL call log: its
+    # recording is a file on that worker; a restart closes only its own live calls)
+    [add_column("calls", "worker", "TEXT"),
+     "CREATE INDEX IF NOT EXISTS calls_worker_status ON calls(worker, status)"],
+    # 6: the SRTP suite of the call's audio (NULL: plain RTP); `transport` (udp, tcp,
     # tls) was there from 1
     [add_column("calls", "srtp", "TEXT")],
 ]
@@ -119,15 +127,23 @@ def run_step(db: Db, step: Step) -> None:
         db.execute(step.format(**db.dialect.types))
 
 
-def migrate(db: Db) -> int:
-    """Bring the schema to the latest version; returns that version."""
+def migrate(db: Db, migrations: list[list[Step]] | None = None, scope: str = "calllog") -> int:
+    """Bring the schema of `scope` (the call log's, or another sequence such as the
+    dialer's) to its latest version; returns that version. Each version is one
+    transaction under the dialect's schema lock, the version read again inside it:
+    workers starting together migrate once."""
+    steps_of = MIGRATIONS if migrations is None else migrations
     dialect = db.dialect
     dialect.prepare(db.conn)
-    version = dialect.schema_version(db.conn)
-    for i, steps in enumerate(MIGRATIONS[version:], start=version + 1):
+    version = dialect.schema_version(db.conn, scope)
+    while version < len(steps_of):
         with db.transaction():
-            for step in steps:
+            dialect.lock_schema(db.conn)
+            version = dialect.schema_version(db.conn, scope)
+            if version >= len(steps_of):
+                break
+            for step in steps_of[version]:
                 run_step(db, step)
-            dialect.set_schema_version(db.conn, i)
-        version = i
+            version += 1
+            dialect.set_schema_version(db.conn, version, scope)
     return version

@@ -4,7 +4,9 @@ Writes come from the SIP thread and the agent engine; they go through a bounded
 queue to one writer thread that owns its connection, so SIP handling never waits on
 the disk. Rows are written as the call progresses (received, answered, ended) so a
 crash leaves a row that says how far the call got; on start, calls left live by a
-crash are closed with status `interrupted` (`interrupted_ids`, see recovery.py).
+crash are closed with status `interrupted` (`interrupted_ids`, see recovery.py). A
+worker of a cluster (`worker=`: its name, written on each of its rows) closes only its
+own: the other workers' calls in the shared PostgreSQL log are live.
 
 A write the database refuses (disk full, a broken file) is not retried: it is
 counted, logged (`call_log_write_failed`, rate-limited), reported to `on_error` (the
@@ -43,17 +45,34 @@ class MissingRow(Exception):
     """An update found no row to change: the call's row was never written."""
 
 
+def close_interrupted(db: Db, worker: str | None) -> list[str]:
+    """Close the calls left live by a dead process as `interrupted`: all of them, or the
+    named worker's. One UPDATE ... RETURNING: of two processes closing one worker's calls
+    at once, each call is closed (and reported) by one of them. The ids closed here."""
+    marks = ",".join("?" for _ in LIVE_STATUSES)
+    where = f"status IN ({marks})" + (" AND worker = ?" if worker is not None else "")
+    args: list[Any] = [*LIVE_STATUSES, *([worker] if worker is not None else [])]
+    with db.transaction():
+        rows = db.execute(
+            "UPDATE calls SET status = 'interrupted', ended_at = coalesce(ended_at, ?), "
+            f"hangup_side = coalesce(hangup_side, 'system') WHERE {where} RETURNING id",
+            [time.time(), *args]).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
 class CallLog:
     """Asynchronous writer with synchronous `flush()`; reads open their own connection."""
 
     def __init__(self, where: Dialect | str | Path, *, max_queue: int = 10000,
                  on_error: Callable[[str], None] | None = None, hold_s: float = HOLD_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 worker: str | None = None) -> None:
         """`where`: the database's dialect (`dialect_for(cfg)`), or an SQLite file's path;
         `on_error` hears of each refused write (writer thread); `check()` fails for
-        `hold_s` after one."""
+        `hold_s` after one; `worker`: this process's name in a cluster."""
         self.dialect = as_dialect(where)
         self.on_error = on_error
+        self.worker = worker
         db = Db(self.dialect)
         try:
             migrate(db)
@@ -77,6 +96,8 @@ class CallLog:
 
     # -- write side (any thread) -------------------------------------------
     def open_call(self, row: dict[str, Any]) -> None:
+        if self.worker is not None:
+            row = {**row, "worker": self.worker}
         self._put(lambda db: db.insert("calls", row))
 
     def update_call(self, call_id: str, **fields: Any) -> None:
@@ -142,15 +163,7 @@ class CallLog:
         self._q.put(op)
 
     def _close_interrupted(self, db: Db) -> list[str]:
-        marks = ",".join("?" for _ in LIVE_STATUSES)
-        with db.transaction():
-            ids = [str(r["id"]) for r in db.query(
-                f"SELECT id FROM calls WHERE status IN ({marks})", LIVE_STATUSES)]
-            db.execute(
-                f"UPDATE calls SET status = 'interrupted', ended_at = coalesce(ended_at, ?), "
-                f"hangup_side = coalesce(hangup_side, 'system') WHERE status IN ({marks})",
-                [time.time(), *LIVE_STATUSES])
-        return ids
+        return close_interrupted(db, self.worker)
 
     def _run(self) -> None:
         db = Db(self.dialect)
@@ -167,6 +180,12 @@ class CallLog:
 
     def _apply(self, db: Db, op: Op) -> None:
         for attempt in range(RETRIES):
+            if getattr(db.conn, "closed", False):  # PostgreSQL: the server went away
+                try:
+                    db.reconnect()
+                except self.dialect.error as exc:
+                    self._failed(exc)
+                    return
             try:
                 with db.transaction():
                     op(db)

@@ -2,13 +2,15 @@
 
 run.py (`run`: the server's composition root), config.py (`check`, `numbers`),
 trunks.py (`reload`, `call-out`), status.py (`status`, `health`), calls.py (`calls`,
-`call`, `export`, `cleanup`), dialer.py (`campaign`, `dial`, `dnc`), qa.py (`qa`,
+`call`, `export`, `cleanup`), dialer.py (`campaign`, `dial`, `jobs`, `dnc`), qa.py (`qa`,
 `make-pcap`); common.py what they share.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
 from vio_sbc import __version__
@@ -64,7 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool cut off by `| head`
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    rc: int = args.func(args)
+    try:
+        rc: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `vio-sbc calls | head -1`: the reader is gone, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail
+        os.close(devnull)
+        return EXIT_PIPE
     return rc

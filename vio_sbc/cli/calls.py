@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from vio_sbc.calllog import AmbiguousCall, CallLogDb, dialect_for
 from vio_sbc.calllog.queries import FILTERS
+from vio_sbc.calllog.schema import STATUSES
 from vio_sbc.errors import ConfigError
 
 EXIT_INVALID = 2
@@ -63,7 +64,7 @@ def mmss(seconds: float | None) -> str:
 def open_db(config: str) -> CallLogDb:
     from vio_sbc.config import load_config
 
-    dialect = dialect_for(load_config(config))
+    dialect = dialect_for(load_config(config, unset_ok=True))  # reading needs no secret
     if not dialect.exists():
         raise UsageError(f"no call log at {dialect.location} (storage.dir of {config})")
     return CallLogDb(dialect)  # an older log gets the new columns
@@ -93,14 +94,25 @@ def table(rows: Sequence[Sequence[str]]) -> str:
                      for r in rows)
 
 
+def other_party(row: Mapping[str, Any]) -> str:
+    """Who the call was with: the caller of an inbound call, the callee of an outbound
+    one (the row's `number` is ours either way)."""
+    party = row["callee"] if row["direction"] == "outbound" else row["caller"]
+    return str(party or "-")
+
+
 def calls_table(rows: Iterable[Mapping[str, Any]]) -> str:
-    out = [("RECEIVED (UTC)", "ID", "DIR", "NUMBER", "TRUNK", "AGENT", "CALLER", "STATUS",
-            "DUR", "COST")]
+    """The calls as a table; a WORKER column when a cluster's workers wrote them."""
+    rows = list(rows)
+    clustered = any(r.get("worker") for r in rows)
+    out = [("STARTED (UTC)", "ID", "DIR", "NUMBER", "TRUNK", "AGENT", "OTHER PARTY", "STATUS",
+            "DUR", "COST", *(("WORKER",) if clustered else ()))]
     for r in rows:
         cost = f"{r['cost']} {r['cost_currency']}" if r["cost"] is not None else "-"
         out.append((utc(r["received_at"]), r["id"][:8], "in" if r["direction"] == "inbound"
                     else "out", r["number"] or "-", r["trunk"] or "-", r["agent"] or "-",
-                    r["caller"] or "-", r["status"], mmss(r["duration_s"]), cost))
+                    other_party(r), r["status"], mmss(r["duration_s"]), cost,
+                    *((r.get("worker") or "-",) if clustered else ())))
     return table(out)
 
 
@@ -135,15 +147,17 @@ def describe_call(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> str:
             dur += f" (billable {row['billable_s']} s)"
     rec = row["recording_path"] or "-"
     if row["recording_path"] and not Path(row["recording_path"]).exists():
-        rec += " (file missing)"
+        rec += (f" (not on this machine: on worker {row['worker']})" if row.get("worker")
+                else " (file missing)")
     fields = [
         ("SIP Call-ID", row["sip_call_id"]), ("Direction", row["direction"]),
         ("Trunk", row["trunk"]), ("Number", row["number"]), ("Agent", row["agent"]),
         ("Caller", row["caller"]), ("Callee", row["callee"]), ("Status", status),
-        ("Received", utc(row["received_at"])), ("Answered", utc(row["answered_at"])),
+        ("Placed" if row["direction"] == "outbound" else "Received", utc(row["received_at"])),
+        ("Answered", utc(row["answered_at"])),
         ("Ended", utc(row["ended_at"])), ("Duration", dur), ("Codec", row["codec"]),
         ("Transfer", row["transfer_outcome"]), ("Dialer job", row["dialer_job_id"]),
-        ("Recording", rec),
+        ("Recording", rec), *((("Worker", row["worker"]),) if row.get("worker") else ()),
     ]
     out = [f"Call {row['id']}"]
     out += [f"  {k:<12} {v if v not in (None, '') else '-'}" for k, v in fields]
@@ -218,12 +232,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     with open_db(args.config) as db:
         rows = list(reversed(query_calls(db, args)))  # oldest first
         if args.output and args.output != "-":
-            with open(args.output, "w", newline="", encoding="utf-8") as f:
+            try:
+                f = open(args.output, "w", newline="", encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {args.output}: {_why(exc, args.output)}"
+                                 ) from None
+            with f:
                 n = export(db, rows, args.format, f)
             print(f"exported {n} call(s) to {args.output}", file=sys.stderr)
         else:
             export(db, rows, args.format, sys.stdout)
     return 0
+
+
+def _why(exc: OSError, path: str) -> str:
+    parent = Path(path).parent
+    if isinstance(exc, FileNotFoundError) and not parent.is_dir():
+        return f"directory {parent} does not exist"
+    return str(exc.strerror or exc)
 
 
 # --- cleanup -------------------------------------------------------------------------------
@@ -233,7 +259,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     from vio_sbc.calllog.cleanup import cleanup
     from vio_sbc.config import load_config
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, unset_ok=True)
     days = args.days if args.days is not None else cfg.storage.retention_days
     if days is None:
         raise UsageError("storage.retention_days is not set: set it in the config or pass --days")
@@ -259,10 +285,24 @@ def _guard(func: Any) -> Any:
         except UsageError as exc:
             print(f"vio-sbc {args.command}: {exc}", file=sys.stderr)
             return EXIT_INVALID
+        except BrokenPipeError:
+            raise  # the reader went away: vio_sbc.cli.main ends quietly
         except OSError as exc:
             print(f"vio-sbc {args.command}: {exc}", file=sys.stderr)
             return EXIT_NOT_FOUND
     return run
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}"
+                                         ) from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {days} (0 or less would "
+                                         "delete every recording)")
+    return days
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -270,9 +310,10 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--number", help="E.164 number, e.g. +14155550100")
     p.add_argument("--agent")
     p.add_argument("--trunk")
+    p.add_argument("--worker", help="a cluster worker's name (w1, w2, ...)")
     p.add_argument("--direction", choices=("inbound", "outbound"))
-    p.add_argument("--status", help="received, ringing, answered, ended, refused, cancelled, "
-                   "interrupted")
+    p.add_argument("--status", choices=STATUSES, metavar="STATUS",
+                   help=f"one of: {', '.join(STATUSES)}")
     p.add_argument("--since", help="an age (30m, 2h, 7d, 1w) or a UTC date[THH:MM]")
 
 
@@ -305,7 +346,7 @@ def register(sub: Any) -> None:
                        description="Delete recordings (and with --rows the call rows) of "
                        "calls older than the retention period.")
     k.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
-    k.add_argument("--days", type=int, help="override storage.retention_days")
+    k.add_argument("--days", type=_days, help="override storage.retention_days (at least 1)")
     k.add_argument("--rows", action="store_true", help="also delete the calls' rows")
     k.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     k.set_defaults(func=_guard(cmd_cleanup))

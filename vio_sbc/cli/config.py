@@ -29,7 +29,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_numbers(args: argparse.Namespace) -> int:
-    cfg = load_or_report(args.config)
+    cfg = load_or_report(args.config, unset_ok=True)
     if cfg is None:
         return EXIT_INVALID
     rows = [("NUMBER", "TRUNK", "DIRECTION", "AGENT")]

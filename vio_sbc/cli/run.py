@@ -88,7 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"vio-sbc: {exc}", file=sys.stderr)
         ctl.stop()
         return 1
-    dialer = _start_dialer(switch, cfg) if cfg.dialer.enabled else None
+    dialers = DialerSwitch(switch)
+    switch.on_reload.append(dialers.follow)
+    if cfg.dialer.enabled:
+        dialers.start(cfg)
     http_ops = None
     if cfg.http is not None:
         from vio_sbc.ops.http import OpsServer
@@ -99,8 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             switch.shutdown()
             ctl.stop()
-            if dialer is not None:
-                dialer.close()
+            dialers.close()
             print(f"vio-sbc: cannot listen on http {cfg.http.listen}: {exc.strerror}",
                   file=sys.stderr)
             return 1
@@ -113,23 +115,55 @@ def cmd_run(args: argparse.Namespace) -> int:
             http_ops.stop()
         switch.shutdown()
         ctl.stop()
-        if dialer is not None:
-            dialer.close()
+        dialers.close()
     return 0
 
 
-def _start_dialer(switch: Softswitch, cfg: Config) -> Dialer:
-    """The dialer places calls through the switch (an `Originator`), is ticked by its
-    main loop, stops claiming when it drains and follows its reloads; its queue depth
-    is a gauge read at scrape time."""
-    import time
+class DialerSwitch:
+    """The dialer of `vio-sbc run`, which a reload turns on and off (`dialer.enabled`).
 
-    from vio_sbc.dialer.api import follow, queue_depth, start_dialer
+    It places calls through the switch (an `Originator`), is ticked by its main loop,
+    stops claiming when the switch drains and follows its reloads; its queue depth is
+    a gauge read at scrape time. Turned off, it stops claiming and the calls in
+    progress finish; turned on again, it claims again."""
 
-    dialer = start_dialer(switch, cfg, switch.calllog.get)
-    switch.tick_hooks.append(lambda: dialer.tick(time.time()))
-    switch.on_drain.append(dialer.drain)
-    switch.on_reload.append(lambda new: follow(dialer, new))
-    switch.metrics.gauge_fn("vio_dialer_queue_depth", "Dialer jobs waiting to be placed",
-                            lambda: queue_depth(cfg))
-    return dialer
+    def __init__(self, switch: Softswitch) -> None:
+        self.switch = switch
+        self.dialer: Dialer | None = None
+        self.cfg: Config | None = None
+
+    def start(self, cfg: Config) -> None:
+        import time
+
+        from vio_sbc.dialer.api import queue_depth, start_dialer
+
+        self.cfg = cfg
+        dialer = self.dialer = start_dialer(self.switch, cfg, self.switch.calllog.get)
+        self.switch.tick_hooks.append(lambda: dialer.tick(time.time()))
+        self.switch.on_drain.append(dialer.drain)
+        self.switch.metrics.gauge_fn("vio_dialer_queue_depth",
+                                     "Dialer jobs waiting to be placed",
+                                     lambda: queue_depth(self.cfg or cfg))
+
+    def follow(self, new: Config) -> dict[str, list[str]]:
+        from vio_sbc.dialer.api import follow
+
+        self.cfg = new
+        if self.dialer is None:
+            if not new.dialer.enabled:
+                return {}
+            self.start(new)
+            return {"dialer": ["started"]}
+        self.dialer.settings = new.dialer
+        follow(self.dialer, new)
+        if new.dialer.enabled == (not self.dialer.draining) or self.switch.draining:
+            return {}
+        if new.dialer.enabled:
+            self.dialer.draining = False
+            return {"dialer": ["resumed"]}
+        self.dialer.drain()
+        return {"dialer": ["stopped (calls in progress finish)"]}
+
+    def close(self) -> None:
+        if self.dialer is not None:
+            self.dialer.close()

@@ -66,7 +66,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     note, rc = "", 0
     storage: list[str] = []  # existing call data others can read
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, unset_ok=True)  # status reads, it needs no secret
     except ConfigError as exc:
         http = None
         note = f"metrics: unknown ({args.config} does not load: {exc.issues[0]})"
@@ -97,7 +97,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    cfg = load_or_report(args.config)
+    cfg = load_or_report(args.config, unset_ok=True)
     if cfg is None:
         return EXIT_INVALID
     if cfg.http is None:

@@ -65,27 +65,59 @@ def _print_result(res: dict[str, Any]) -> int:
     return 0 if res["outcome"] == "answered" else EXIT_NOT_ANSWERED
 
 
+def _e164(option: str, text: str) -> str | None:
+    """Why `text` is not an E.164 number for `option`, or None."""
+    from vio_sbc.config.values import is_e164
+
+    if is_e164(text):
+        return None
+    return (f"{option} {text!r} is not an E.164 number (+ then 8-15 digits, no leading 0, "
+            "e.g. +14155551000)")
+
+
 def cmd_call_out(args: argparse.Namespace) -> int:
+    for option, text in (("--from", args.from_number), ("--to", args.to_number)):
+        if (why := _e164(option, text)) is not None:
+            print(f"vio-sbc call-out: {why}", file=sys.stderr)
+            return EXIT_INVALID
     path = control_socket(args.config)
     msg = {"op": "call_out", "from": args.from_number, "to": args.to_number,
            "agent": args.agent, "ring_timeout_s": args.ring_timeout}
-    if control.server_running(path):
-        try:
-            for reply in control.call(path, msg, timeout=args.timeout):
-                if not reply.get("ok"):
-                    print(f"vio-sbc: refused: {reply.get('status', '')} {reply.get('error')}",
-                          file=sys.stderr)
-                    return EXIT_REFUSED if reply.get("refused") else EXIT_NO_SERVER
-                if "call_id" in reply:
-                    print(f"call {reply['call_id']}: dialing {args.to_number} via the server",
-                          file=sys.stderr)
-                if "result" in reply:
-                    return _print_result(reply["result"])
-        except control.ControlError as exc:
+    if not control.server_running(path):
+        return _call_out_standalone(args)
+    call_id: str | None = None
+    deadline = time.monotonic() + args.timeout
+    try:
+        for reply in control.call(path, msg, timeout=args.timeout):
+            if not reply.get("ok"):
+                print(f"vio-sbc: refused: {reply.get('status', '')} {reply.get('error')}",
+                      file=sys.stderr)
+                return EXIT_REFUSED if reply.get("refused") else EXIT_NO_SERVER
+            if "call_id" in reply:
+                call_id = str(reply["call_id"])
+                print(f"call {call_id}: dialing {args.to_number} via the server",
+                      file=sys.stderr)
+            if "result" in reply:
+                return _print_result(reply["result"])
+    except control.ControlError as exc:
+        if call_id is None or time.monotonic() < deadline - 1.0:
             print(f"vio-sbc: {exc}", file=sys.stderr)
             return EXIT_NO_SERVER
+        return _give_up(path, call_id, args.timeout)
+    return EXIT_NO_SERVER
+
+
+def _give_up(path: Path, call_id: str, timeout: float) -> int:
+    """--timeout passed with the call still going: hang it up rather than leave it."""
+    try:
+        reply = list(control.call(path, {"op": "hangup", "call_id": call_id}))[-1]
+    except control.ControlError as exc:
+        print(f"vio-sbc: no result within --timeout {timeout:g}s, and the hangup failed: "
+              f"{exc}", file=sys.stderr)
         return EXIT_NO_SERVER
-    return _call_out_standalone(args)
+    done = "hung up" if reply.get("ok") else f"not hung up ({reply.get('error')})"
+    print(f"call {call_id}: no result within --timeout {timeout:g}s: {done}", file=sys.stderr)
+    return EXIT_NOT_ANSWERED
 
 
 def _call_out_standalone(args: argparse.Namespace) -> int:

@@ -48,25 +48,28 @@ _RESOLVER = yaml.resolver.Resolver()
 _VAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+def load_config(path: str | Path, env: Mapping[str, str] | None = None, *,
+                unset_ok: bool = False) -> Config:
     """Load and validate the main config file and its includes.
 
     `env` resolves ${VAR} references (default: os.environ). Raises `ConfigError`
-    listing every problem found.
+    listing every problem found. `unset_ok` (read-only commands: `calls`, `campaign
+    list`...): a ${VAR} that is not set is a warning and its setting is left out,
+    instead of an error (such a config must not place calls).
     """
     file = str(path)
     text = _read(file)
     if isinstance(text, ConfigIssue):
         raise ConfigError([text])
-    return _Loader(env).run(text, file, os.path.dirname(file))
+    return _Loader(env, unset_ok=unset_ok).run(text, file, os.path.dirname(file))
 
 
 def parse_config_text(text: str, filename: str = "<string>",
                       env: Mapping[str, str] | None = None,
-                      base_dir: str | Path | None = None) -> Config:
+                      base_dir: str | Path | None = None, *, unset_ok: bool = False) -> Config:
     """Validate config text. `include:` is only allowed when `base_dir` is given."""
     base = None if base_dir is None else str(base_dir)
-    return _Loader(env).run(text, filename, base)
+    return _Loader(env, unset_ok=unset_ok).run(text, filename, base)
 
 
 def _read(file: str) -> str | ConfigIssue:
@@ -78,8 +81,13 @@ def _read(file: str) -> str | ConfigIssue:
         return ConfigIssue(file, 0, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
 
 
-def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]]:
-    """Substitute ${...} references: (result, substituted values, error messages)."""
+UNSET = "environment variable {name!r} is not set"
+
+
+def expand(text: str, env: Mapping[str, str],
+           unset: list[str] | None = None) -> tuple[str, list[str], list[str]]:
+    """Substitute ${...} references: (result, substituted values, error messages).
+    With `unset`, the names of variables that are not set go there instead of errors."""
     values: list[str] = []
     errors: list[str] = []
 
@@ -99,7 +107,8 @@ def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]
         if default is not None and not value:
             value = default
         if value is None:
-            errors.append(f"environment variable {name!r} is not set")
+            (unset if unset is not None else errors).append(
+                name if unset is not None else UNSET.format(name=name))
             return whole
         values.append(value)
         return value
@@ -108,8 +117,9 @@ def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str], list[str]
 
 
 class _Loader:
-    def __init__(self, env: Mapping[str, str] | None) -> None:
+    def __init__(self, env: Mapping[str, str] | None, unset_ok: bool = False) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
+        self.unset_ok = unset_ok
         self.issues = Issues()
         self.secrets: list[str] = []
         self.files: list[str] = []  # in the order read, for sorting issues
@@ -199,10 +209,15 @@ class _Loader:
         seen.add(id(node))
         if isinstance(node, ScalarNode):
             if node.tag == STR and "${" in node.value:
-                result, values, errors = expand(node.value, self.env)
+                unset: list[str] | None = [] if self.unset_ok else None
+                result, values, errors = expand(node.value, self.env, unset)
                 for message in errors:
                     self.issues.add(doc.file, line_of(node), path, message)
-                if errors:
+                for name in unset or []:
+                    self.issues.warnings.append(ConfigIssue(
+                        doc.file, line_of(node), path,
+                        UNSET.format(name=name) + " (setting left out)"))
+                if errors or unset:
                     doc.broken.add(id(node))
                 doc.templates[id(node)] = node.value
                 node.value = result

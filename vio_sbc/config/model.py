@@ -63,6 +63,7 @@ from vio_sbc.config.values import (
     HostPort,
     Increment,
     IPNetwork,
+    database_url,
     hostname,
     listen,
     ports,
@@ -71,9 +72,11 @@ from vio_sbc.config.values import (
 from vio_sbc.errors import ConfigIssue
 
 __all__ = [
-    "AdmissionSettings", "AgentConfig", "BargeInSettings", "CertInfo", "Config", "DialerSettings",
+    "AdmissionSettings", "AgentConfig", "BargeInSettings", "CertInfo", "ClusterSettings",
+    "Config", "DialerSettings",
     "Direction", "DirectionRate", "EndpointingSettings", "HostPort", "HttpSettings",
-    "IPNetwork", "Increment", "Intent", "LogSettings", "MessageLimits", "NumberConfig",
+    "IPNetwork", "Increment", "Intent", "LogSettings", "MediaSettings", "MessageLimits",
+    "NumberConfig",
     "NumberFormat", "PlatformRate", "PrefixRate", "Rates", "RtpSettings", "ScriptedOptions",
     "SipSettings", "StorageSettings", "SttSettings", "SummarySettings", "TcpSettings",
     "TlsSettings", "TrunkConfig", "TrunkInbound", "TrunkMedia", "TrunkOutbound", "TrunkRegister",
@@ -181,11 +184,51 @@ class RtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """The media plane's own health (vio_sbc/agent/engine.py)."""
+
+    # /readyz answers not ready while the agent engine is this late (milliseconds):
+    # a dispatcher stops sending calls before the audio breaks
+    ready_max_lag_ms: int = field(default=250, metadata=setting(integer(10, 60000)))
+
+
+@dataclass(frozen=True, slots=True)
 class StorageSettings:
     dir: str = field(default="var", metadata=setting(string(nonempty=True)))
     recordings: bool = field(default=True, metadata=setting(boolean))
     # `vio-sbc cleanup` deletes recordings older than this
     retention_days: int | None = field(default=None, metadata=setting(nullable(integer(lo=1))))
+    # postgresql://USER@HOST:PORT/DBNAME: call log and dialer queue shared by a cluster's
+    # workers (docs/cluster.md); absent: SQLite files in `dir`. Recordings stay in `dir`.
+    database: str | None = field(default=None, metadata=setting(nullable(database_url)))
+    # the database user's password, never logged: password: ${ENV}, or password_file: PATH
+    password: str | None = field(default=None, repr=False, metadata=setting(None, secret=True))
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """A Kamailio front and N vio-sbc workers on loopback (`vio-sbc cluster`, see
+    docs/cluster.md). Worker i (1..N) listens on `first_worker` + i - 1, at
+    `sip.listen`'s port, and is named `w<i>`."""
+
+    front: HostPort = field(default=HostPort("127.0.0.1", 5060), metadata=setting(listen))
+    workers: int = field(default=2, metadata=setting(integer(1, 64)))
+    first_worker: str = field(default="127.0.0.11", metadata=setting(hostname))
+    # the front's OPTIONS to each worker; a worker failing one is out of the set
+    probe_interval_s: int = field(default=2, metadata=setting(integer(1, 60)))
+    # Kamailio's own processes: UDP receivers (`children`)
+    children: int = field(default=4, metadata=setting(integer(1, 64)))
+
+    def worker_address(self, i: int) -> str:
+        """Worker i's IP (1-based)."""
+        import ipaddress
+
+        return str(ipaddress.ip_address(self.first_worker) + (i - 1))
+
+    def worker_names(self) -> list[str]:
+        return [f"w{i}" for i in range(1, self.workers + 1)]
+    # this process's name, set by `vio-sbc run --worker I` (not a YAML key)
+    worker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +281,7 @@ class Config:
     rtp: RtpSettings = field(default=RtpSettings(), metadata=setting(sub(RtpSettings)))
     storage: StorageSettings = field(default=StorageSettings(),
                                      metadata=setting(sub(StorageSettings)))
+    media: MediaSettings = field(default=MediaSettings(), metadata=setting(sub(MediaSettings)))
     workspace: WorkspaceSettings = field(default=WorkspaceSettings(),
                                          metadata=setting(sub(WorkspaceSettings)))
     agents: dict[str, AgentConfig] = field(default_factory=dict, metadata=setting(None))
@@ -250,6 +294,8 @@ class Config:
                                      metadata=setting(build_summary))
     http: HttpSettings | None = field(default=None,
                                       metadata=setting(sub(HttpSettings, null_ok=False)))
+    cluster: ClusterSettings | None = field(default=None,
+                                            metadata=setting(sub(ClusterSettings, null_ok=False)))
     source: str = ""  # path of the main file
     secrets: tuple[str, ...] = ()  # resolved ${ENV} values and *_file secrets, for redaction
     warnings: tuple[ConfigIssue, ...] = ()  # valid but suspicious (printed by `check`)

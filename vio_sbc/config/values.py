@@ -247,3 +247,27 @@ def transfer_target(item: Item, issues: Issues) -> str:
     if why is not None:
         raise Invalid(why)
     return text
+
+
+def database_url(item: Item, issues: Issues) -> str:
+    """A PostgreSQL URL, `postgresql://USER@HOST[:PORT]/DBNAME`, without a password (that
+    is `storage.password`, a secret); never quoted in a message."""
+    from urllib.parse import urlsplit
+
+    text = str_value(item)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise Invalid("not a valid URL (expected postgresql://USER@HOST:PORT/DBNAME)") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise Invalid("expected a postgresql:// URL (leave storage.database out for the "
+                      "SQLite files in storage.dir)")
+    if parts.password is not None:
+        raise Invalid("the URL must not hold a password: give it as storage.password: ${NAME} "
+                      "or storage.password_file: PATH")
+    if not parts.hostname or not parts.path.strip("/"):
+        raise Invalid("expected postgresql://USER@HOST:PORT/DBNAME (host and database name)")
+    if port is not None and not 1 <= port <= 65535:
+        raise Invalid(f"port must be between 1 and 65535, got {port}")
+    return text

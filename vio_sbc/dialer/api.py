@@ -8,12 +8,14 @@ places the call when its time comes. Safe from any thread (its own connection).
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 import structlog
 
+from vio_sbc.calllog.dialect import dialect_for
 from vio_sbc.config.model import Config
 from vio_sbc.dialer.contract import Originator
 from vio_sbc.dialer.engine import CallLookup, Dialer
@@ -31,7 +33,11 @@ def db_path(cfg: Config) -> Path:
 
 
 def open_store(cfg: Config) -> JobStore:
-    return JobStore(db_path(cfg))
+    """The queue: `<storage.dir>/dialer.db`, or the cluster's PostgreSQL database; its
+    leases and attempts are in this worker's name when it is one."""
+    worker = cfg.cluster.worker if cfg.cluster is not None else None
+    owner = f"{worker}-{uuid.uuid4().hex[:6]}" if worker else None  # one per incarnation
+    return JobStore(dialect_for(cfg, db_path(cfg).name), owner=owner)
 
 
 def outbound_trunks(cfg: Config) -> dict[str, str]:
@@ -54,7 +60,7 @@ def start_dialer(originator: Originator, cfg: Config, lookup_call: CallLookup) -
     if idle:
         log.warning("dialer_trunks_without_outbound", trunks=idle)
     counts = dialer.store.counts()
-    log.info("dialer_started", owner=dialer.store.owner, db=str(db_path(cfg)),
+    log.info("dialer_started", owner=dialer.store.owner, db=dialer.store.location,
              queued=counts["queued"], retry_wait=counts["retry_wait"],
              dialing=counts["dialing"], lease_s=cfg.dialer.lease_s)
     return dialer

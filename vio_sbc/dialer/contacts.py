@@ -34,9 +34,32 @@ class RowError:
         return f"{file}:{self.line}: {self.message}"
 
 
+def decode_csv(data: bytes) -> str:
+    """The text of a contacts file: UTF-8 (with or without BOM) or, as spreadsheets save
+    "Unicode text", UTF-16 with a BOM. Anything else raises DialerError saying how to
+    save it."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DialerError(f"UTF-16 text broken at byte {exc.start}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DialerError(f"line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                          f"offset {exc.start}); save the file as \"CSV UTF-8\"") from None
+
+
+def delimiter(text: str) -> str:
+    """`,` unless the header row has tabs and no comma (a spreadsheet's "Unicode text")."""
+    header = text.split("\n", 1)[0]
+    return "\t" if "\t" in header and "," not in header else ","
+
+
 def parse_contacts(text: str) -> tuple[list[Contact], list[RowError]]:
     """Contacts and row errors. A missing `number` column is one error on line 1."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter(text))
     try:
         header = next(reader)
     except StopIteration:

@@ -1,25 +1,28 @@
-"""The job queue in SQLite (`dialer.db`): campaigns, jobs, attempts, do-not-call.
+"""The job queue: campaigns, jobs, attempts, do-not-call — in SQLite (`dialer.db`) or in
+the cluster's shared PostgreSQL database, through the call log's database seam.
 
-Every state change is one short `BEGIN IMMEDIATE` transaction, so any number of
-connections (processes) can share the file: a job is claimed by exactly one of
-them, and its attempt row is written in the same transaction, before the call is
-placed. See docs/dialer.md for the exactly-once rule.
+Every state change is one short write transaction (SQLite: `BEGIN IMMEDIATE`), so any
+number of connections (processes, workers) can share the queue: a job is claimed by
+exactly one of them — PostgreSQL's claim locks the rows it looks at with
+`FOR UPDATE ... SKIP LOCKED`, so two workers never take or wait on the same job —
+and its attempt row is written in the same transaction, before the call is placed.
+A job moves on (`finish`) only from `dialing`, and its attempt is written only by the
+transaction that moved it, so a result and a lease-expiry recovery never both count.
+See docs/dialer.md for the exactly-once rule.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
+from vio_sbc.calllog.dialect import Db, Dialect, as_dialect
 from vio_sbc.dialer import rules
 from vio_sbc.dialer.rules import CLAIMABLE, DIALING, FAILED, QUEUED, Decision, RetryPolicy
 from vio_sbc.dialer.schema import migrate
@@ -85,40 +88,35 @@ class Orphan:
 
 
 class JobStore:
-    def __init__(self, path: str | Path, owner: str | None = None) -> None:
-        self.path = Path(path)
-        private_file(self.path)  # 0600 whatever the umask (vio_sbc/fileperm.py)
+    def __init__(self, where: Dialect | str | Path, owner: str | None = None) -> None:
+        """`where`: the queue's dialect (`dialect_for(cfg, "dialer.db")`), or an SQLite
+        file's path; `owner`: this dialer's name on its leases and attempts."""
+        self.dialect = as_dialect(where)
+        self.location = self.dialect.location
+        if self.dialect.name == "sqlite":
+            private_file(Path(self.location))  # 0600 whatever the umask (fileperm.py)
         self.owner = owner or uuid.uuid4().hex[:12]
-        conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA busy_timeout = 10000")
-        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db = Db(self.dialect)
+        if self.dialect.name == "sqlite":
+            self.db.execute("PRAGMA synchronous = NORMAL")
         migrate(self.db)
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def tx(self) -> Iterator[Db]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE takes the write lock up front)."""
+        with self.db.transaction() as db:
+            yield db
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.conn.execute(sql, params)]
+        return self.db.query(sql, params)
 
     # -- campaigns ---------------------------------------------------------------------
     def create_campaign(self, c: Campaign, now: float) -> None:
         with self.tx() as conn:
-            if conn.execute("SELECT 1 FROM campaigns WHERE name = ?", (c.name,)).fetchone():
+            if conn.one("SELECT 1 AS x FROM campaigns WHERE name = ?", (c.name,)):
                 raise DialerError(f"campaign {c.name!r} already exists")
             conn.execute(
                 "INSERT INTO campaigns (name, from_number, agent, tz, windows, cps, "
@@ -162,29 +160,30 @@ class JobStore:
     # -- jobs ---------------------------------------------------------------------------
     def add_job(self, spec: JobSpec, now: float) -> int:
         with self.tx() as conn:
-            return self._insert_job(conn, spec, now)
+            return int(self._insert_job(conn, spec, now))
 
     def add_jobs(self, specs: Sequence[JobSpec], now: float) -> list[int | str]:
         """Insert many in one transaction; per spec the job id, or why it was skipped."""
         out: list[int | str] = []
         with self.tx() as conn:
             for spec in specs:
-                try:
-                    out.append(self._insert_job(conn, spec, now))
-                except sqlite3.IntegrityError:
-                    out.append(f"{spec.to_number} is already in campaign {spec.campaign}")
+                job_id = self._insert_job(conn, spec, now, skip_duplicate=True)
+                out.append(job_id if job_id is not None
+                           else f"{spec.to_number} is already in campaign {spec.campaign}")
         return out
 
-    def _insert_job(self, conn: sqlite3.Connection, s: JobSpec, now: float) -> int:
-        cur = conn.execute(
+    def _insert_job(self, conn: Db, s: JobSpec, now: float, *,
+                    skip_duplicate: bool = False) -> Any:
+        """The new job's id (None: a duplicate number in its campaign, skipped)."""
+        skip = " ON CONFLICT DO NOTHING" if skip_duplicate else ""
+        return conn.scalar(
             "INSERT INTO jobs (campaign, from_number, to_number, agent, name, tz, not_before, "
             "priority, attempts, max_attempts, policy, status, variables, source_line, "
-            "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?)",
+            f"created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?){skip} "
+            "RETURNING id",
             (s.campaign, s.from_number, s.to_number, s.agent, s.name, s.tz, s.not_before,
              s.priority, s.policy.max_attempts, s.policy.to_json(), QUEUED,
              json.dumps(s.variables, sort_keys=True), s.source_line, now, now))
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
 
     def job(self, job_id: int) -> dict[str, Any]:
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -196,6 +195,21 @@ class JobStore:
         if campaign is None:
             return self._rows("SELECT * FROM jobs ORDER BY id")
         return self._rows("SELECT * FROM jobs WHERE campaign = ? ORDER BY id", (campaign,))
+
+    def callbacks(self, *, done: bool = False) -> list[dict[str, Any]]:
+        """Single jobs (`vio-sbc dial`, agents' callbacks): waiting ones, or all."""
+        where = "" if done else f" AND status IN {(*CLAIMABLE, DIALING)}"
+        return self._rows(f"SELECT * FROM jobs WHERE campaign IS NULL{where} ORDER BY id")
+
+    def cancel_job(self, job_id: int, now: float) -> None:
+        """Cancel one job not yet being dialed (a live call is never cut)."""
+        status = self.job(job_id)["status"]
+        if status not in CLAIMABLE:
+            raise DialerError(f"job {job_id} is {status}: only a queued or retry_wait job "
+                              "can be cancelled")
+        with self.tx() as conn:
+            conn.execute("UPDATE jobs SET status = 'cancelled', updated_at = ?, ended_at = ? "
+                         f"WHERE id = ? AND status IN {CLAIMABLE}", (now, now, job_id))
 
     def attempts(self, job_id: int | None = None) -> list[dict[str, Any]]:
         if job_id is None:
@@ -218,12 +232,13 @@ class JobStore:
     # -- do-not-call --------------------------------------------------------------------
     def dnc_add(self, number: str, reason: str | None, now: float) -> None:
         with self.tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO dnc (number, reason, added_at) VALUES (?,?,?)",
-                         (number, reason, now))
+            conn.execute("INSERT INTO dnc (number, reason, added_at) VALUES (?,?,?) "
+                         "ON CONFLICT (number) DO UPDATE SET reason = excluded.reason, "
+                         "added_at = excluded.added_at", (number, reason, now))
 
     def dnc_remove(self, number: str) -> bool:
         with self.tx() as conn:
-            return conn.execute("DELETE FROM dnc WHERE number = ?", (number,)).rowcount > 0
+            return int(conn.execute("DELETE FROM dnc WHERE number = ?", (number,)).rowcount) > 0
 
     def dnc_list(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM dnc ORDER BY number")
@@ -248,12 +263,12 @@ class JobStore:
             f"WHERE j.status IN {CLAIMABLE} AND j.not_before <= ? "
             "AND (j.campaign IS NULL OR c.status = 'active') "
             f"AND j.from_number IN ({nums}) {held}"
-            "ORDER BY j.priority DESC, j.not_before, j.id LIMIT ?")
+            "ORDER BY j.priority DESC, j.not_before, j.id LIMIT ?"
+            + self.dialect.skip_locked("j"))
         with self.tx() as conn:
-            rows = conn.execute(sql, (now, *from_numbers, *held_campaigns, scan)).fetchall()
+            rows = conn.query(sql, (now, *from_numbers, *held_campaigns, scan))
             for r in rows:
-                if conn.execute("SELECT 1 FROM dnc WHERE number = ?",
-                                (r["to_number"],)).fetchone():
+                if conn.one("SELECT 1 AS x FROM dnc WHERE number = ?", (r["to_number"],)):
                     self._end(conn, r["id"], FAILED, now, outcome="dnc", code=0,
                               reason="do-not-call list")
                     continue
@@ -271,11 +286,10 @@ class JobStore:
                     "UPDATE jobs SET status = 'dialing', attempts = ?, lease_owner = ?, "
                     "lease_expires = ?, updated_at = ? WHERE id = ?",
                     (n, self.owner, now + lease_s, now, r["id"]))
-                cur = conn.execute(
+                attempt_id = conn.scalar(
                     "INSERT INTO attempts (job_id, n, owner, status, started_at) "
-                    "VALUES (?,?,?,'dialing',?)", (r["id"], n, self.owner, now))
-                assert cur.lastrowid is not None
-                return Claim(job_id=r["id"], attempt_id=int(cur.lastrowid), attempt=n,
+                    "VALUES (?,?,?,'dialing',?) RETURNING id", (r["id"], n, self.owner, now))
+                return Claim(job_id=r["id"], attempt_id=int(attempt_id), attempt=n,
                              campaign=r["campaign"], from_number=r["from_number"],
                              to_number=r["to_number"], agent=r["agent"],
                              variables=json.loads(r["variables"]))
@@ -285,8 +299,8 @@ class JobStore:
         with self.tx() as conn:
             conn.execute("UPDATE attempts SET status = 'placed', call_id = ? WHERE id = ?",
                          (call_id, claim.attempt_id))
-            ids = json.loads(conn.execute("SELECT call_ids FROM jobs WHERE id = ?",
-                                          (claim.job_id,)).fetchone()[0])
+            ids = json.loads(conn.scalar("SELECT call_ids FROM jobs WHERE id = ?",
+                                         (claim.job_id,)))
             conn.execute("UPDATE jobs SET call_ids = ?, updated_at = ? WHERE id = ?",
                          (json.dumps([*ids, call_id]), now, claim.job_id))
 
@@ -306,11 +320,6 @@ class JobStore:
         """Record an attempt's end and move its job on. False if the job had already
         moved on (the result arrived twice, or another owner resolved it)."""
         with self.tx() as conn:
-            conn.execute(
-                "UPDATE attempts SET status = ?, outcome = ?, sip_status = ?, reason = ?, "
-                "ended_at = ? WHERE id = ?",
-                ("resolved" if resolved else "done", outcome, sip_status, reason, now,
-                 attempt_id))
             cur = conn.execute(
                 "UPDATE jobs SET status = ?, not_before = coalesce(?, not_before), "
                 "last_outcome = ?, last_status = ?, last_reason = ?, lease_owner = NULL, "
@@ -318,13 +327,20 @@ class JobStore:
                 "WHERE id = ? AND status = 'dialing'",
                 (decision.status, decision.not_before, outcome, sip_status, reason, now,
                  now if decision.status in rules.TERMINAL else None, job_id))
+            if cur.rowcount != 1:
+                return False  # moved on already: its attempt keeps what was written then
+            conn.execute(
+                "UPDATE attempts SET status = ?, outcome = ?, sip_status = ?, reason = ?, "
+                "ended_at = ? WHERE id = ?",
+                ("resolved" if resolved else "done", outcome, sip_status, reason, now,
+                 attempt_id))
             # a retry of a campaign cancelled while this attempt was live is cancelled
             conn.execute("UPDATE jobs SET status = 'cancelled', ended_at = ? WHERE id = ? "
                          "AND status = 'retry_wait' AND campaign IN "
                          "(SELECT name FROM campaigns WHERE status = 'cancelled')", (now, job_id))
-            return cur.rowcount == 1
+            return True
 
-    def _end(self, conn: sqlite3.Connection, job_id: int, status: str, now: float, *,
+    def _end(self, conn: Db, job_id: int, status: str, now: float, *,
              outcome: str, code: int, reason: str) -> None:
         conn.execute("UPDATE jobs SET status = ?, last_outcome = ?, last_status = ?, "
                      "last_reason = ?, updated_at = ?, ended_at = ? WHERE id = ?",
@@ -354,7 +370,7 @@ class JobStore:
         return out
 
 
-def _opening(row: sqlite3.Row, now: float) -> float | None:
+def _opening(row: Mapping[str, Any], now: float) -> float | None:
     """Epoch time the job's calling window next opens (`now` if open); campaign jobs only."""
     if row["c_windows"] is None:
         return now

@@ -153,6 +153,13 @@ def registration_text(reg: dict[str, Any] | None) -> str:
     return str(reg["status"])
 
 
+def health_text(h: dict[str, Any]) -> str:
+    """A trunk's OPTIONS health: `unknown` until a first ping has an answer or fails."""
+    if not h["up"]:
+        return f"down (last {h['last_status']})"
+    return "up" if h.get("checked", True) else "unknown (no OPTIONS answer yet)"
+
+
 def server_lines(reply: dict[str, Any]) -> list[str]:
     """The control socket's `status` reply: server line, trunk table, live-call table."""
     lines = [f"server: {reply['config']} up {reply['uptime_s']}s, live calls "
@@ -166,16 +173,18 @@ def server_lines(reply: dict[str, Any]) -> list[str]:
                                     "CALLS")]
     for t in reply["trunks"]:
         h = t["health"]
-        health = "-" if h is None else ("up" if h["up"] else f"down (last {h['last_status']})")
+        health = "-" if h is None else health_text(h)
         calls = f"{t['live_calls']} ({t['live_outbound']}/{t['max_calls']} out)"
         rows.append((t["trunk"], t["kind"], t["outbound"] or "-",
                      registration_text(t["registration"]), health, calls))
     lines += _table(rows)
     live = reply.get("calls")  # absent from servers older than this view
     if live:
-        rows = [("CALL", "DIRECTION", "TRUNK", "NUMBER", "AGENT", "STATE", "AGE")]
-        for c in live:
+        rows = [("CALL", "DIRECTION", "TRUNK", "NUMBER", "OTHER PARTY", "AGENT", "STATE",
+                 "AGE")]
+        for c in live:  # NUMBER is ours; the other party: the caller, or whom we call
+            party = c.get("callee") if c["direction"] == "outbound" else c.get("caller")
             rows.append((c["id"][:8], c["direction"], c["trunk"] or "-", c["number"] or "-",
-                         c["agent"] or "-", c["state"], f"{c['age_s']:.0f}s"))
+                         party or "-", c["agent"] or "-", c["state"], f"{c['age_s']:.0f}s"))
         lines += _table(rows)
     return lines

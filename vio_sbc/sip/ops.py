@@ -18,11 +18,15 @@ import structlog
 
 from vio_sbc.callcontrol.outbound import OutboundRefused, OutboundRequest, OutboundResult
 from vio_sbc.config import load_config
+from vio_sbc.config.loader import UNSET
 from vio_sbc.config.model import Config
 from vio_sbc.control import ControlServer, Request
 from vio_sbc.errors import ConfigError
 
 log = structlog.get_logger("vio_sbc.ops")
+_UNSET = UNSET.split("{", 1)[0]  # "environment variable "
+SERVER_ENV = (" in the server's environment (the one `vio-sbc run` was started with: a "
+              "reload cannot see variables set since; restart the server with it set)")
 
 
 class OpsHost(Protocol):
@@ -37,6 +41,9 @@ class OpsHost(Protocol):
 
     def place_call(self, req: OutboundRequest,
                    on_result: Callable[[OutboundResult], None] | None = None) -> str: ...
+
+    def hangup(self, call_id: str) -> bool:
+        """Hang up a live call (False: no such call)."""
 
 
 class Operations:
@@ -67,6 +74,9 @@ class Operations:
             req.send({"ok": not errors, "errors": errors, "changes": diff})
         elif req.op == "call_out":
             self.call_out(req)
+        elif req.op == "hangup":
+            found = self.switch.hangup(str(req.args.get("call_id", "")))
+            req.send({"ok": found} if found else {"ok": False, "error": "no such live call"})
         else:
             req.send({"ok": False, "error": f"unknown op {req.op!r}"})
 
@@ -80,7 +90,8 @@ class Operations:
         try:
             new = load_config(source)
         except ConfigError as exc:
-            errors = [str(i) for i in exc.issues]
+            errors = [str(i) + SERVER_ENV if _UNSET in i.message else str(i)
+                      for i in exc.issues]
             log.error("reload_failed", trigger=trigger, source=source, errors=errors)
             return errors, {}
         for w in new.warnings:

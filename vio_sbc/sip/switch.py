@@ -80,14 +80,16 @@ class Softswitch:
         no trunk registration and no OPTIONS pings."""
         self.cfg = cfg
         self.metrics = Metrics()
-        self.calllog = calllog or CallLog(dialect_for(cfg))
+        self.calllog = calllog or CallLog(
+            dialect_for(cfg), worker=cfg.cluster.worker if cfg.cluster is not None else None)
         self.calllog.on_error = lambda _: self.metrics.calllog_write_errors.inc()
         self.records = CallRecords(cfg, self.calllog)
         self.tts = EspeakTts()
         self.ws_bridge = WsBridge()  # its thread starts with the first websocket call
         self._kit: AgentKit | None = None  # built by start(): recognisers checked there
         self.control: queue.SimpleQueue[tuple[Session, Frame]] = queue.SimpleQueue()
-        self.engine = Engine(lambda s, f: self.control.put((s, f)))
+        self.engine = Engine(lambda s, f: self.control.put((s, f)),
+                             on_lag=self.metrics.engine_lag.observe)
         self.table = CallTable()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -116,11 +118,14 @@ class Softswitch:
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(
             self.ep is not None, self.draining, self.cfg))
         self.health.add_check("call_log", self.calllog.check)
+        self.health.add_check("media_engine", lambda: periodic.engine_ready(
+            self.engine.lag_s(), self.cfg.media.ready_max_lag_ms))
         self.health.add_check("trunk_registrations",
                               lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
         self.on_drain: list[Callable[[], None]] = []  # told once when draining starts
-        self.on_reload: list[Callable[[Config], None]] = []  # told of each applied reload
+        # told of each applied reload; what a hook changed joins the reload's changes
+        self.on_reload: list[Callable[[Config], Mapping[str, list[str]] | None]] = []
         # pjsip-level stranger drop and 405/501 (sip/guard.py)
         self.guard = SipGuard(lambda: self.cfg, self.trunks.sources,
                               lambda reason, n: self.metrics.rejected.labels(reason).inc(n))
@@ -350,6 +355,20 @@ class Softswitch:
         OutboundRefused (no INVITE sent) when admission refuses. Main thread only."""
         return place_call(self, req, on_result)
 
+    def hangup(self, call_id: str) -> bool:
+        """Hang up the live call `call_id` (its row says hangup by `system`); an outbound
+        call still ringing ends as `no_answer`, like at its ring timeout."""
+        call = self.table.get(call_id)
+        if call is None:
+            return False
+        call.log.info("hangup_by_operator")
+        if call.direction == "outbound" and call.answered_at is None:
+            call.timed_out = True
+            call.end("system", 487)
+        else:
+            call.end("system")
+        return True
+
     def outbound_capacity(self, trunk: str) -> tuple[int, int]:
         """(live outbound calls on the trunk, trunk max_calls) for the dialer's pacing."""
         t = self.cfg.trunks.get(trunk)
@@ -381,6 +400,6 @@ class Softswitch:
         diff = {**diff, "numbers": numbers, "restart_required": kept,
                 "tls_reloaded": ["certificate"] if tls_reloaded else []}
         for hook in self.on_reload:
-            hook(self.cfg)
+            diff.update(hook(self.cfg) or {})
         log.info("config_reloaded", source=new.source, live_calls=len(self.table), **diff)
         return diff

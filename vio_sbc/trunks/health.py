@@ -1,6 +1,7 @@
-"""OPTIONS health of a trunk: up until `down_after` consecutive pings fail, up again on
-the first answered ping. Any SIP response counts as alive (the peer is there and
-talking SIP); only a timeout or transport error counts as a failure."""
+"""OPTIONS health of a trunk: `unknown` until the first ping is answered (or fails), up
+until `down_after` consecutive pings fail, up again on the first answered ping. Any SIP
+response counts as alive (the peer is there and talking SIP); only a timeout or transport
+error counts as a failure."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ class Health:
     failures: int = 0
     last_status: int = 0
     last_ok_at: float | None = None
+    # a ping has been answered or has failed: before, `up` only means "not known down"
+    # (calls are not refused on a trunk never pinged yet)
+    checked: bool = False
 
     def result(self, status: int, now: float) -> bool | None:
         """Record a ping result; returns the new `up` if it changed, else None."""
+        self.checked = True
         self.last_status = status
         if ping_ok(status):
             self.failures = 0
@@ -39,5 +44,6 @@ class Health:
         return None
 
     def as_dict(self) -> dict[str, object]:
-        return {"up": self.up, "failures": self.failures, "last_status": self.last_status,
-                "last_ok_at": self.last_ok_at}
+        return {"up": self.up, "checked": self.checked, "failures": self.failures,
+                "last_status": self.last_status, "last_ok_at": self.last_ok_at,
+                "state": ("up" if self.checked else "unknown") if self.up else "down"}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Backend
 from vio_sbc.agent.engine import Session
 from vio_sbc.calllog.records import CallRecords, EndFacts, recording_enabled
 from vio_sbc.calllog.store import CallLog
@@ -66,10 +67,10 @@ def failing_url() -> Iterator[str]:
         httpd.server_close()
 
 
-def test_transcript_rows_are_read_in_call_time_order(tmp_path: Path) -> None:
+def test_transcript_rows_are_read_in_call_time_order(tmp_path: Path, backend: Backend) -> None:
     """Caller lines come from STT after the utterance ends, so they are logged after
     agent lines that started later: reading orders by start_ms, then logging order."""
-    log = CallLog(tmp_path / "vio.db")
+    log = CallLog(backend())
     rec = CallRecords(_config(tmp_path), log)
     log.open_call({"id": "c", "direction": "inbound", "status": "answered"})
     rec.opened("c")
@@ -91,9 +92,9 @@ def test_transcript_rows_are_read_in_call_time_order(tmp_path: Path) -> None:
     log.close()
 
 
-def test_finish_stores_cost_and_extractive_summary(tmp_path: Path) -> None:
+def test_finish_stores_cost_and_extractive_summary(tmp_path: Path, backend: Backend) -> None:
     cfg = _config(tmp_path)
-    log = CallLog(tmp_path / "vio.db")
+    log = CallLog(backend())
     rec = CallRecords(cfg, log)
     rec.opened("c")
     rec.transcript("c", "caller", 100, 900, "Book a table.")
@@ -109,9 +110,9 @@ def test_finish_stores_cost_and_extractive_summary(tmp_path: Path) -> None:
 
 
 def test_provider_failure_keeps_extractive_summary_and_notes_it(
-        tmp_path: Path, failing_url: str) -> None:
+        tmp_path: Path, failing_url: str, backend: Backend) -> None:
     cfg = _config(tmp_path, f"summary: {{provider: openai, url: '{failing_url}', model: m}}\n")
-    log = CallLog(tmp_path / "vio.db")
+    log = CallLog(backend())
     rec = CallRecords(cfg, log)
     rec.start()
     log.open_call({"id": "c", "direction": "inbound", "status": "answered"})
@@ -141,9 +142,9 @@ def test_recording_switches(tmp_path: Path) -> None:
     assert not recording_enabled(off, pbx, n["+14155550100"])  # storage.recordings: false
 
 
-def test_start_recording_hands_the_session_to_the_writer(tmp_path: Path) -> None:
+def test_start_recording_hands_the_session_to_the_writer(tmp_path: Path, backend: Backend) -> None:
     cfg = _config(tmp_path)
-    log = CallLog(tmp_path / "vio.db")
+    log = CallLog(backend())
     rec = CallRecords(cfg, log)
     rec.start()
     log.open_call({"id": "c", "direction": "inbound", "status": "answered"})

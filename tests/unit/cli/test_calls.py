@@ -67,12 +67,103 @@ def test_calls_table(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "calls", "-c", str(cfg))
     assert rc == 0
     assert out == (
-        "RECEIVED (UTC)       ID        DIR  NUMBER        TRUNK  AGENT         CALLER"
-        "                      STATUS   DUR   COST\n"
+        "STARTED (UTC)        ID        DIR  NUMBER        TRUNK  AGENT         OTHER PARTY"
+        "                 STATUS   DUR   COST\n"
         "2025-11-25 11:28:20  a1ffff00  in   +14155559876  pbx    -             "
         "sip:x@127.0.0.2             refused  -     0.000000 USD\n"
         "2025-11-25 11:26:40  a1b2c3d4  in   +14155550100  pbx    receptionist  "
         "sip:+14155559999@127.0.0.2  ended    1:05  0.064350 USD\n")
+
+
+def test_outbound_call_shows_the_called_party(cfg: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Rough edge 9: an outbound row's caller is our own number; the table shows whom
+    we called, and `call` says Placed, not Received."""
+    log = CallLog(cfg.parent / "var" / "vio.db")
+    log.open_call({"id": "b0b0b0b0b0b0", "sip_call_id": "out@x", "direction": "outbound",
+                   "trunk": "pbx", "number": "+14155550100", "agent": "receptionist",
+                   "caller": "+14155550100", "callee": "+14155551234", "status": "no_answer",
+                   "received_at": T0 + 200})
+    assert log.flush()
+    log.close()
+    rc, out, _ = run(capsys, "calls", "-c", str(cfg), "--direction", "outbound")
+    assert rc == 0
+    assert out.splitlines()[1].split()[3:8] == ["out", "+14155550100", "pbx", "receptionist",
+                                                "+14155551234"]
+    rc, out, _ = run(capsys, "call", "-c", str(cfg), "b0b0")
+    assert "  Placed       2025-11-25 11:30:00\n" in out and "Received" not in out
+
+
+def test_calls_bad_status_is_a_usage_error(cfg: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["calls", "-c", str(cfg), "--status", "bogus"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'bogus'" in err and "no_answer" in err
+
+
+def test_calls_into_a_closed_pipe(cfg: Path) -> None:
+    """`vio-sbc calls | head -1`: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    head = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    # many rows, so the writer is still writing when head has gone
+    log = CallLog(cfg.parent / "var" / "vio.db")
+    for i in range(3000):
+        log.open_call({"id": f"c{i:011d}", "sip_call_id": f"{i}@x", "direction": "inbound",
+                       "trunk": "pbx", "number": "+14155550100", "status": "ended",
+                       "received_at": T0 + 300 + i})
+    assert log.flush()
+    log.close()
+    proc = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "calls", "-c", str(cfg),
+                           "--limit", "3000"], stdout=head.stdin, stderr=subprocess.PIPE,
+                          timeout=60)
+    assert head.stdin is not None and head.stdout is not None
+    head.stdin.close()
+    first = head.stdout.read().decode()
+    head.stdout.close()
+    assert head.wait(timeout=10) == 0
+    assert first.startswith("STARTED (UTC)")
+    assert proc.stderr.decode() == ""
+    assert proc.returncode == 141
+
+
+def test_cleanup_refuses_negative_days(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for days in ("-3", "0"):
+        with pytest.raises(SystemExit) as exc:
+            main(["cleanup", "-c", str(cfg), "--days", days])
+        assert exc.value.code == 2
+        assert "would delete every recording" in capsys.readouterr().err
+    assert (cfg.parent / "var" / "recordings" / "a.wav").exists()
+
+
+def test_export_to_a_missing_directory(cfg: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "missing" / "x.csv"
+    rc, _out, err = run(capsys, "export", "-c", str(cfg), "-o", str(target))
+    assert rc == 2
+    assert err == (f"vio-sbc export: cannot write {target}: directory {target.parent} "
+                   "does not exist\n")
+
+
+def test_read_only_commands_need_no_secret(cfg: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rough edge 5: `calls` and `call` only read the log: an unset trunk password
+    (set in the server's environment only) does not stop them."""
+    monkeypatch.delenv("VIO_TEST_UNSET_PW", raising=False)
+    cfg.write_text(cfg.read_text() + """trunks:
+  pbx:
+    kind: byoc
+    outbound: {host: 127.0.0.5, username: u, password: "${VIO_TEST_UNSET_PW}"}
+""")
+    rc, out, err = run(capsys, "calls", "-c", str(cfg))
+    assert rc == 0 and "a1b2c3d4" in out
+    rc, out, err = run(capsys, "call", "-c", str(cfg), "a1b2")
+    assert rc == 0 and out.startswith("Call a1b2c3d4e5f6")
+    rc, out, err = run(capsys, "check", "-c", str(cfg))  # check still insists
+    assert rc == 2 and "'VIO_TEST_UNSET_PW' is not set" in err
 
 
 @pytest.mark.parametrize(("args", "ids"), [
@@ -224,3 +315,34 @@ def test_since_dates_are_utc() -> None:
 
 def test_now_is_not_cached() -> None:
     assert abs(parse_since("0s", time.time()) - time.time()) < 5
+
+
+def test_calls_and_call_read_a_clusters_postgresql_log(
+        tmp_path: Path, pg_server: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """`storage.database`: the shared log; rows of two workers; the password from a file
+    (secret: never in the URL, never printed)."""
+    from vio_sbc.calllog.postgres import PgDialect
+
+    url = pg_server.fresh_database()  # type: ignore[attr-defined]
+    for worker, cid in (("w1", "c1aaaaaaaaaa"), ("w2", "c2bbbbbbbbbb")):
+        log = CallLog(PgDialect(url), worker=worker)
+        log.open_call({"id": cid, "direction": "inbound", "trunk": "pbx", "status": "ended",
+                       "number": "+14155550100", "received_at": T0 + int(cid[1]),
+                       "recording_path": f"/elsewhere/{cid}.wav"})
+        assert log.flush()
+        log.close()
+    secret = tmp_path / "pg.pw"
+    secret.write_text("not-needed-with-trust\n")
+    secret.chmod(0o600)
+    cfg = tmp_path / "vio.yaml"
+    cfg.write_text(f"storage: {{dir: {tmp_path / 'var'}, database: '{url}', "
+                   f"password_file: {secret}}}\n")
+    rc, out, _ = run(capsys, "calls", "-c", str(cfg))
+    assert rc == 0 and out.splitlines()[0].split()[-1] == "WORKER"
+    assert [ln.split()[-1] for ln in out.splitlines()[1:]] == ["w2", "w1"]
+    rc, out, _ = run(capsys, "calls", "-c", str(cfg), "--worker", "w1", "--json")
+    assert rc == 0 and [r["id"] for r in json.loads(out)] == ["c1aaaaaaaaaa"]
+    rc, out, _ = run(capsys, "call", "-c", str(cfg), "c2bb")
+    assert rc == 0 and "  Worker       w2" in out
+    assert "/elsewhere/c2bbbbbbbbbb.wav (not on this machine: on worker w2)" in out
+    assert "not-needed-with-trust" not in out

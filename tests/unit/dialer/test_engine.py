@@ -9,11 +9,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import Backend
 from vio_sbc.config.model import DialerSettings
 from vio_sbc.dialer.contract import OutboundRequest, OutboundResult
 from vio_sbc.dialer.engine import Dialer
@@ -53,11 +53,11 @@ class Switch:
         cb(OutboundResult(cid, outcome, status, "x", 1.0))
 
 
-def make(tmp: Path, sw: Switch, owner: str = "A", rows: dict[str, Any] | None = None,
+def make(tmp: Backend, sw: Switch, owner: str = "A", rows: dict[str, Any] | None = None,
          **settings: Any) -> Dialer:
     values: dict[str, Any] = {"enabled": True, "lease_s": 30.0, "poll_s": 0.01}
     values.update(settings)
-    return Dialer(sw, JobStore(tmp / "dialer.db", owner=owner), DialerSettings(**values),
+    return Dialer(sw, JobStore(tmp("dialer.db"), owner=owner), DialerSettings(**values),
                   {FROM: "pbx"}, {"pbx": 100.0}, lambda cid: (rows or {}).get(cid),
                   clock=lambda: sw.clock)
 
@@ -68,9 +68,9 @@ def run(d: Dialer, sw: Switch, until: float, step: float = 0.05) -> None:
         sw.clock = round(sw.clock + step, 6)
 
 
-def test_campaign_limits_hold(tmp_path: Path) -> None:
+def test_campaign_limits_hold(backend: Backend) -> None:
     sw = Switch()
-    d = make(tmp_path, sw)
+    d = make(backend, sw)
     d.store.create_campaign(Campaign("c", FROM, None, "America/New_York",
                                      ("Mon-Fri 09:00-18:00",), cps=2.0, max_concurrent=3), T0)
     d.store.add_jobs([JobSpec(FROM, f"+1415555{i:04d}", campaign="c") for i in range(20)], T0)
@@ -88,9 +88,9 @@ def test_campaign_limits_hold(tmp_path: Path) -> None:
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.5
 
 
-def test_trunk_capacity_is_shared(tmp_path: Path) -> None:
+def test_trunk_capacity_is_shared(backend: Backend) -> None:
     sw = Switch(max_calls=2)
-    d = make(tmp_path, sw)
+    d = make(backend, sw)
     d.store.add_jobs([JobSpec(FROM, f"+1415555{i:04d}") for i in range(5)], T0)
     sw.calls["other"] = (OutboundRequest(FROM, "+1"), lambda r: None)  # not the dialer's
     run(d, sw, T0 + 2)
@@ -98,9 +98,9 @@ def test_trunk_capacity_is_shared(tmp_path: Path) -> None:
     assert d.store.counts()["queued"] == 4
 
 
-def test_busy_retries_then_fails_at_max_attempts(tmp_path: Path) -> None:
+def test_busy_retries_then_fails_at_max_attempts(backend: Backend) -> None:
     sw = Switch()
-    d = make(tmp_path, sw)
+    d = make(backend, sw)
     d.store.add_job(JobSpec(FROM, "+14155551000",
                             policy=RetryPolicy(max_attempts=3, busy_s=10)), T0)
     for n in range(1, 4):
@@ -117,9 +117,9 @@ def test_busy_retries_then_fails_at_max_attempts(tmp_path: Path) -> None:
     assert all(g >= 10 for g in gaps)
 
 
-def test_refusals(tmp_path: Path) -> None:
+def test_refusals(backend: Backend) -> None:
     sw = Switch()
-    d = make(tmp_path, sw, refused_retry_s=5.0)
+    d = make(backend, sw, refused_retry_s=5.0)
     jid = d.store.add_job(JobSpec(FROM, "+14155551000"), T0)
     sw.refuse = SipRefusal(503, "trunk pbx at max_calls")
     d.tick(sw.clock)
@@ -131,9 +131,9 @@ def test_refusals(tmp_path: Path) -> None:
     assert (job["status"], job["last_status"], job["attempts"]) == ("failed", 404, 1)
 
 
-def test_drain_stops_claiming_and_live_calls_finish(tmp_path: Path) -> None:
+def test_drain_stops_claiming_and_live_calls_finish(backend: Backend) -> None:
     sw = Switch()
-    d = make(tmp_path, sw)
+    d = make(backend, sw)
     d.store.add_jobs([JobSpec(FROM, f"+1415555{i:04d}") for i in range(3)], T0)
     d.tick(sw.clock)
     assert len(sw.placed) == 1
@@ -142,15 +142,15 @@ def test_drain_stops_claiming_and_live_calls_finish(tmp_path: Path) -> None:
     assert len(sw.placed) == 1
     sw.end("call-1")
     d.close(sw.clock)
-    s = JobStore(tmp_path / "dialer.db")
+    s = JobStore(backend("dialer.db"))
     assert s.counts()["completed"] == 1 and s.counts()["queued"] == 2
 
 
-def test_crash_recovery_resolves_each_attempt_once(tmp_path: Path) -> None:
+def test_crash_recovery_resolves_each_attempt_once(backend: Backend) -> None:
     """Owner A claims three jobs and dies; B resolves them from the call log after the
     lease: answered-but-cut -> answered, busy -> retry (a new attempt), none lost."""
     sw = Switch()
-    a = make(tmp_path, sw, owner="A")
+    a = make(backend, sw, owner="A")
     for i in range(3):
         a.store.add_job(JobSpec(FROM, f"+1415555100{i}",
                                 policy=RetryPolicy(max_attempts=2, busy_s=1, failed_s=1)), T0)
@@ -162,7 +162,7 @@ def test_crash_recovery_resolves_each_attempt_once(tmp_path: Path) -> None:
     # call-3 has no call-log row (the crash came first): outcome unknown -> a failed try
     sw2 = Switch()
     sw2.clock = sw.clock
-    b = make(tmp_path, sw2, owner="B", rows=rows)
+    b = make(backend, sw2, owner="B", rows=rows)
     run(b, sw2, T0 + 29)
     assert sw2.placed == [] and b.stats["resolved"] == 0  # A's lease still holds
     run(b, sw2, T0 + 32)
@@ -178,9 +178,9 @@ def test_crash_recovery_resolves_each_attempt_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("offset", [0.0, 9 * 3600.0])
-def test_clock_offset_shifts_the_window(tmp_path: Path, offset: float) -> None:
+def test_clock_offset_shifts_the_window(backend: Backend, offset: float) -> None:
     sw = Switch()
-    d = make(tmp_path, sw, clock_offset_s=offset)
+    d = make(backend, sw, clock_offset_s=offset)
     d.store.create_campaign(Campaign("c", FROM, None, "America/New_York",
                                      ("Mon-Fri 09:00-18:00",)), T0)
     d.store.add_job(JobSpec(FROM, "+14155551000", campaign="c"), T0)
@@ -188,7 +188,7 @@ def test_clock_offset_shifts_the_window(tmp_path: Path, offset: float) -> None:
     assert len(sw.placed) == (1 if offset == 0 else 0)  # 10:00 vs 19:00 in New York
 
 
-def test_result_reported_from_inside_place_call(tmp_path: Path) -> None:
+def test_result_reported_from_inside_place_call(backend: Backend) -> None:
     """A switch that fails the call synchronously still gets it recorded once."""
 
     class Instant(Switch):
@@ -199,7 +199,7 @@ def test_result_reported_from_inside_place_call(tmp_path: Path) -> None:
             return "call-x"
 
     sw = Instant()
-    d = make(tmp_path, sw)
+    d = make(backend, sw)
     jid = d.store.add_job(JobSpec(FROM, "+14155551000"), T0)
     d.tick(sw.clock)
     job = d.store.job(jid)
@@ -208,9 +208,9 @@ def test_result_reported_from_inside_place_call(tmp_path: Path) -> None:
     assert d.live == {}
 
 
-def test_reconfigure_follows_a_reload(tmp_path: Path) -> None:
+def test_reconfigure_follows_a_reload(backend: Backend) -> None:
     sw = Switch()
-    d = make(tmp_path, sw)
+    d = make(backend, sw)
     d.store.add_jobs([JobSpec(FROM, f"+1415555{i:04d}") for i in range(2)], T0)
     d.reconfigure({}, {})  # the number no longer calls out
     run(d, sw, T0 + 1)

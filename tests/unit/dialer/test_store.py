@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Backend
+from vio_sbc.calllog.dialect import Dialect
 from vio_sbc.dialer.rules import Decision, RetryPolicy
 from vio_sbc.dialer.store import Campaign, JobSpec, JobStore
 from vio_sbc.dialer.windows import DialerError
@@ -27,17 +29,37 @@ def campaign(name: str = "c1", **kw: object) -> Campaign:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
-    return JobStore(tmp_path / "dialer.db", owner="A")
+def store(backend: Backend) -> JobStore:
+    return JobStore(backend("dialer.db"), owner="A")
 
 
-def test_schema_is_versioned_in_its_own_file(store: JobStore) -> None:
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 1
-    assert {"campaigns", "jobs", "attempts", "dnc"} <= set(store.db.table_names())
-    assert store.path.name == "dialer.db"
+def test_schema_is_versioned_in_its_own_file(tmp_path: Path) -> None:
+    s = JobStore(tmp_path / "dialer.db", owner="A")
+    assert s.db.scalar("PRAGMA user_version") == 1
+    tables = {r["name"] for r in s.db.query("SELECT name FROM sqlite_master")}
+    assert {"campaigns", "jobs", "attempts", "dnc"} <= tables
+    assert s.location.endswith("dialer.db")
 
 
-def _claim_all(path: str, owner: str, start: Any, out: Any) -> None:
+def test_postgresql_keeps_the_dialer_version_beside_the_call_logs(pg_server: Any) -> None:
+    """One database, two migration sequences: each scope has its own version row."""
+    from vio_sbc.calllog.postgres import PgDialect
+    from vio_sbc.calllog.schema import MIGRATIONS
+    from vio_sbc.calllog.store import CallLog
+
+    url = pg_server.fresh_schema()
+    s = JobStore(PgDialect(url), owner="A")
+    CallLog(PgDialect(url)).close()
+    assert dict((r["scope"], r["version"]) for r in s.db.query("SELECT * FROM vio_schema")) \
+        == {"dialer": 1, "calllog": len(MIGRATIONS)}
+    types = {r["column_name"]: r["data_type"] for r in s.db.query(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = 'jobs'")}
+    assert types["not_before"] == "double precision" and types["id"] == "bigint"
+    s.close()
+
+
+def _claim_all(path: str | Dialect, owner: str, start: Any, out: Any) -> None:
     s = JobStore(path, owner=owner)
     start.wait(10)
     got = []
@@ -48,9 +70,9 @@ def _claim_all(path: str, owner: str, start: Any, out: Any) -> None:
     out.put(got)
 
 
-def test_two_processes_never_claim_the_same_job(tmp_path: Path) -> None:
+def test_two_processes_never_claim_the_same_job(backend: Backend) -> None:
     """Two processes, each with its own connection, race over 300 jobs."""
-    path = str(tmp_path / "dialer.db")
+    path = backend("dialer.db")
     a = JobStore(path, owner="A")
     a.add_jobs([JobSpec(FROM, f"+1415555{i:04d}") for i in range(300)], T0)
     ctx = multiprocessing.get_context("fork")
@@ -98,9 +120,9 @@ def test_claim_respects_not_before_priority_and_from_numbers(store: JobStore) ->
     assert store.job(other)["status"] == "queued"
 
 
-def test_expired_lease_makes_an_orphan_not_a_claimable_job(tmp_path: Path) -> None:
-    a = JobStore(tmp_path / "dialer.db", owner="A")
-    b = JobStore(tmp_path / "dialer.db", owner="B")
+def test_expired_lease_makes_an_orphan_not_a_claimable_job(backend: Backend) -> None:
+    a = JobStore(backend("dialer.db"), owner="A")
+    b = JobStore(backend("dialer.db"), owner="B")
     jid = a.add_job(JobSpec(FROM, "+14155551000"), T0)
     c = a.claim(T0, 30, from_numbers=[FROM])
     assert c is not None
@@ -118,6 +140,7 @@ def test_expired_lease_makes_an_orphan_not_a_claimable_job(tmp_path: Path) -> No
                     T0 + 51, resolved=True)
     assert not a.finish(jid, o.attempt_id or 0, "busy", 486, "late", Decision("failed"), T0 + 52)
     assert b.job(jid)["status"] == "retry_wait"
+    assert b.attempts(jid)[0]["status"] == "resolved"  # the loser wrote nothing
     c2 = b.claim(T0 + 60, 30, from_numbers=[FROM])
     assert c2 is not None and c2.attempt == 2
 

@@ -136,9 +136,12 @@ def test_server_lines_with_the_live_call_table() -> None:
         "server: vio.yaml up 12.5s, live calls 1",
         "TRUNK  KIND  OUTBOUND  REGISTRATION  HEALTH  CALLS",
         "pbx    byoc  -         -             -       1 (0/0 out)",
-        "CALL      DIRECTION  TRUNK  NUMBER        AGENT  STATE   AGE",
-        "01234567  inbound    pbx    +14155550100  echo   active  4s",
+        "CALL      DIRECTION  TRUNK  NUMBER        OTHER PARTY  AGENT  STATE   AGE",
+        "01234567  inbound    pbx    +14155550100  x            echo   active  4s",
     ]
+    out = {**call, "direction": "outbound", "caller": "+14155550100", "callee": "+14155551234"}
+    assert server_lines(_reply(calls=[out]))[-1] == (  # rough edge 9: whom we call
+        "01234567  outbound   pbx    +14155550100  +14155551234  echo   active  4s")
 
 
 def test_server_lines_without_calls_and_draining() -> None:

@@ -72,3 +72,17 @@ def test_health_goes_down_after_n_failures_and_up_on_first_success() -> None:
     assert h.result(408, 2.0) is False and not h.up
     assert h.result(408, 3.0) is None and not h.up
     assert h.result(200, 4.0) is True and h.up and h.failures == 0 and h.last_ok_at == 4.0
+
+
+def test_health_is_unknown_until_a_ping_has_a_result() -> None:
+    """Rough edge 7: a new trunk is not shown `up` before any OPTIONS was answered."""
+    from vio_sbc.ops.glance import health_text
+
+    h = Health("tw")
+    assert h.as_dict()["state"] == "unknown" and h.up  # calls are not refused meanwhile
+    assert health_text(h.as_dict()) == "unknown (no OPTIONS answer yet)"
+    h.result(200, 1.0)
+    assert h.as_dict()["state"] == "up" and health_text(h.as_dict()) == "up"
+    h.result(408, 2.0)
+    h.result(408, 3.0)
+    assert h.as_dict()["state"] == "down" and health_text(h.as_dict()) == "down (last 408)"
