@@ -381,19 +381,9 @@ class Softswitch:
         old = self.cfg
         self.kit.refresh(new.agents)  # raises (nothing applied) if a recogniser can't be built
         self.kit.warm(new.agents)
-        # sip.tls is applied when its files changed (a new certificate, sip/tlsctl.py); the
-        # rest of sip, and tls settings without new files, need a restart
-        sip = dataclasses.replace(old.sip, tls=new.sip.tls)
-        tls_reloaded = self.tls.reload(self.ep, dataclasses.replace(new, sip=sip,
-                                                                    storage=old.storage))
-        kept = [k for k in ("rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
-        if dataclasses.replace(new.sip, tls=old.sip.tls) != old.sip:
-            kept.insert(0, "sip")
-        elif not tls_reloaded and dataclasses.replace(new.sip.tls, cert=None) != \
-                dataclasses.replace(old.sip.tls, cert=None):
-            kept.insert(0, "sip.tls")
-        self.cfg = dataclasses.replace(new, sip=sip if tls_reloaded else old.sip, rtp=old.rtp,
-                                       storage=old.storage, log=old.log)
+        sip, tls_reloaded, kept = self.tls.apply_reload(self.ep, old, new)  # sip: tls only
+        self.cfg = dataclasses.replace(new, sip=sip, rtp=old.rtp, storage=old.storage,
+                                       log=old.log)
         diff = self.trunks.apply(self.cfg)
         numbers = sorted(n for n in {*old.numbers, *new.numbers}
                          if old.numbers.get(n) != new.numbers.get(n))

@@ -17,6 +17,7 @@ remote address, so an outbound call that failed on it can name the check.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import time
@@ -26,7 +27,7 @@ from typing import Any
 import pjsua2 as pj
 import structlog
 
-from vio_sbc.config.model import CertInfo, Config, TlsSettings
+from vio_sbc.config.model import CertInfo, Config, SipSettings, TlsSettings
 from vio_sbc.fileperm import private_dir, private_file
 from vio_sbc.sip.message import source_ip
 
@@ -167,6 +168,21 @@ class TlsControl:
         log.info("tls_certificate_reloaded", certificate=tls.cert.subject if tls.cert else None,
                  expires=tls.cert.not_after if tls.cert else None)
         return True
+
+    def apply_reload(self, ep: Any, old: Config, new: Config) -> tuple[SipSettings, bool,
+                                                                        list[str]]:
+        """The reload's sip section: the running one, with `new`'s tls when its files
+        changed and were installed; whether they were; the sections that need a restart
+        (the rest of sip, tls settings without new files, rtp, storage, log)."""
+        sip = dataclasses.replace(old.sip, tls=new.sip.tls)
+        reloaded = self.reload(ep, dataclasses.replace(new, sip=sip, storage=old.storage))
+        kept = [k for k in ("rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
+        if dataclasses.replace(new.sip, tls=old.sip.tls) != old.sip:
+            kept.insert(0, "sip")
+        elif not reloaded and dataclasses.replace(new.sip.tls, cert=None) != \
+                dataclasses.replace(old.sip.tls, cert=None):
+            kept.insert(0, "sip.tls")
+        return (sip if reloaded else old.sip), reloaded, kept
 
     # -- failed checks ---------------------------------------------------------------
     def on_transport_state(self, prm: Any) -> None:
