@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.baresip import Baresip, speech_wav
-from tests.integration.conftest import Server, free_port, metric, start_server
+from tests.integration.conftest import Server, free_port, metric, start_server, wait_rejected
 from tests.tlscerts import Cert, make_ca, make_cert
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -225,6 +225,37 @@ def test_a_certificate_our_ca_did_not_sign_fails_the_call(tmp_path: Path, pki: d
     assert "answering call" not in uas.log()  # never reached the UAS's INVITE handling
     result = srv.wait_event("outbound_result", outcome="failed")
     assert result["reason"] == reason
+
+
+def options_over_tls(port: int, ca: Path, source: str) -> str:
+    """One OPTIONS over a TLS connection from `source`; the first line of the answer."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                  source_address=(source, 0)) as raw, \
+            ctx.wrap_socket(raw) as tls:
+        local = f"{source}:{tls.getsockname()[1]}"
+        tls.sendall((f"OPTIONS sip:127.0.0.1:{port};transport=tls SIP/2.0\r\n"
+                     f"Via: SIP/2.0/TLS {local};branch=z9hG4bK-{time.time_ns()}\r\n"
+                     f"From: <sip:probe@{source}>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
+                     f"Call-ID: probe-{time.time_ns()}\r\nCSeq: 1 OPTIONS\r\n"
+                     "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\r\n", 1)[0].decode()
+
+
+def test_the_sip_guard_answers_over_tls(tmp_path: Path, pki: dict[str, Cert],
+                                        stopper: list) -> None:
+    srv, tls_port, url = server_with(tmp_path, pki)
+    stopper.append(srv)
+    assert options_over_tls(tls_port, pki["ca"].cert, "127.0.0.2") == "SIP/2.0 200 OK"
+    assert options_over_tls(tls_port, pki["ca"].cert, "127.0.0.9") == "SIP/2.0 403 Forbidden"
+    assert wait_rejected(url, "stranger", 1) >= 1
 
 
 def served_certificate(port: int, ca: Path) -> dict[str, object]:
