@@ -457,7 +457,8 @@ def test_reload_reregisters_a_changed_trunk_and_removes_one_after_its_call(
         # a changed registration re-registers (the registrar grants what it grants: 30)
         srv.config.write_text(srv.config.read_text().replace("expires: 30", "expires: 20"))
         ok = cli(srv, "reload")
-        assert ok.returncode == 0 and "changed: reg" in ok.stdout, ok.stdout + ok.stderr
+        assert ok.returncode == 0 and "trunks.reg.register.expires: 30 -> 20" in ok.stdout
+        assert "trunk accounts: changed reg" in ok.stdout, ok.stdout + ok.stderr
         n, _ = wait_after(srv, n, "trunk_registered", trunk="reg")
         # a call over the registered trunk is live while the trunk is removed
         tag = f"rm-{time.monotonic_ns()}"
@@ -473,7 +474,9 @@ def test_reload_reregisters_a_changed_trunk_and_removes_one_after_its_call(
         srv.config.write_text((text[:start] + text[end:]).replace(
             '  "+14155550120": {trunk: reg, direction: inbound, agent: echo}\n', ""))
         ok = cli(srv, "reload")
-        assert ok.returncode == 0 and "removed: reg" in ok.stdout, ok.stdout + ok.stderr
+        assert ok.returncode == 0 and "trunks.reg (removed)" in ok.stdout, ok.stdout + ok.stderr
+        assert "trunk accounts: removed reg" in ok.stdout
+        assert "numbers.+14155550120 (removed)" in ok.stdout
         n, retiring = wait_after(srv, n, "trunk_retiring", trunk="reg")
         assert retiring["live_calls"] == 1
         assert call.poll() is None  # the call is still up: the account stays for it

@@ -29,6 +29,7 @@ from typing import Any
 import pjsua2 as pj
 import structlog
 
+from vio_sbc import log as vlog
 from vio_sbc.agent.engine import Engine, Session
 from vio_sbc.agent.frames import Frame, HangupRequest, Interrupt, TranscriptLine, TransferRequest
 from vio_sbc.agent.pipeline import AgentKit
@@ -40,6 +41,7 @@ from vio_sbc.callcontrol.outcome import Outcome
 from vio_sbc.callcontrol.routing import Route
 from vio_sbc.calllog import CallLog, dialect_for
 from vio_sbc.calllog.records import CallRecords
+from vio_sbc.config import diff as config_diff
 from vio_sbc.config.model import Config
 from vio_sbc.errors import VioError
 from vio_sbc.log import RateLimiter
@@ -63,7 +65,7 @@ from vio_sbc.sip.guard import SipGuard, patch_problem
 from vio_sbc.sip.inbound import InboundAccounts
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
-from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.pjlog import StructlogWriter, stdout_logged
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.tcpguard import TcpGuard
 from vio_sbc.sip.tlsctl import TlsControl
@@ -158,7 +160,7 @@ class Softswitch:
         if why_not := patch_problem(cfg.sip.stranger_response):
             raise StartupError(why_not)
         ep = VioEndpoint(self._select_account, self.tls.on_transport_state)
-        with stdout_to_stderr():
+        with stdout_logged():
             ep.libCreate()
         self.ep = ep
         self._log_writer = StructlogWriter(trace=cfg.log.sip_trace)
@@ -175,15 +177,7 @@ class Softswitch:
             raise StartupError(why)
         self.tcp_guard.configure(cfg.sip.tcp)  # before the listener: its backlog
         create_transports(ep, cfg)
-        try:
-            self.tls.start(ep, cfg)
-        except pj.Error as exc:
-            ep.libDestroy()
-            raise StartupError(f"cannot listen on tls {cfg.sip.listen.host}:{cfg.sip.tls.port}: "
-                               f"{exc.info()}") from exc
-        self.metrics.gauge_fn("vio_tls_certificate_expiry_timestamp_seconds",
-                              "notAfter of the TLS server certificate in use (0: no TLS)",
-                              self.tls.expiry)
+        self.tls.start(ep, cfg, self.metrics)  # StartupError (endpoint destroyed) on failure
         ep.libStart()
         self.guard.install()
         if self.guard.installed:
@@ -377,18 +371,27 @@ class Softswitch:
 
     def reload(self, new: Config) -> dict[str, list[str]]:
         """Apply a validated config without touching live calls (they keep the route
-        they started with). sip/rtp/storage/log need a restart and are kept."""
+        they started with). The sections read once at start (`RESTART_SECTIONS`: sip,
+        rtp, storage, log, http, summary, cluster) keep their running values. Returns
+        every change found, by key path (`vio_sbc.config.diff`): `applied`,
+        `restart_required`, and the trunk accounts added, modified or removed."""
         old = self.cfg
         self.kit.refresh(new.agents)  # raises (nothing applied) if a recogniser can't be built
         self.kit.warm(new.agents)
-        sip, tls_reloaded, kept = self.tls.apply_reload(self.ep, old, new)  # sip: tls only
-        self.cfg = dataclasses.replace(new, sip=sip, rtp=old.rtp, storage=old.storage,
-                                       log=old.log)
-        diff = self.trunks.apply(self.cfg)
-        numbers = sorted(n for n in {*old.numbers, *new.numbers}
-                         if old.numbers.get(n) != new.numbers.get(n))
-        diff = {**diff, "numbers": numbers, "restart_required": kept,
-                "tls_reloaded": ["certificate"] if tls_reloaded else []}
+        applied, restart = config_diff.split(config_diff.diff(old, new))
+        self.cfg = dataclasses.replace(new, **{k: getattr(old, k)
+                                               for k in config_diff.RESTART_SECTIONS})
+        if self.tls.reload_from(self.ep, old, new):  # new certificate files: installed
+            applied += [c for c in restart if c.path.startswith("sip.tls")]
+            restart = [c for c in restart if not c.path.startswith("sip.tls")]
+            self.cfg = dataclasses.replace(self.cfg, sip=dataclasses.replace(
+                old.sip, tls=new.sip.tls))
+        self.records.cfg = self.cfg  # recording flags, rates and the platform rate
+        accounts = self.trunks.apply(self.cfg)
+        scrub = vlog.redactor.scrub  # the new config's secrets (set by apply)
+        diff = {"applied": [scrub(str(c)) for c in applied],
+                "restart_required": [scrub(str(c)) for c in restart],
+                **{f"accounts_{k}": v for k, v in accounts.items()}}
         for hook in self.on_reload:
             diff.update(hook(self.cfg) or {})
         log.info("config_reloaded", source=new.source, live_calls=len(self.table), **diff)

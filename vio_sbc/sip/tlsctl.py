@@ -27,8 +27,10 @@ from typing import Any
 import pjsua2 as pj
 import structlog
 
-from vio_sbc.config.model import CertInfo, Config, SipSettings, TlsSettings
+from vio_sbc.config.model import CertInfo, Config, TlsSettings
 from vio_sbc.fileperm import private_dir, private_file
+from vio_sbc.ops.metrics import Metrics
+from vio_sbc.sip.endpoint import StartupError
 from vio_sbc.sip.message import source_ip
 
 log = structlog.get_logger("vio_sbc.tls")
@@ -78,7 +80,20 @@ class TlsControl:
     def on(self) -> bool:
         return self.listener_id is not None
 
-    def start(self, ep: Any, cfg: Config) -> None:
+    def start(self, ep: Any, cfg: Config, metrics: Metrics) -> None:
+        """The TLS listener(s) and the expiry gauge; on failure the endpoint is destroyed
+        and StartupError raised."""
+        metrics.gauge_fn("vio_tls_certificate_expiry_timestamp_seconds",
+                         "notAfter of the TLS server certificate in use (0: no TLS)",
+                         self.expiry)
+        try:
+            self._start(ep, cfg)
+        except pj.Error as exc:
+            ep.libDestroy()
+            raise StartupError(f"cannot listen on tls {cfg.sip.listen.host}:"
+                               f"{cfg.sip.tls.port}: {exc.info()}") from exc
+
+    def _start(self, ep: Any, cfg: Config) -> None:
         self._cfg = cfg
         if "tls" not in cfg.sip.transports:
             return
@@ -169,20 +184,11 @@ class TlsControl:
                  expires=tls.cert.not_after if tls.cert else None)
         return True
 
-    def apply_reload(self, ep: Any, old: Config, new: Config) -> tuple[SipSettings, bool,
-                                                                        list[str]]:
-        """The reload's sip section: the running one, with `new`'s tls when its files
-        changed and were installed; whether they were; the sections that need a restart
-        (the rest of sip, tls settings without new files, rtp, storage, log)."""
+    def reload_from(self, ep: Any, old: Config, new: Config) -> bool:
+        """A reload from `old` to `new`: `new`'s tls files installed when they changed
+        (the rest of sip and storage stay as running: they need a restart)."""
         sip = dataclasses.replace(old.sip, tls=new.sip.tls)
-        reloaded = self.reload(ep, dataclasses.replace(new, sip=sip, storage=old.storage))
-        kept = [k for k in ("rtp", "storage", "log") if getattr(old, k) != getattr(new, k)]
-        if dataclasses.replace(new.sip, tls=old.sip.tls) != old.sip:
-            kept.insert(0, "sip")
-        elif not reloaded and dataclasses.replace(new.sip.tls, cert=None) != \
-                dataclasses.replace(old.sip.tls, cert=None):
-            kept.insert(0, "sip.tls")
-        return (sip if reloaded else old.sip), reloaded, kept
+        return self.reload(ep, dataclasses.replace(new, sip=sip, storage=old.storage))
 
     # -- failed checks ---------------------------------------------------------------
     def on_transport_state(self, prm: Any) -> None:
