@@ -160,7 +160,7 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
         print(f"vio-sbc: refused: {ref.status} {ref.detail}", file=sys.stderr)
         return EXIT_REFUSED
     vlog.redactor.set(cfg.secrets)
-    vlog.configure(cfg.log.level, stream=sys.stderr)
+    vlog.configure(cfg.log.level, stream=sys.stderr, fmt=cfg.log.format)
     from dataclasses import asdict
 
     from vio_sbc.callcontrol.outbound import OutboundRequest, OutboundResult

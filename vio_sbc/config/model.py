@@ -40,6 +40,7 @@ from vio_sbc.config.nodes import (
     number,
     string,
 )
+from vio_sbc.config.numbers import Direction, NumberConfig
 from vio_sbc.config.rates import (
     DirectionRate,
     PlatformRate,
@@ -50,8 +51,6 @@ from vio_sbc.config.rates import (
 )
 from vio_sbc.config.tls import CertInfo, TlsSettings, build_tls
 from vio_sbc.config.trunks import (
-    Direction,
-    NumberConfig,
     NumberFormat,
     TrunkConfig,
     TrunkInbound,
@@ -243,6 +242,10 @@ class WorkspaceSettings:
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = field(
         default="info", metadata=setting(choice("debug", "info", "warning", "error")))
+    # console: human-readable lines; json: one JSON object a line; auto: console on a
+    # terminal, JSON when stdout is a pipe or file
+    format: Literal["auto", "console", "json"] = field(
+        default="auto", metadata=setting(choice("auto", "console", "json")))
     sip_trace: bool = field(default=False, metadata=setting(boolean))
     pjsip_level: int = field(default=1, metadata=setting(integer(0, 6)))
 

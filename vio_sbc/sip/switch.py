@@ -59,7 +59,7 @@ from vio_sbc.sip.guard import SipGuard, patch_problem
 from vio_sbc.sip.inbound import InboundAccount
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
-from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
+from vio_sbc.sip.pjlog import StructlogWriter, stdout_logged
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.tcpguard import TcpGuard
 from vio_sbc.sip.trunkside import TrunkManager
@@ -152,7 +152,7 @@ class Softswitch:
         if why_not := patch_problem(cfg.sip.stranger_response):
             raise StartupError(why_not)
         ep = pj.Endpoint()
-        with stdout_to_stderr():
+        with stdout_logged():
             ep.libCreate()
         self.ep = ep
         self._log_writer = StructlogWriter(trace=cfg.log.sip_trace)
