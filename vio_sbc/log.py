@@ -15,11 +15,13 @@ import structlog
 REDACTED = "***"
 # digest values (RFC 7616): a response or nonce pair is enough for an offline dictionary
 # attack on the password, so they never reach a log line (pjsip's SIP trace included)
-_DIGEST = re.compile(r'(?i)\b(response|c?nonce|nextnonce)(\s*=\s*)("[^"]*"|[^\s,;"]+)')
+# (a quoted value may lack its closing quote: a pjsip line cut at MAX_MSG in the middle)
+_DIGEST = re.compile(r'(?i)\b(response|c?nonce|nextnonce)(\s*=\s*)("[^"]*"?|[^\s,;"]+)')
 
 
 def mask_digest(text: str) -> str:
-    """`response="a1b2", cnonce=x` -> `response="***", cnonce=***`."""
+    """`response="a1b2", cnonce=x` -> `response="***", cnonce=***`; a quoted value cut
+    before its closing quote is masked to the end of the text."""
     if "=" not in text:  # the common case: nothing to do
         return text
     return _DIGEST.sub(lambda m: m.group(1) + m.group(2) + (

@@ -530,10 +530,12 @@ def test_early_media_reaches_the_agent_before_a_busy(
 def test_sip_trace_masks_digest_values(tmp_path: Path) -> None:
     """With `log.sip_trace` every message is logged, the registrar's challenge and our
     REGISTER with its Authorization included; their nonce and response values (enough
-    for an offline dictionary attack on the password) are masked in every line."""
+    for an offline dictionary attack on the password) are masked in every line. The
+    challenge asks for qop=auth, so our answer carries a cnonce too."""
     reg_port = free_port(REGISTRAR_IP)
     registrar = start_uas(tmp_path, "uas_registrar_401.xml", REGISTRAR_IP, reg_port,
-                          ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "60"])
+                          ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "60",
+                           "-set", "qop", ', qop="auth"'])  # qop: our answer has a cnonce
     srv = start_server(tmp_path, config_text(reg_port=reg_port)
                        + "log: {{level: debug, sip_trace: true, pjsip_level: 5}}\n")
     try:
@@ -545,5 +547,6 @@ def test_sip_trace_masks_digest_values(tmp_path: Path) -> None:
     log = "".join(srv.raw)
     assert "Authorization: Digest" in log and "WWW-Authenticate: Digest" in log  # traced
     assert 'response=\\"***\\"' in log and 'nonce=\\"***\\"' in log
+    assert 'cnonce=\\"***\\"' in log and 'qop=\\"auth\\"' in log
     leaked = re.findall(r'(?i)\b(c?nonce|response)=\\"(?!\*\*\*)', log)
     assert leaked == [], leaked

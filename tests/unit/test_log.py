@@ -56,6 +56,9 @@ def test_mask_digest_forms() -> None:
     assert vlog.mask_digest('NONCE=abc, Response = "x"') == 'NONCE=***, Response = "***"'
     assert vlog.mask_digest('nextnonce="n1"; x=1') == 'nextnonce="***"; x=1'
     assert vlog.mask_digest("no digest, response time 5 ms") == "no digest, response time 5 ms"
+    # a value cut before its closing quote (a pjsip line cut at 400 characters)
+    assert vlog.mask_digest('nonce="ab", response="9f8e7d... [40 more]') == (
+        'nonce="***", response="***"')
 
 
 class _Tty(io.StringIO):

@@ -54,14 +54,21 @@ from vio_sbc.sip.call import AfterPlayout, SbcCall
 from vio_sbc.sip.callend import end_call
 from vio_sbc.sip.calls import CallTable
 from vio_sbc.sip.endpoint import StartupError as StartupError
-from vio_sbc.sip.endpoint import account_config, create_transports, endpoint_config, set_codecs
+from vio_sbc.sip.endpoint import (
+    VioEndpoint,
+    account_config,
+    create_transports,
+    endpoint_config,
+    set_codecs,
+)
 from vio_sbc.sip.guard import SipGuard, patch_problem
-from vio_sbc.sip.inbound import InboundAccount
+from vio_sbc.sip.inbound import InboundAccounts
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_logged
 from vio_sbc.sip.stats import MediaStats
 from vio_sbc.sip.tcpguard import TcpGuard
+from vio_sbc.sip.tlsctl import TlsControl
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.trust import DialogTrust, ForeignCalls
 
@@ -93,7 +100,8 @@ class Softswitch:
         self.malformed_log = RateLimiter(burst=3, window=60.0)
         self.ep: Any = None
         self._log_writer: StructlogWriter | None = None
-        self.acc: InboundAccount | None = None
+        self.inbound_accounts = InboundAccounts(self.incoming)  # one per SRTP mode
+        self.tls = TlsControl()  # the TLS listener and its certificate (sip/tlsctl.py)
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0, "shed": 0,
                       "malformed": 0}
@@ -151,7 +159,7 @@ class Softswitch:
             raise StartupError(f"agents: {exc}") from exc
         if why_not := patch_problem(cfg.sip.stranger_response):
             raise StartupError(why_not)
-        ep = pj.Endpoint()
+        ep = VioEndpoint(self._select_account, self.tls.on_transport_state)
         with stdout_logged():
             ep.libCreate()
         self.ep = ep
@@ -169,6 +177,7 @@ class Softswitch:
             raise StartupError(why)
         self.tcp_guard.configure(cfg.sip.tcp)  # before the listener: its backlog
         create_transports(ep, cfg)
+        self.tls.start(ep, cfg, self.metrics)  # StartupError (endpoint destroyed) on failure
         ep.libStart()
         self.guard.install()
         if self.guard.installed:
@@ -177,8 +186,8 @@ class Softswitch:
         self.tick_hooks.append(self.foreign.tick)
         ep.audDevManager().setNullDev()
         set_codecs(ep, cfg.rtp.codecs)
-        self.acc = InboundAccount(self.incoming)
-        self.acc.create(account_config(cfg), True)
+        self.inbound_accounts.create(lambda mode: account_config(cfg, mode))
+        self.trunks.noverify_transport = self.tls.noverify_id
         self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every prompt cached before any call
         self.kit.start()
@@ -234,9 +243,7 @@ class Softswitch:
         self.records.stop()  # finalise recordings, finish queued summaries
         self.table.clear()
         self.trunks.shutdown()
-        if self.acc is not None:
-            self.acc.shutdown()
-            self.acc = None
+        self.inbound_accounts.shutdown()
         gc.collect()
         self.trust.uninstall()
         ep.libDestroy()
@@ -318,6 +325,10 @@ class Softswitch:
     def registrars(self) -> Mapping[str, str]:
         return self.trunks.sources()
 
+    def _select_account(self, src: str, msg: str, chosen: int) -> int:
+        """Endpoint.onSelectAccount: an INVITE's account by the SRTP it needs."""
+        return self.inbound_accounts.select(self.cfg, self.registrars(), src, msg, chosen)
+
     def ended(self, call: SbcCall, status: int, reason: str) -> Outcome | None:
         return end_call(self, call, status, reason)
 
@@ -327,6 +338,7 @@ class Softswitch:
     def status(self) -> dict[str, Any]:
         return {"live_calls": len(self.table), "draining": self.draining,
                 "stats": dict(self.stats), "trunks": self.trunks.status(),
+                "tls": self.tls.status(),
                 "calls": self.table.listing()}
 
     # -- outbound and reload -------------------------------------------------------
@@ -369,6 +381,11 @@ class Softswitch:
         applied, restart = config_diff.split(config_diff.diff(old, new))
         self.cfg = dataclasses.replace(new, **{k: getattr(old, k)
                                                for k in config_diff.RESTART_SECTIONS})
+        if self.tls.reload_from(self.ep, old, new):  # new certificate files: installed
+            applied += [c for c in restart if c.path.startswith("sip.tls")]
+            restart = [c for c in restart if not c.path.startswith("sip.tls")]
+            self.cfg = dataclasses.replace(self.cfg, sip=dataclasses.replace(
+                old.sip, tls=new.sip.tls))
         self.records.cfg = self.cfg  # recording flags, rates and the platform rate
         accounts = self.trunks.apply(self.cfg)
         scrub = vlog.redactor.scrub  # the new config's secrets (set by apply)
