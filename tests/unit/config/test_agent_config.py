@@ -107,12 +107,14 @@ def test_agent_kind_options_are_typed() -> None:
         "    url: wss://agents.example.com/twilio\n"
         "    parameters: {team: blue, tier: 2}\n"
         "    connect_timeout_s: 2.5\n"
+        "    origin: https://vio.example.com:8443\n"
     )
     bot = config.agents["bot"]
     assert bot.kind == "websocket"
     assert bot.websocket == WebSocketOptions(url="wss://agents.example.com/twilio",
                                              parameters={"team": "blue", "tier": "2"},
-                                             connect_timeout_s=2.5)
+                                             connect_timeout_s=2.5,
+                                             origin="https://vio.example.com:8443")
     assert bot.options == {}
     receptionist = config.agents["receptionist"]
     assert receptionist.scripted == ScriptedOptions(transfer_digit="0",

@@ -113,6 +113,11 @@ PINNED = [
      "vio.yaml:2: agents.receptionist.parameters: expected a mapping, got integer 3"),
     ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', fallback: ''}\n",
      "vio.yaml:2: agents.receptionist.fallback: must not be empty"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', origin: 'https://a/b'}\n",
+     "vio.yaml:2: agents.receptionist.origin: expected an origin like https://agents.example.com "
+     "(scheme://host[:port], no path), got 'https://a/b'"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', origin: 3}\n",
+     "vio.yaml:2: agents.receptionist.origin: expected a string, got integer 3"),
     ("agents:\n  receptionist: {kind: scripted, transfer_digit: 12}\n",
      "vio.yaml:2: agents.receptionist.transfer_digit: expected one DTMF digit (0-9, *, #, A-D), "
      "got integer 12"),
