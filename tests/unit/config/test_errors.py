@@ -157,6 +157,12 @@ PINNED = [
      "vio.yaml:2: trunks.pbx.number_format.country_code: must be at most 3 digits, got '1234'"),
     ("trunks:\n  pbx: {kind: byoc, register: [x]}\n",
      "vio.yaml:2: trunks.pbx.register: expected a mapping, got a list"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+14155550100": {trunk: pbx, max_calls: 0}\n',
+     "vio.yaml:4: numbers.+14155550100.max_calls: must be between 1 and 100000, got 0"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n'
+     '  "+14155550100": {trunk: pbx, max_calls_status: 404}\n',
+     "vio.yaml:4: numbers.+14155550100.max_calls_status: invalid value 404 (expected one of: "
+     "486, 503)"),
     ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+1415": {trunk: pbx}\n',
      "vio.yaml:4: numbers.+1415: '+1415' is not an E.164 number (+ then 8-15 digits, no "
      "leading 0)"),
