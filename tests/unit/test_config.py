@@ -312,6 +312,11 @@ PINNED = [
      "vio.yaml:2: agents.receptionist.parameters: expected a mapping, got integer 3"),
     ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', fallback: ''}\n",
      "vio.yaml:2: agents.receptionist.fallback: must not be empty"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', origin: 'https://a/b'}\n",
+     "vio.yaml:2: agents.receptionist.origin: expected an origin like https://agents.example.com "
+     "(scheme://host[:port], no path), got 'https://a/b'"),
+    ("agents:\n  receptionist: {kind: websocket, url: 'ws://h', origin: 3}\n",
+     "vio.yaml:2: agents.receptionist.origin: expected a string, got integer 3"),
     ("agents:\n  receptionist: {kind: scripted, transfer_digit: 12}\n",
      "vio.yaml:2: agents.receptionist.transfer_digit: expected one DTMF digit (0-9, *, #, A-D), "
      "got integer 12"),
@@ -351,6 +356,12 @@ PINNED = [
      "vio.yaml:2: trunks.pbx.number_format.country_code: must be at most 3 digits, got '1234'"),
     ("trunks:\n  pbx: {kind: byoc, register: [x]}\n",
      "vio.yaml:2: trunks.pbx.register: expected a mapping, got a list"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+14155550100": {trunk: pbx, max_calls: 0}\n',
+     "vio.yaml:4: numbers.+14155550100.max_calls: must be between 1 and 100000, got 0"),
+    ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n'
+     '  "+14155550100": {trunk: pbx, max_calls_status: 404}\n',
+     "vio.yaml:4: numbers.+14155550100.max_calls_status: invalid value 404 (expected one of: "
+     "486, 503)"),
     ('trunks:\n  pbx: {kind: byoc}\nnumbers:\n  "+1415": {trunk: pbx}\n',
      "vio.yaml:4: numbers.+1415: '+1415' is not an E.164 number (+ then 8-15 digits, no "
      "leading 0)"),
@@ -1054,12 +1065,14 @@ def test_agent_kind_options_are_typed() -> None:
         "    url: wss://agents.example.com/twilio\n"
         "    parameters: {team: blue, tier: 2}\n"
         "    connect_timeout_s: 2.5\n"
+        "    origin: https://vio.example.com:8443\n"
     )
     bot = config.agents["bot"]
     assert bot.kind == "websocket"
     assert bot.websocket == WebSocketOptions(url="wss://agents.example.com/twilio",
                                              parameters={"team": "blue", "tier": "2"},
-                                             connect_timeout_s=2.5)
+                                             connect_timeout_s=2.5,
+                                             origin="https://vio.example.com:8443")
     assert bot.options == {}
     receptionist = config.agents["receptionist"]
     assert receptionist.scripted == ScriptedOptions(transfer_digit="0",
