@@ -106,15 +106,24 @@ def test_stream_start_media_mark_stop_and_server_audio_heard(
 def test_clear_flushes_the_playout(tmp_path: Path, agent_server: AgentServer) -> None:
     """The server queues 3 s of tone and a mark, and sends `clear` as soon as its tone
     comes back: the rest is not played (far fewer than 150 frames go out) and the
-    mark is reported then, as Twilio does for marks a clear drops."""
+    mark is reported then, as Twilio does for marks a clear drops. The call log has
+    one `barge_in` at the call's time the clear came (just after the caller frame
+    that carried the tone back), not at 0."""
     server = _server_for(tmp_path, agent_server.url)
     try:
         r = run_sipp(server.addr, "uac_echo_audio.xml", extra=["-rtp_echo", "-d", "5000"])
         assert r.rc == 0, r.output + r.errors
         row = server.call_row(sip_call_id(server, r.call_id))
         assert agent_server.done.wait(10)
+        barge = [e for e in server.events(row["id"]) if e["kind"] == "barge_in"]
     finally:
         _stop(server)
+    trigger = next(m.msg for m in agent_server.received if m.msg.get("event") == "media"
+                   and is_tone(m.msg["media"]["payload"]))
+    heard_ms = int(trigger["media"]["timestamp"])
+    assert heard_ms > 0
+    assert len(barge) == 1
+    assert heard_ms <= barge[0]["t_ms"] <= heard_ms + 500, (heard_ms, barge[0]["t_ms"])
     clear_sent = next(t for t, e in agent_server.sent if e == "clear")
     mark_back = agent_server.first("mark")
     assert mark_back.msg["mark"]["name"] == "tone-done"
@@ -192,3 +201,33 @@ def test_server_closing_normally_ends_the_call_without_fallback(
     assert not any(e.startswith("say:agent") for e in events)
     assert any(e.startswith("hangup_request|agent server ended the call") for e in events)
     assert 23 <= row["tx_audio_frames"] <= 27  # its 500 ms of tone played out first
+
+
+ORIGIN = "https://vio.example.com"
+
+
+@pytest.mark.parametrize("origin", [None, ORIGIN])
+def test_origin_header_for_servers_with_allowed_origins(tmp_path: Path, origin: str | None) -> None:
+    """A server that allows only ORIGIN (websockets' own check, HTTP 403 otherwise)
+    gets the call when `origin` is configured; without it the caller hears the
+    fallback (the handshake is refused)."""
+    agent_server = AgentServer(script="close", tone_ms=200, origins=[ORIGIN]).start()
+    text = CONFIG.format(url=agent_server.url, fallback=FALLBACK)
+    if origin is not None:
+        text = text.replace("    connect_timeout_s: 2\n",
+                            f"    connect_timeout_s: 2\n    origin: {origin}\n")
+    server = start_server(tmp_path, text)
+    try:
+        row, events = _fallback_call(server)
+    finally:
+        _stop(server)
+        agent_server.stop()
+    assert row["hangup_side"] == "agent"
+    if origin is None:
+        assert agent_server.headers == []
+        assert f"say:agent|{FALLBACK}" in events
+        assert any("403" in e for e in events if e.startswith("hangup_request")), events
+    else:
+        assert [h.get("Origin") for h in agent_server.headers] == [ORIGIN]
+        assert agent_server.events("start")
+        assert not any(e.startswith("say:agent") for e in events)
