@@ -41,6 +41,7 @@ from vio_sbc.agent.frames import (
 )
 from vio_sbc.agent.lag import LagWindow
 from vio_sbc.agent.processor import Processor
+from vio_sbc.agent.session import ATTACH as _ATTACH
 from vio_sbc.agent.session import REC_CAP as REC_CAP
 from vio_sbc.agent.session import RX_TIMES as RX_TIMES
 from vio_sbc.agent.session import Session as Session
@@ -51,7 +52,6 @@ log = structlog.get_logger("vio_sbc.agent")
 _monotonic = time.monotonic
 PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
-_ATTACH = object()  # inbox item: a session's tap is ready (its seq: the ring's capacity)
 BATCH_S = 0.005  # engine poll period when idle
 MEASURE_S = 0.02  # a busy engine measures its lag this often
 
@@ -117,10 +117,7 @@ class Engine:
         return sess
 
     def attach_tap(self, sess: Session, tap: NativeMedia, capacity: int) -> None:
-        """From now on the call's audio moves through `tap` (main thread, once, before
-        the call's first frame): the engine takes it on at its next pass."""
-        sess.tap = tap
-        self.inbox.put((sess, capacity, _ATTACH))
+        sess.attach_tap(tap, capacity)
 
     def _run(self) -> None:
         set_os_thread_name("agent-engine")

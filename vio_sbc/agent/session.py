@@ -23,6 +23,7 @@ _monotonic = time.monotonic
 REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
 # the engine's fast path between turns (Session.fast_path)
 FastPath = tuple[Callable[[InputAudio], bool], tuple[Callable[[InputAudio], None], ...]]
+ATTACH = object()  # inbox item: a session's tap is ready (its seq: the ring's capacity)
 RX_TIMES = 1024  # capture times kept per call (20 s of frames: lag beyond reads low)
 
 
@@ -120,6 +121,13 @@ class Session:
         return pcm
 
     # -- any thread ---------------------------------------------------------
+    def attach_tap(self, tap: NativeMedia, capacity: int) -> None:
+        """From now on the call's audio moves through `tap`, whose playout ring holds
+        `capacity` frames (main thread, once, before the call's first frame): the
+        engine takes it on at its next pass."""
+        self.tap = tap
+        self.inbox.put((self, capacity, ATTACH))
+
     def push(self, frame: Frame) -> None:
         self.inbox.put((self, -1, frame))
 

@@ -30,7 +30,7 @@ from vio_sbc.config.model import Config
 from vio_sbc.ops.metrics import Metrics
 from vio_sbc.rtp import tap as native_tap
 from vio_sbc.rtp.port import CallMediaPort, release_port
-from vio_sbc.rtp.tap import Tap, TapError
+from vio_sbc.rtp.tap import TX_CAP, Tap, TapError
 from vio_sbc.sip.trust import refuse_replace, refuse_transfer
 from vio_sbc.sip.xfer import on_transfer_status
 
@@ -62,9 +62,6 @@ class CallHost(Protocol):
 
     def open_session(self, call_id: str, route: Route) -> Session:
         """The agent engine session for a call whose media just came up."""
-
-    def attach_tap(self, session: Session, tap: Tap) -> None:
-        """The session's audio moves through the call's native tap from now on."""
 
     def ended(self, call: SbcCall, status: int, reason: str) -> Outcome | None:
         """The call is over: close its row, take it off the table, release it later.
@@ -271,7 +268,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
                 except TapError as exc:
                     self.log.error("media_tap_failed", error=str(exc))
             if self.tap is not None:
-                self.host.attach_tap(self.session, self.tap)
+                self.session.attach_tap(self.tap, TX_CAP)
             self.host.records.start_recording(self.id, self.session, self.route.trunk,
                                               self.route.number)
             if self.tap is None:

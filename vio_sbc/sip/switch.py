@@ -49,7 +49,6 @@ from vio_sbc.ops.http import Health
 from vio_sbc.ops.metrics import Metrics
 from vio_sbc.rtp.guard import RtpGuard
 from vio_sbc.rtp.inactivity import InactivityWatch
-from vio_sbc.rtp.tap import TX_CAP, Tap
 from vio_sbc.sip import inbound, periodic
 from vio_sbc.sip.call import AfterPlayout, SbcCall
 from vio_sbc.sip.callend import end_call
@@ -67,7 +66,7 @@ from vio_sbc.sip.inbound import InboundAccounts
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_logged
-from vio_sbc.sip.stats import MediaStats
+from vio_sbc.sip.stats import MediaStats, watch_media
 from vio_sbc.sip.tcpguard import TcpGuard
 from vio_sbc.sip.tlsctl import TlsControl
 from vio_sbc.sip.trunkside import TrunkManager
@@ -121,8 +120,6 @@ class Softswitch:
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(
             self.ep is not None, self.draining, self.cfg))
         self.health.add_check("call_log", self.calllog.check)
-        self.health.add_check("media_engine", lambda: periodic.engine_ready(
-            self.engine.lag_s(), self.cfg.media.ready_max_lag_ms))
         self.health.add_check("trunk_registrations",
                               lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
@@ -194,11 +191,8 @@ class Softswitch:
         self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every prompt cached before any call
         self.kit.start()
-        self.metrics.gauge_fn("vio_stt_decodes", "Caller turns decoded by speech recognition",
-                              lambda: float(self.kit.worker.decodes))
-        self.metrics.gauge_fn("vio_stt_shed", "Caller turns shed, not decoded: the "
-                              "recogniser's queue was full (answered as not understood)",
-                              lambda: float(self.kit.worker.dropped))
+        watch_media(self.metrics, self.health, self.engine, self.kit.worker,
+                    lambda: self.cfg.media.ready_max_lag_ms)
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(
             name for name, stt in self.kit.recognisers.items() if stt is not None))
@@ -325,9 +319,6 @@ class Softswitch:
     def open_session(self, call_id: str, route: Route) -> Session:
         return self.engine.session(call_id, self.cfg.rtp.clock_rate,
                                    self.kit.pipeline(route.agent))
-
-    def attach_tap(self, session: Session, tap: Tap) -> None:
-        self.engine.attach_tap(session, tap, TX_CAP)
 
     def incoming(self, acc: Any, prm: Any) -> None:
         """onIncomingCall of the inbound account and every trunk account."""
