@@ -83,7 +83,10 @@ def test_stream_start_media_mark_stop_and_server_audio_heard(
     assert body["mediaFormat"] == {"encoding": "audio/x-mulaw", "sampleRate": 8000,
                                    "channels": 1}
     assert body["customParameters"] == {"from": row["caller"], "to": "+14155550100",
-                                        "agent": "ws", "team": "blue", "tier": "2"}
+                                        "agent": "ws", "from_number": "+14155559999",
+                                        "to_number": "+14155550100",
+                                        "request_user": "+14155550100", "caller_name": "QA",
+                                        "team": "blue", "tier": "2"}
     media = agent_server.events("media")
     assert len(media) > 100  # ~3.5 s of caller audio at 50 messages a second
     assert [int(m["media"]["chunk"]) for m in media] == list(range(1, len(media) + 1))
