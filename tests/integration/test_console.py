@@ -98,7 +98,7 @@ def shot(driver: Any, name: str, tmp_path: Path) -> None:
     driver.save_screenshot(str(out / f"console-{name}.png"))
 
 
-def wait_for(cond: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+def wait_for(cond: Any, timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
@@ -206,7 +206,7 @@ def test_connect_page_writes_a_trunk_the_live_page_then_shows_answering(
     server reloads it, and Live shows the trunk's OPTIONS answered by the SIPp peer."""
     from selenium.webdriver.common.by import By
 
-    from tests.integration.test_trunks import TERM_IP, start_uas
+    from tests.integration.trunk_harness import TERM_IP, start_uas
 
     srv, base = console
     port = free_port(TERM_IP)
