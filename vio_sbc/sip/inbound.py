@@ -30,6 +30,8 @@ from vio_sbc.callcontrol.outcome import CallEnd, call_outcome
 from vio_sbc.callcontrol.routing import request_uri_user
 from vio_sbc.calllog.records import EndFacts
 from vio_sbc.calllog.summary.extractive import CallFacts
+from vio_sbc.cluster.kamailio import SOURCE_HEADER
+from vio_sbc.cluster.worker import front_of, original_source
 from vio_sbc.errors import SipRefusal
 from vio_sbc.log import RateLimiter
 from vio_sbc.sip.call import CallHost, SbcCall
@@ -76,6 +78,8 @@ def incoming(host: InboundHost, acc: Any, prm: Any) -> None:
                        caller="", callee="")
         invite = Invite(src, unparseable=str(exc))
     else:
+        # a cluster worker: the front's X-Vio-Source header, believed from the front only
+        src = original_source(src, req.header(SOURCE_HEADER), front_of(host.cfg))
         call = SbcCall(host, acc, prm.callId, source=src, transport=req.transport,
                        sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
                        callee=req.uri)
