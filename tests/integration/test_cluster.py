@@ -93,6 +93,9 @@ def test_200_calls_through_the_front_are_spread_over_both_workers(
     cluster.wait("a transcript row for every call", transcribed, 20)
     out = cluster.cli("calls", "--worker", "w2", "--json")
     assert out.returncode == 0 and '"worker": "w2"' in out.stdout
+    out = cluster.cli("status", "--worker", "2", "--json")  # w2's own control socket
+    assert out.returncode == 0, out.stderr
+    assert f'"config": "{cluster.config}"' in out.stdout
 
 
 def test_a_stranger_is_refused_at_the_front(cluster: Cluster, tmp_dir: Path) -> None:
