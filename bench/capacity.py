@@ -2,7 +2,18 @@
 
     .venv/bin/python bench/capacity.py                 # steps + baseline + CPS (~10 min)
     .venv/bin/python bench/capacity.py --soak 10000    # also 10,000 short calls, RSS sampled
-    .venv/bin/python bench/capacity.py --steps 50,100 --no-cps --no-baseline   # quick look
+    .venv/bin/python bench/capacity.py --steps 50,100 --no-cps   # quick look
+    .venv/bin/python bench/capacity.py --agent stt     # scripted agent with speech recognition
+    .venv/bin/python bench/capacity.py --agent ws      # WebSocket agent (echo server)
+    .venv/bin/python bench/capacity.py --no-record     # call recording off
+
+The server's config is written by bench/harness.py and sets what the benchmark
+needs whatever today's defaults are (no sip.max_cps, an admission bucket holding
+the ramp, /metrics on). Agent variants (`--agent`): `scripted` (the receptionist,
+speech recognition off), `stt` (the same with intents: every caller turn decoded by
+pocketsphinx), `ws` (a WebSocket agent against bench/ws_bridge.py's echo server,
+which sends every caller frame back as agent audio); `--no-record` turns call
+recording off.
 
 For each step of concurrent calls, SIPp (from 127.0.0.2) places N calls of
 speech (sipp_scenarios/uac_long_call.xml: the PCMU speech pcap looped) at
@@ -11,8 +22,12 @@ core) and RSS are sampled from /proc/PID. vio-sbc's frame counters (call_ended
 rx_frames vs call time x 50, and the periodic media_stats line) give frame
 loss and the agent engine's lag; SIPp's -trace_rtt gives INVITE->200 latency.
 The same steps run against bench/baseline_uas.py (no Python media, no agent).
-Results: bench/results/capacity.json and capacity.png. Bounded: every run has a
-deadline; stepping stops at the first step with failed calls or >5% frame loss.
+The engine lag p50/p99 come from the `vio_engine_lag_seconds` histogram (scraped
+from /metrics at the start and end of the hold), `/readyz` is read mid-hold, and
+the Python callbacks per second of the clock thread from `media_stats`.
+Results: bench/results/<name>-<UTC date and time>.json and .png (name:
+capacity-<agent>[-norec], `--name` to change it). Bounded: every run has a deadline;
+stepping stops at the first step with failed calls or >5% frame loss.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing as mp
 import os
 import platform
 import shutil
@@ -27,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +53,10 @@ from harness import (
     Sampler,
     Server,
     free_port,
+    histogram,
     pct,
+    quantile,
+    scrape,
     sipp,
     start_baseline,
     start_vio,
@@ -62,6 +82,15 @@ def step(kind: str, servers: list[Server], n: int, rate: float,
     first = servers[0]
     mid = (hold[0] + hold[1]) / 2 - 1.0
     timer = threading.Timer(mid, lambda: threads.extend(top_threads(first.pid, 2.0)))
+    scraped: dict[str, Any] = {}
+
+    def at_hold(key: str) -> None:
+        scraped[key] = [scrape(srv) for srv in servers]
+        if key == "end":
+            scraped["ready"] = [scrape(srv, "/readyz") for srv in servers]
+
+    scrapes = [threading.Timer(hold[0], at_hold, ("start",)),
+               threading.Timer(hold[1], at_hold, ("end",))]
     share = [n // len(servers) + (1 if i < n % len(servers) else 0) for i in range(len(servers))]
     runs: list[Any] = [None] * len(servers)
 
@@ -73,6 +102,8 @@ def step(kind: str, servers: list[Server], n: int, rate: float,
 
     t0 = time.monotonic()
     timer.start()
+    for sc in scrapes:
+        sc.start()
     workers = [threading.Thread(target=one, args=(i,)) for i in range(len(servers))]
     for w in workers:
         w.start()
@@ -82,6 +113,8 @@ def step(kind: str, servers: list[Server], n: int, rate: float,
     for w in workers:
         w.join()
     timer.cancel()
+    for sc in scrapes:
+        sc.cancel()
     server_s.stop()
     sipp_s.stop()
     win = server_s.window(t0 + hold[0], t0 + hold[1])
@@ -111,11 +144,54 @@ def step(kind: str, servers: list[Server], n: int, rate: float,
         res.update({
             "frames_rx": rx, "frames_expected": exp,
             "frame_loss_pct": round(100.0 * max(0, exp - rx) / exp, 3) if exp else None,
-            "engine_lag_ms_max": max((e["engine_lag_ms"] for e in stats), default=None),
+            "engine_lag_ms_max": max((e.get("engine_lag_now_ms", e["engine_lag_ms"])
+                                      for e in stats), default=None),
             "engine_backlog_max": max((e["engine_backlog"] for e in stats), default=None),
+            "py_callbacks_per_s": callbacks_per_s(servers, share),
+            "tx_audio_frames": sum(int(e.get("tx_audio_frames") or 0) for e in ended),
         })
+        res.update(lag_quantiles(scraped))
+        res["ready_at_hold_end"] = [('"ready": true' in r) for r in scraped.get("ready", [])]
+        if kind.startswith("vio") and any(srv.events("ws_agent_closed") for srv in servers):
+            closed = [e for srv in servers for e in srv.events("ws_agent_closed")]
+            res.update({"ws_sent": sum(int(e.get("sent") or 0) for e in closed),
+                        "ws_received": sum(int(e.get("received") or 0) for e in closed),
+                        "ws_dropped": sum(int(e.get("dropped") or 0) for e in closed)})
     print(json.dumps(res), flush=True)
     return res
+
+
+def lag_quantiles(scraped: dict[str, Any]) -> dict[str, Any]:
+    """Engine lag p50/p99/max-bucket over the hold, from the histogram's two scrapes
+    (the worse of several servers)."""
+    p50: list[float] = []
+    p99: list[float] = []
+    for a, b in zip(scraped.get("start", []), scraped.get("end", []), strict=False):
+        h0, h1 = histogram(a, "vio_engine_lag_seconds"), histogram(b, "vio_engine_lag_seconds")
+        for q, out in ((0.5, p50), (0.99, p99)):
+            v = quantile(h0, h1, q)
+            if v is not None:
+                out.append(v)
+    return {"engine_lag_ms_p50": round(1000 * max(p50), 1) if p50 else None,
+            "engine_lag_ms_p99": round(1000 * max(p99), 1) if p99 else None}
+
+
+def callbacks_per_s(servers: list[Server], share: list[int]) -> float | None:
+    """Python callbacks per second made by the bridge's clock thread into media ports,
+    from the first and last media_stats lines with (nearly) all calls up."""
+    total = 0.0
+    seen = False
+    for srv, k in zip(servers, share, strict=True):
+        ev = [e for e in srv.events("media_stats") if e.get("media_calls", 0) >= 0.9 * k
+              and "py_callbacks" in e]
+        if len(ev) < 2:
+            continue
+        t = [datetime.fromisoformat(str(e.get("timestamp", "1970-01-01")).rstrip("Z"))
+             .timestamp() for e in (ev[0], ev[-1])]
+        if t[1] > t[0]:
+            total += (ev[-1]["py_callbacks"] - ev[0]["py_callbacks"]) / (t[1] - t[0])
+            seen = True
+    return round(total, 1) if seen else None
 
 
 def run_steps(kind: str, srv: Server | list[Server], steps: list[int], rate: float,
@@ -219,6 +295,12 @@ def main() -> int:
     ap.add_argument("--soak", type=int, default=0, metavar="CALLS",
                     help="also run CALLS sequential short calls (e.g. 10000)")
     ap.add_argument("--budget-min", type=float, default=14.0, help="time budget in minutes")
+    ap.add_argument("--agent", choices=("scripted", "stt", "ws"), default="scripted",
+                    help="the agent on every call: scripted (no speech recognition), stt "
+                    "(scripted with pocketsphinx), ws (WebSocket echo server)")
+    ap.add_argument("--no-record", action="store_true", help="call recording off")
+    ap.add_argument("--name", default="",
+                    help="results file stem (default capacity-<agent>[-norec])")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--keep", action="store_true",
                     help="keep the work dir (logs, SIPp files, call logs, recordings)")
@@ -230,14 +312,37 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vio-bench-"))
     max_calls = max(steps) + 100
     rtp = (40000, 40000 + 4 * max_calls)
+    name = a.name or f"capacity-{a.agent}{'-norec' if a.no_record else ''}"
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "cpu": _cpu_model(), "kernel": platform.release(),
                     "loadavg_at_start": os.getloadavg()},
-        "command": " ".join(sys.argv), "steps": [],
+        "command": " ".join(sys.argv), "agent": a.agent, "recording": not a.no_record,
+        "steps": [],
     }
     print(f"# work dir {work}; load average {os.getloadavg()}", flush=True)
-    srv = start_vio(work, free_port(), max_calls, rtp)
+    echo: Any = None
+    ws_url = ""
+    if a.agent == "ws":
+        from ws_bridge import serve
+
+        port_q: Any = mp.Queue()
+        echo = mp.Process(target=serve, args=(port_q,), daemon=True)
+        echo.start()
+        ws_url = f"ws://127.0.0.1:{port_q.get(timeout=30)}/bench"
+    opts: dict[str, Any] = {"agent": a.agent, "record": not a.no_record, "ws_url": ws_url}
+    try:
+        return _run(a, results, work, steps, max_calls, rtp, deadline, opts, out, name)
+    finally:
+        if echo is not None:
+            echo.terminate()
+            echo.join(5)
+
+
+def _run(a: argparse.Namespace, results: dict[str, Any], work: Path, steps: list[int],
+         max_calls: int, rtp: tuple[int, int], deadline: float, opts: dict[str, Any],
+         out: Path, name: str) -> int:
+    srv = start_vio(work, free_port(), max_calls, rtp, **opts)
     try:
         results["steps"] += run_steps("vio", srv, steps, a.rate, work, deadline)
         if not a.no_cps:
@@ -255,7 +360,7 @@ def main() -> int:
                 wdir.mkdir()
                 lo = 40000 + i * 4 * max_calls // a.workers
                 procs.append(start_vio(wdir, free_port(), max_calls // a.workers + 50,
-                                       (lo, lo + 4 * max_calls // a.workers - 2)))
+                                       (lo, lo + 4 * max_calls // a.workers - 2), **opts))
             results["steps"] += run_steps(f"vio-x{a.workers}", procs, steps, a.rate, work,
                                           deadline)
         finally:
@@ -271,22 +376,37 @@ def main() -> int:
     results["work_dir"] = str(work) if a.keep else None
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)  # recordings of every call live there
-    (out / "capacity.json").write_text(json.dumps(results, indent=1))
-    plot(results, out / "capacity.png")
+    stem = f"{name}-{results['started'][:16].replace(':', '')}"
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    plot(results, out / f"{stem}.png")
+    print(f"# results: {out / stem}.json (.png)", flush=True)
     print_summary(results)
     return 0
 
 
 def print_summary(results: dict[str, Any]) -> None:
+    m = results["machine"]
+    print(f"\nagent {results.get('agent')}, recording {results.get('recording')}; load "
+          f"average at start {tuple(round(x, 2) for x in m['loadavg_at_start'])}, at end "
+          f"{tuple(round(x, 2) for x in results['loadavg_at_end'])}")
     print("\n| server | calls | failed | CPU % | CPU %/call | RSS MB | frames lost % "
-          "| engine lag ms | setup p50/p99 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| engine lag p50/p99/max ms | py callbacks/s | setup p50/p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+
+    def d(v: Any) -> str:
+        return "-" if v is None else str(v)
+
     for r in results["steps"]:
-        loss = r.get("frame_loss_pct")
-        lag = r.get("engine_lag_ms_max")
+        lag = (f"{d(r.get('engine_lag_ms_p50'))}/{d(r.get('engine_lag_ms_p99'))}/"
+               f"{d(r.get('engine_lag_ms_max'))}") if "frames_rx" in r else "-"
         print(f"| {r['kind']} | {r['calls']} | {r['failed']} | {r['cpu_pct']} | "
-              f"{r['cpu_pct_per_call']} | {r['rss_mb']} | {'-' if loss is None else loss} | "
-              f"{'-' if lag is None else lag} | {r['setup_ms_p50']}/{r['setup_ms_p99']} |")
+              f"{r['cpu_pct_per_call']} | {r['rss_mb']} | {d(r.get('frame_loss_pct'))} | "
+              f"{lag} | {d(r.get('py_callbacks_per_s'))} | "
+              f"{r['setup_ms_p50']}/{r['setup_ms_p99']} |")
+    for r in results["steps"]:
+        if r.get("threads_cpu_pct"):
+            print(f"threads at {r['kind']} {r['calls']}: " + ", ".join(
+                f"{n} {c}%" for n, c in r["threads_cpu_pct"]))
     if "cps" in results:
         print(f"\nCPS sustained {results['cps']['seconds']} s with 0 failures: "
               f"{results['cps']['best_cps']}")

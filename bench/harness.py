@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +104,7 @@ def top_threads(pid: int, seconds: float) -> list[tuple[str, float]]:
     time.sleep(seconds)
     b = thread_ticks(pid)
     rows = [(k, 100.0 * (b[k] - a.get(k, 0)) / CLK_TCK / seconds) for k in b]
-    return sorted(rows, key=lambda r: -r[1])[:4]
+    return sorted(rows, key=lambda r: -r[1])[:6]
 
 
 class Server:
@@ -110,6 +113,7 @@ class Server:
     def __init__(self, cmd: list[str], log: Path, cwd: Path, port: int) -> None:
         self.log_path = log
         self.port = port
+        self.http_port = 0  # the operator endpoint, when it has one
         self._f = log.open("w")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(cmd, stdout=self._f, stderr=subprocess.STDOUT, cwd=cwd,
@@ -148,31 +152,123 @@ class Server:
         return rc
 
 
+# What the benchmark needs of a server, set whatever today's defaults are: no
+# server-wide call rate limit (sip.max_cps 0) and a per-source admission bucket that
+# holds SIPp's whole ramp from one address, /metrics for the engine lag histogram.
 VIO_CONFIG = """
-sip: {{listen: "127.0.0.1:{port}", transports: [udp], max_calls: {max_calls}}}
+sip:
+  listen: "127.0.0.1:{port}"
+  transports: [udp]
+  max_calls: {max_calls}
+  max_cps: 0
+  admission: {{rate: 1000, burst: 5000, max_failures: 1000}}
 rtp: {{ports: {rtp_min}-{rtp_max}}}
-storage: {{dir: "{dir}", recordings: true}}
-workspace: {{default_agent: receptionist}}
+storage: {{dir: "{dir}", recordings: {record}}}
+http: {{listen: "127.0.0.1:{http_port}"}}
+workspace: {{default_agent: bench}}
 agents:
-  receptionist: {{kind: scripted, greeting: "Thanks for calling. How can I help?"}}
+  bench:
+{agent}
 trunks:
   bench:
     kind: byoc
+    recording: {record}
     inbound: {{allow: [127.0.0.2/32]}}
 numbers:
   "+14155550100": {{trunk: bench, direction: inbound}}
 log: {{level: info}}
 """
 
+# the agent of each variant (indented under agents.bench)
+AGENTS = {
+    # the scripted receptionist without speech recognition: every turn "not understood"
+    "scripted": """    kind: scripted
+    greeting: "Thanks for calling. How can I help?"
+    stt: {provider: none}""",
+    # the same with intents: each caller turn is decoded by pocketsphinx (grammar mode)
+    "stt": """    kind: scripted
+    greeting: "Thanks for calling. How can I help?"
+    intents:
+      - {name: sales, phrases: [sales, pricing], reply: "Our sales team is available."}
+      - {name: support, phrases: [support, help], reply: "Please visit our help center."}
+    stt: {provider: pocketsphinx}""",
+    # an external agent server speaking Twilio Media Streams (bench/ws_bridge.py's
+    # echo server: every caller frame comes back as agent audio)
+    "ws": """    kind: websocket
+    url: "{ws_url}"
+    connect_timeout_s: 5""",
+}
 
-def start_vio(work: Path, port: int, max_calls: int, rtp: tuple[int, int]) -> Server:
+
+def vio_config(port: int, max_calls: int, rtp: tuple[int, int], storage: Path, *,
+               http_port: int, agent: str = "scripted", record: bool = True,
+               ws_url: str = "") -> str:
+    return VIO_CONFIG.format(port=port, max_calls=max_calls, rtp_min=rtp[0], rtp_max=rtp[1],
+                             dir=storage, record="true" if record else "false",
+                             http_port=http_port,
+                             agent=AGENTS[agent].replace("{ws_url}", ws_url))
+
+
+def start_vio(work: Path, port: int, max_calls: int, rtp: tuple[int, int], *,
+              agent: str = "scripted", record: bool = True, ws_url: str = "") -> Server:
     cfg = work / "vio.yaml"
-    cfg.write_text(VIO_CONFIG.format(port=port, max_calls=max_calls, rtp_min=rtp[0],
-                                     rtp_max=rtp[1], dir=work / "var"))
+    http_port = free_tcp_port()
+    cfg.write_text(vio_config(port, max_calls, rtp, work / "var", http_port=http_port,
+                              agent=agent, record=record, ws_url=ws_url))
     srv = Server([sys.executable, "-m", "vio_sbc.cli", "run", "-c", str(cfg), "--grace", "5"],
                  work / "vio.log", work, port)
+    srv.http_port = http_port
     srv.wait_event("listening")
     return srv
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def scrape(srv: Server, path: str = "/metrics", timeout: float = 5.0) -> str:
+    """GET `path` from the server's operator endpoint ("" when it does not answer)."""
+    if not srv.http_port:
+        return ""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.http_port}{path}",
+                                    timeout=timeout) as r:
+            return str(r.read().decode())
+    except urllib.error.HTTPError as exc:  # /readyz answers 503 when not ready
+        return str(exc.read().decode())
+    except OSError:
+        return ""
+
+
+def histogram(text: str, name: str) -> dict[float, float]:
+    """A Prometheus histogram's cumulative buckets (le -> count) from /metrics text."""
+    out: dict[float, float] = {}
+    prefix = name + '_bucket{le="'
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            le, value = line[len(prefix):].split('"', 1)
+            out[float(le)] = float(value.split()[-1])
+    return out
+
+
+def quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """The q-quantile (0..1) of what a histogram observed between two scrapes, as
+    Prometheus' histogram_quantile estimates it (linear within the bucket)."""
+    les = sorted(after)
+    counts = [after[le] - before.get(le, 0.0) for le in les]
+    if not counts or counts[-1] <= 0:
+        return None
+    rank = q * counts[-1]
+    prev_le, prev_c = 0.0, 0.0
+    for le, c in zip(les, counts, strict=True):
+        if c >= rank:
+            if le == float("inf"):
+                return prev_le
+            return prev_le + (le - prev_le) * (rank - prev_c) / max(c - prev_c, 1e-12)
+        prev_le, prev_c = le, c
+    return prev_le
 
 
 def start_baseline(work: Path, port: int, max_calls: int, rtp: tuple[int, int]) -> Server:

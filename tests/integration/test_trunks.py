@@ -457,7 +457,8 @@ def test_reload_reregisters_a_changed_trunk_and_removes_one_after_its_call(
         # a changed registration re-registers (the registrar grants what it grants: 30)
         srv.config.write_text(srv.config.read_text().replace("expires: 30", "expires: 20"))
         ok = cli(srv, "reload")
-        assert ok.returncode == 0 and "changed: reg" in ok.stdout, ok.stdout + ok.stderr
+        assert ok.returncode == 0 and "trunks.reg.register.expires: 30 -> 20" in ok.stdout
+        assert "trunk accounts: changed reg" in ok.stdout, ok.stdout + ok.stderr
         n, _ = wait_after(srv, n, "trunk_registered", trunk="reg")
         # a call over the registered trunk is live while the trunk is removed
         tag = f"rm-{time.monotonic_ns()}"
@@ -473,7 +474,9 @@ def test_reload_reregisters_a_changed_trunk_and_removes_one_after_its_call(
         srv.config.write_text((text[:start] + text[end:]).replace(
             '  "+14155550120": {trunk: reg, direction: inbound, agent: echo}\n', ""))
         ok = cli(srv, "reload")
-        assert ok.returncode == 0 and "removed: reg" in ok.stdout, ok.stdout + ok.stderr
+        assert ok.returncode == 0 and "trunks.reg (removed)" in ok.stdout, ok.stdout + ok.stderr
+        assert "trunk accounts: removed reg" in ok.stdout
+        assert "numbers.+14155550120 (removed)" in ok.stdout
         n, retiring = wait_after(srv, n, "trunk_retiring", trunk="reg")
         assert retiring["live_calls"] == 1
         assert call.poll() is None  # the call is still up: the account stays for it
@@ -527,10 +530,12 @@ def test_early_media_reaches_the_agent_before_a_busy(
 def test_sip_trace_masks_digest_values(tmp_path: Path) -> None:
     """With `log.sip_trace` every message is logged, the registrar's challenge and our
     REGISTER with its Authorization included; their nonce and response values (enough
-    for an offline dictionary attack on the password) are masked in every line."""
+    for an offline dictionary attack on the password) are masked in every line. The
+    challenge asks for qop=auth, so our answer carries a cnonce too."""
     reg_port = free_port(REGISTRAR_IP)
     registrar = start_uas(tmp_path, "uas_registrar_401.xml", REGISTRAR_IP, reg_port,
-                          ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "60"])
+                          ["-t", "t1", "-set", "pw", PASSWORD, "-set", "exp", "60",
+                           "-set", "qop", ', qop="auth"'])  # qop: our answer has a cnonce
     srv = start_server(tmp_path, config_text(reg_port=reg_port)
                        + "log: {{level: debug, sip_trace: true, pjsip_level: 5}}\n")
     try:
@@ -542,5 +547,6 @@ def test_sip_trace_masks_digest_values(tmp_path: Path) -> None:
     log = "".join(srv.raw)
     assert "Authorization: Digest" in log and "WWW-Authenticate: Digest" in log  # traced
     assert 'response=\\"***\\"' in log and 'nonce=\\"***\\"' in log
+    assert 'cnonce=\\"***\\"' in log and 'qop=\\"auth\\"' in log
     leaked = re.findall(r'(?i)\b(c?nonce|response)=\\"(?!\*\*\*)', log)
     assert leaked == [], leaked

@@ -106,15 +106,24 @@ def test_stream_start_media_mark_stop_and_server_audio_heard(
 def test_clear_flushes_the_playout(tmp_path: Path, agent_server: AgentServer) -> None:
     """The server queues 3 s of tone and a mark, and sends `clear` as soon as its tone
     comes back: the rest is not played (far fewer than 150 frames go out) and the
-    mark is reported then, as Twilio does for marks a clear drops."""
+    mark is reported then, as Twilio does for marks a clear drops. The call log has
+    one `barge_in` at the call's time the clear came (just after the caller frame
+    that carried the tone back), not at 0."""
     server = _server_for(tmp_path, agent_server.url)
     try:
         r = run_sipp(server.addr, "uac_echo_audio.xml", extra=["-rtp_echo", "-d", "5000"])
         assert r.rc == 0, r.output + r.errors
         row = server.call_row(sip_call_id(server, r.call_id))
         assert agent_server.done.wait(10)
+        barge = [e for e in server.events(row["id"]) if e["kind"] == "barge_in"]
     finally:
         _stop(server)
+    trigger = next(m.msg for m in agent_server.received if m.msg.get("event") == "media"
+                   and is_tone(m.msg["media"]["payload"]))
+    heard_ms = int(trigger["media"]["timestamp"])
+    assert heard_ms > 0
+    assert len(barge) == 1
+    assert heard_ms <= barge[0]["t_ms"] <= heard_ms + 500, (heard_ms, barge[0]["t_ms"])
     clear_sent = next(t for t, e in agent_server.sent if e == "clear")
     mark_back = agent_server.first("mark")
     assert mark_back.msg["mark"]["name"] == "tone-done"

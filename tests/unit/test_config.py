@@ -70,30 +70,51 @@ def test_empty_file_loads(tmp_path: Path) -> None:
     assert "receptionist" in config.agents
 
 
-def test_example_config_loads_with_its_included_trunk() -> None:
+def test_example_config_loads_with_no_trunk_that_is_not_there() -> None:
+    """Rough edge 7: `make run` includes no example trunk pointing at a dead peer: the
+    stock config loads without warnings and has only the loopback trunk."""
     config = load_config(REPO / "config" / "vio.yaml", env={})
     assert config.sip.listen == HostPort("127.0.0.1", 5060)
     assert config.storage.dir == "var"
     assert set(config.agents) == {"receptionist", "echo", "brief"}
     assert config.agents["echo"].kind == "echo"
     assert config.agents["brief"].max_turns == 1  # QA: the agent_hangup scenario
-    assert set(config.trunks) == {"pbx", "freepbx"}
-    pbx, freepbx = config.trunks["pbx"], config.trunks["freepbx"]
-    assert pbx.kind == "byoc"
+    assert set(config.trunks) == {"pbx"} and config.warnings == ()
+    pbx = config.trunks["pbx"]
+    assert pbx.kind == "byoc" and pbx.outbound is None and not pbx.register.enabled
     assert pbx.inbound.allow == (ipaddress.ip_network("127.0.0.2/32"),)
+
+
+def test_example_trunks_load_when_copied_into_trunks(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(REPO / "config" / "vio.yaml", tmp_path / "vio.yaml")
+    (tmp_path / "trunks").mkdir()
+    for name in ("freepbx.yaml", "twilio.yaml"):
+        shutil.copy(REPO / "config" / "examples" / name, tmp_path / "trunks" / name)
+    config = load_config(tmp_path / "vio.yaml", env={"TWILIO_SIP_PASSWORD": "tw-pw"})
+    assert set(config.trunks) == {"pbx", "freepbx", "twilio"}
+    freepbx, twilio = config.trunks["freepbx"], config.trunks["twilio"]
     assert freepbx.inbound.allow == (ipaddress.ip_network("127.0.0.5/32"),)
-    assert freepbx.file.endswith("example-freepbx.yaml")
     assert freepbx.number_format.international_prefix == "011"
     assert freepbx.outbound is not None and freepbx.outbound.host == "127.0.0.5"
     assert freepbx.outbound.password == "change-me"  # ${PBX_PASSWORD:-change-me}
     assert freepbx.register.enabled and freepbx.register.expires == 300
     assert config.numbers["+14155550199"].trunk == "freepbx"
+    assert twilio.kind == "twilio" and twilio.inbound.allow_preset == "twilio"
+    assert twilio.outbound is not None and twilio.outbound.password == "tw-pw"
+    assert config.numbers["+14155550142"].trunk == "twilio"
     # the placeholder password is used, and `check` says so
     assert [str(w) for w in config.warnings] == [
-        f"{freepbx.file}:22: trunks.freepbx.outbound.password: ${{PBX_PASSWORD}} is not set: "
+        f"{freepbx.file}:23: trunks.freepbx.outbound.password: ${{PBX_PASSWORD}} is not set: "
         "using the default written in the config"]
-    with_env = load_config(REPO / "config" / "vio.yaml", env={"PBX_PASSWORD": "x9"})
+    with_env = load_config(tmp_path / "vio.yaml",
+                           env={"PBX_PASSWORD": "x9", "TWILIO_SIP_PASSWORD": "tw-pw"})
     assert with_env.warnings == () and "x9" in with_env.secrets
+
+
+def test_example_numbers() -> None:
+    config = load_config(REPO / "config" / "vio.yaml", env={})
     first, second = config.numbers["+14155550100"], config.numbers["+14155550101"]
     assert (first.trunk, first.direction, first.agent) == ("pbx", Direction.BOTH, "receptionist")
     assert (second.direction, second.agent) == (Direction.INBOUND, None)
@@ -193,7 +214,7 @@ def test_http_is_off_unless_configured() -> None:
 PINNED = [
     ("foo: 1\n",
      "vio.yaml:1: foo: unknown key 'foo' (expected one of: agents, cluster, dialer, http, "
-     "include, log, numbers, rtp, sip, storage, summary, trunks, workspace)"),
+     "include, log, media, numbers, rtp, sip, storage, summary, trunks, workspace)"),
     ("http: {}\n", "vio.yaml:1: http: missing required key 'listen'"),
     ("http:\n  listen: 8089\n",
      "vio.yaml:2: http.listen: expected host:port or [ipv6]:port, got integer 8089"),
@@ -355,14 +376,29 @@ PINNED = [
     ("sip:\n  max_calls: 1\n  max_calls: 2\n",
      "vio.yaml:3: sip.max_calls: duplicate key 'max_calls' (first at line 2)"),
     ("sip:\n  listen: [1\n",
-     "vio.yaml:3: invalid YAML: while parsing a flow sequence, expected ',' or ']', but got "
-     "'<stream end>'"),
+     "vio.yaml:3: invalid YAML at column 1: while parsing a flow sequence, expected ',' or "
+     "']', but got '<stream end>' (it started at line 2, column 11)"),
     ("sip: {}\n---\nrtp: {}\n",
-     "vio.yaml:2: invalid YAML: expected a single document in the stream, but found another "
-     "document"),
+     "vio.yaml:2: invalid YAML at column 1: expected a single document in the stream, but "
+     "found another document (it started at line 1, column 1)"),
+    # rough edge 8: the column, and what to write instead
+    ('trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: ${PW}}}\n',
+     "vio.yaml:2: invalid YAML at column 65: while parsing a flow mapping, expected ',' or "
+     "'}', but got '{'; a ${VAR} inside { } or [ ] must be quoted: write \"${VAR}\""),
+    ("sip:\n  listen: 127.0.0.1:5060\n   max_calls: 3\n",
+     "vio.yaml:3: invalid YAML at column 13: mapping values are not allowed here; a value "
+     "containing ': ' must be quoted, or this line is indented deeper than the key above it"),
+    ("sip:\n\tlisten: x\n",
+     "vio.yaml:2: invalid YAML at column 1: while scanning for the next token, found "
+     "character '\\t' that cannot start any token; tabs cannot indent YAML: indent with "
+     "spaces"),
+    ("sip:\n  lisen: 127.0.0.1:5060\n",
+     "vio.yaml:2: sip.lisen: unknown key 'lisen' (did you mean 'listen'? expected one of: "
+     "admission, limits, listen, max_calls, max_cps, public_address, stranger_response, tcp, "
+     "tls, transports, user_agent)"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
-     "cluster, dialer, http, include, log, numbers, rtp, sip, storage, summary, trunks, "
-     "workspace)"),
+     "cluster, dialer, http, include, log, media, numbers, rtp, sip, storage, summary, "
+     "trunks, workspace)"),
     ("include: [x.yaml]\n",
      "vio.yaml:1: include: include needs a base directory (use load_config)"),
     ("include: 5\n",
@@ -571,8 +607,8 @@ def test_included_file_that_does_not_parse(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(main, env={})
     assert [str(i) for i in info.value.issues] == [
-        f"{bad}:3: invalid YAML: while parsing a flow mapping, expected ',' or '}}', but got "
-        "'<stream end>'"]
+        f"{bad}:3: invalid YAML at column 1: while parsing a flow mapping, expected ',' or "
+        "'}', but got '<stream end>' (it started at line 2, column 6)"]
 
 
 def test_include_relative_to_main_file_with_relative_path(
@@ -669,21 +705,21 @@ def _secret_file(path: Path, text: str, mode: int = 0o600) -> Path:
 @pytest.mark.parametrize(("text", "expected"), [
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: hunter2}}\n",
      "vio.yaml:2: trunks.pbx.outbound.password: a secret must not be written in the config: "
-     "write ${NAME} (set NAME in the environment) or use password_file: PATH (a file only its "
+     "write \"${NAME}\" (set NAME in the environment) or use password_file: PATH (a file only its "
      "owner can read, chmod 600)"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: 'pre${PW}'}}\n",
      "vio.yaml:2: trunks.pbx.outbound.password: a secret must not be written in the config: "
-     "write ${NAME} (set NAME in the environment) or use password_file: PATH (a file only its "
+     "write \"${NAME}\" (set NAME in the environment) or use password_file: PATH (a file only its "
      "owner can read, chmod 600)"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: 4711}}\n",
      "vio.yaml:2: trunks.pbx.outbound.password: a secret must not be written in the config: "
-     "write ${NAME} (set NAME in the environment) or use password_file: PATH (a file only its "
+     "write \"${NAME}\" (set NAME in the environment) or use password_file: PATH (a file only its "
      "owner can read, chmod 600)"),
     ("trunks:\n  pbx:\n    kind: byoc\n    outbound:\n      host: h\n      username: u\n"
      "      password: ${NUM}\n",
      "vio.yaml:7: trunks.pbx.outbound.password: expected a string, got integer '${NUM}'"),
     ("summary: {provider: openai, url: u, model: m, api_key: sk-hunter2}\n",
-     "vio.yaml:1: summary.api_key: a secret must not be written in the config: write ${NAME} "
+     "vio.yaml:1: summary.api_key: a secret must not be written in the config: write \"${NAME}\" "
      "(set NAME in the environment) or use api_key_file: PATH (a file only its owner can read, "
      "chmod 600)"),
     ("trunks:\n  pbx: {kind: byoc, outbound: {host: h, username: u, password: '${EMPTY}'}}\n",
@@ -1030,3 +1066,22 @@ def test_agent_kind_options_are_typed() -> None:
                                                     transfer_to="+14155550999")
     assert receptionist.options == {}
     assert receptionist.websocket is None
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("4155550100", 'vio.yaml:5: numbers.4155550100: number 4155550100 must be quoted (YAML '
+                   'reads it as an integer): write "+14155550100"'),
+    ('"4155550100"', "vio.yaml:5: numbers.4155550100: '4155550100' is not an E.164 number "
+                     "(+ then 8-15 digits, no leading 0); with trunk pbx's number_format "
+                     'that is "+14155550100"'),
+    ('"(415) 555-0100"', "vio.yaml:5: numbers.(415) 555-0100: '(415) 555-0100' is not an "
+                         "E.164 number (+ then 8-15 digits, no leading 0); with trunk pbx's "
+                         'number_format that is "+14155550100"'),
+])
+def test_national_number_keys_get_their_e164_form(key: str, expected: str) -> None:
+    """Rough edge 8: a national number suggested in E.164 from the trunk's number_format
+    (the trunk may come later in the file, or from an included one)."""
+    text = ('trunks:\n  pbx: {kind: byoc, number_format: {country_code: "1", '
+            'national_length: 10}}\nnumbers:\n  "+14155550101": {trunk: pbx}\n'
+            f"  {key}: {{trunk: pbx}}\n")
+    assert errors(text) == [expected]

@@ -41,14 +41,19 @@ from vio_sbc.agent.frames import (
     PlayoutMark,
     SpeechStopped,
 )
+from vio_sbc.agent.lag import LagWindow
 from vio_sbc.agent.processor import Processor
 from vio_sbc.agent.turns import VoiceCount
+from vio_sbc.threadname import set_os_thread_name
 
 log = structlog.get_logger("vio_sbc.agent")
+_monotonic = time.monotonic
 PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
 BATCH_S = 0.005  # engine poll period when idle
 REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
+RX_TIMES = 1024  # capture times kept per call (20 s of frames: lag beyond reads low)
+MEASURE_S = 0.02  # a busy engine measures its lag this often
 
 
 @runtime_checkable
@@ -81,6 +86,9 @@ class Session:
     turn_ends: list[float] = field(default_factory=list)
     rx_wall: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=600))
     voice: VoiceCount = field(default_factory=VoiceCount)  # engine thread: the VAD's counts
+    # monotonic capture time of caller frame n at [n % RX_TIMES] (clock thread writes,
+    # the engine reads it back to measure its lag)
+    rx_times: list[float] = field(default_factory=lambda: [0.0] * RX_TIMES)
     _was_playing: bool = False
     # recording hand-off (vio_sbc.rtp.recorder): caller frames tagged with the playout
     # tick, agent frames (None = silence) tagged -1; bounded, drained by the writer
@@ -92,8 +100,10 @@ class Session:
 
     # -- clock thread: keep these tiny --------------------------------------
     def push_audio(self, pcm: bytes) -> None:
-        self.inbox.put((self, self.rx_frames, pcm))
-        self.rx_frames += 1
+        n = self.rx_frames
+        self.rx_times[n % RX_TIMES] = _monotonic()
+        self.inbox.put((self, n, pcm))
+        self.rx_frames = n + 1
         rec = self.rec
         if rec is not None and len(rec) < REC_CAP:
             rec.append((self.tx_frames, pcm))
@@ -138,12 +148,32 @@ class Session:
 
 
 class Engine:
-    def __init__(self, on_control: Callable[[Session, Frame], None]) -> None:
+    """The engine thread. Its lag: at the start of each pass (a run of frames taken
+    until the inbox is empty, and every MEASURE_S within a long one), how long ago the
+    caller frame it takes was captured by the clock thread; `on_lag(seconds)` is told
+    each time (the `vio_engine_lag_seconds` histogram) and `lag_s()` answers /readyz."""
+
+    def __init__(self, on_control: Callable[[Session, Frame], None],
+                 on_lag: Callable[[float], None] | None = None) -> None:
         self.inbox: queue.SimpleQueue[tuple[Session, int, object]] = queue.SimpleQueue()
         self._on_control = on_control
+        self._on_lag = on_lag
         self._thread = threading.Thread(target=self._run, name="agent-engine", daemon=True)
         self.errors = 0
         self.frames = 0  # caller audio frames taken off the inbox (media_stats)
+        self.passes = 0
+        self._lag = LagWindow()
+        self._busy_since = 0.0  # monotonic time of the last measure in a pass (0: idle)
+
+    def lag_s(self) -> float:
+        """The engine's lag now (any thread): the worst measured in the last one or two
+        windows, or the time since a busy engine last measured if longer."""
+        return self._lag.current(_monotonic(), self._busy_since)
+
+    def _observe(self, lag: float, now: float) -> None:
+        self._lag.observe(lag, now)
+        if self._on_lag is not None:
+            self._on_lag(lag)
 
     def start(self) -> None:
         self._thread.start()
@@ -168,7 +198,9 @@ class Engine:
         return sess
 
     def _run(self) -> None:
+        set_os_thread_name("agent-engine")
         get = self.inbox.get_nowait
+        next_measure = 0.0  # a lag is observed once per pass, and every MEASURE_S in one
         while True:
             try:
                 sess, seq, item = get()
@@ -177,10 +209,17 @@ class Engine:
                 # clock thread puts, and each wake-up hands the GIL back and forth with
                 # the clock thread. Sleeping BATCH_S lets frames gather and be run in
                 # one go (adds at most BATCH_S of latency; see docs/performance.md).
+                if self._busy_since:
+                    self.passes += 1
+                self._busy_since = 0.0
+                next_measure = 0.0
                 time.sleep(BATCH_S)
                 continue
+            if not self._busy_since:
+                self._busy_since = _monotonic()
             if item is _STOP:
                 log.info("engine_stopped", cpu_s=round(time.thread_time(), 3), errors=self.errors)
+                self._busy_since = 0.0
                 return
             if sess.ended:
                 continue
@@ -188,6 +227,11 @@ class Engine:
                 if not _take(sess.pending_marks, item):
                     continue  # already reported when an Interrupt dropped it
             if isinstance(item, bytes):
+                now = _monotonic()
+                if now >= next_measure:
+                    next_measure = now + MEASURE_S
+                    self._busy_since = now
+                    self._observe(max(0.0, now - sess.rx_times[seq % RX_TIMES]), now)
                 self.frames += 1
                 frame: Frame = InputAudio(
                     pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS

@@ -39,6 +39,7 @@ from vio_sbc.agent.frames import (
 )
 from vio_sbc.config.model import SttSettings
 from vio_sbc.errors import VioError
+from vio_sbc.threadname import set_os_thread_name
 
 log = structlog.get_logger("vio_sbc.stt")
 MODEL_RATE = 16000
@@ -141,6 +142,7 @@ class SttWorker:
         return True
 
     def _run(self) -> None:
+        set_os_thread_name("stt-worker")
         while True:
             job = self._q.get()
             if job is None:

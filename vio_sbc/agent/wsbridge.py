@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
 
 from vio_sbc.agent.frames import Frame, InputAudio, InputDtmf, MarkPlayed, RemoteEnded
-from vio_sbc.agent.mediastreams import Encoder, MediaStreamsError, parse
+from vio_sbc.agent.mediastreams import Encoder, MediaStreamsError, StreamClock, parse
 
 log = structlog.get_logger("vio_sbc.agent.ws")
 _CLOSE = object()
@@ -44,6 +45,7 @@ class WsLink:
         self.received = 0
         self.closing = False   # the call asked to close
         self.reported = False  # the end of the connection was told to the call
+        self.clock = StreamClock(time.monotonic)  # loop thread: the call's time, for `clear`
         self._q: asyncio.Queue[object] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -59,9 +61,11 @@ class WsLink:
         assert self._q is not None
         if item is _CLOSE:
             self.closing = True
-        elif isinstance(item, InputAudio) and self._q.qsize() >= self.max_queue:
-            self.dropped += 1
-            return
+        elif isinstance(item, InputAudio):
+            self.clock.saw(item.t_ms)
+            if self._q.qsize() >= self.max_queue:
+                self.dropped += 1
+                return
         self._q.put_nowait(item)
 
     def _begin(self) -> None:
@@ -118,7 +122,7 @@ class WsLink:
         try:
             async for message in ws:
                 try:
-                    frame = parse(message, rate)
+                    frame = parse(message, rate, t_ms=self.clock.t_ms())
                 except MediaStreamsError as exc:
                     self.log.warning("ws_agent_bad_message", error=str(exc))
                     continue

@@ -74,6 +74,7 @@ class Refuse:
 class Accept:
     route: Route
     ring_s: float  # send 180 and wait this long before answering (0: answer at once)
+    srtp: str | None = None  # the SRTP suite of our answer (None: plain; "sdes": we offer)
 
 
 @dataclass(slots=True)
@@ -131,4 +132,5 @@ def decide_inbound(invite: Invite, state: InboundState, now: float) -> Accept | 
         return _refused(SipRefusal(503, f"sip.max_cps ({cfg.sip.max_cps:g}) exceeded",
                                    retry_after=over.retry_after, label="over_cps"), first)
     ring = route.number.ring_seconds
-    return Accept(route, route.trunk.ring_seconds if ring is None else ring)
+    suite = (None if not srtp.srtp else invite.media.usable[0] if invite.media else "sdes")
+    return Accept(route, route.trunk.ring_seconds if ring is None else ring, suite)

@@ -36,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{args.config}: --worker {args.worker}: {exc}", file=sys.stderr)
             return EXIT_INVALID
     vlog.redactor.set(cfg.secrets)
-    vlog.configure(cfg.log.level)
+    vlog.configure(cfg.log.level, fmt=cfg.log.format)
     import structlog
 
     from vio_sbc.sip.switch import Softswitch, StartupError
@@ -116,6 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 1
         http_ops.start()
         logger.info("http_listening", http=str(cfg.http.listen))
+    logger.info("ready", **ready_fields(cfg, args.config))
     try:
         switch.run(_should_stop, grace_s=args.grace)
     finally:
@@ -125,6 +126,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         ctl.stop()
         dialers.close()
     return 0
+
+
+def ready_fields(cfg: Config, config: str) -> dict[str, str]:
+    """The `ready` line: where the server listens and how to place a test call."""
+    out = {"sip": f"{cfg.sip.listen} ({'/'.join(cfg.sip.transports)})"}
+    if cfg.http is not None:
+        out["http"] = f"http://{cfg.http.listen}"
+    inbound = [n for n in sorted(cfg.numbers.values(), key=lambda n: n.number)
+               if n.direction.allows_inbound and cfg.trunks.get(n.trunk) is not None
+               and cfg.trunks[n.trunk].inbound.allow]
+    if inbound:
+        num = inbound[0]
+        source = str(cfg.trunks[num.trunk].inbound.allow[0].network_address)
+        out["test_call"] = (f"cd sipp_scenarios && sipp {cfg.sip.listen} -sf "
+                            f"uac_speech_pcmu.xml -s {num.number} -i {source} -mi {source} "
+                            f"-m 1; then: vio-sbc calls -c {config} --limit 1")
+    else:
+        out["test_call"] = ("no number accepts inbound calls from a trunk with "
+                            "inbound.allow: add one (docs/trunks.md)")
+    return out
 
 
 class DialerSwitch:

@@ -56,10 +56,32 @@ def cmd_reload(args: argparse.Namespace) -> int:
             print(err, file=sys.stderr)
         print(f"{args.config}: invalid, the running config is unchanged", file=sys.stderr)
         return EXIT_INVALID
-    changes = reply.get("changes", {})
-    summary = ", ".join(f"{k}: {' '.join(v)}" for k, v in changes.items() if v) or "no changes"
-    print(f"reloaded ({summary})")
+    for line in reload_summary(reply.get("changes", {})):
+        print(line)
     return 0
+
+
+def reload_summary(changes: dict[str, list[str]]) -> list[str]:
+    """What `reload` prints: every change applied (one a line, by key path), the trunk
+    accounts it touched, and what waits for a restart."""
+    applied = changes.get("applied", [])
+    restart = changes.get("restart_required", [])
+    accounts = [f"{k.removeprefix('accounts_')} {', '.join(v)}" for k, v in changes.items()
+                if k.startswith("accounts_") and v]
+    others = [f"{k}: {', '.join(v)}" for k, v in changes.items() if v and k not in (
+        "applied", "restart_required") and not k.startswith("accounts_")]  # e.g. dialer
+    if not (applied or restart or accounts or others):
+        return ["reloaded (no changes)"]
+    n = len(applied)
+    out = [f"reloaded: {n} change{'s' if n != 1 else ''} applied"]
+    out += [f"  {c}" for c in applied]
+    out += others
+    if accounts:
+        out.append(f"trunk accounts: {'; '.join(accounts)}")
+    if restart:
+        out.append(f"not applied, restart required (running values kept): {len(restart)}")
+        out += [f"  {c}" for c in restart]
+    return out
 
 
 def _print_result(res: dict[str, Any]) -> int:
@@ -141,7 +163,7 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
         print(f"vio-sbc: refused: {ref.status} {ref.detail}", file=sys.stderr)
         return EXIT_REFUSED
     vlog.redactor.set(cfg.secrets)
-    vlog.configure(cfg.log.level, stream=sys.stderr)
+    vlog.configure(cfg.log.level, stream=sys.stderr, fmt=cfg.log.format)
     from dataclasses import asdict
 
     from vio_sbc.callcontrol.outbound import OutboundRequest, OutboundResult

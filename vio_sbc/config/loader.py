@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from vio_sbc.config import yamlerrors
 from vio_sbc.config.agents import BUILTIN_AGENT_NAME, build_agents, builtin_agent
 from vio_sbc.config.fields import spec_of
 from vio_sbc.config.model import AgentConfig, Config, NumberConfig, SipSettings, TrunkConfig
@@ -35,7 +36,8 @@ from vio_sbc.config.nodes import (
     list_items,
     string,
 )
-from vio_sbc.config.trunks import NumberEntry, build_numbers, build_trunks
+from vio_sbc.config.numbers import NumberEntry, build_numbers, number_key_message
+from vio_sbc.config.trunks import build_trunks
 from vio_sbc.errors import ConfigError, ConfigIssue
 from vio_sbc.log import Redactor
 
@@ -184,9 +186,8 @@ class _Loader:
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = ", ".join(p for p in (exc.context, exc.problem) if p)
-            self.issues.add(file, mark.line + 1 if mark else 0, "", f"invalid YAML: {what}")
+            line, message = yamlerrors.describe(text, exc)
+            self.issues.add(file, line, "", message)
             return None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, exc.position) + 1
@@ -307,6 +308,13 @@ class _Loader:
 
     def _check_references(self) -> None:
         for entry in self.number_entries:
+            if entry.bad_key is not None:
+                ref = entry.refs.get("trunk")
+                trunk = self.trunks.get(ref.node.value) if ref is not None else None
+                self.issues.add(entry.item.file, entry.item.key_line, entry.item.path,
+                                number_key_message(entry.number, entry.bad_key,
+                                                   trunk.number_format if trunk else None,
+                                                   trunk.name if trunk else None))
             for kind, defined in (("trunk", self.trunk_names), ("agent", self.agent_names)):
                 ref = entry.refs.get(kind)
                 if ref is not None and ref.node.value not in defined:

@@ -40,6 +40,7 @@ from vio_sbc.config.nodes import (
     number,
     string,
 )
+from vio_sbc.config.numbers import Direction, NumberConfig
 from vio_sbc.config.rates import (
     DirectionRate,
     PlatformRate,
@@ -50,8 +51,6 @@ from vio_sbc.config.rates import (
 )
 from vio_sbc.config.tls import CertInfo, TlsSettings, build_tls
 from vio_sbc.config.trunks import (
-    Direction,
-    NumberConfig,
     NumberFormat,
     TrunkConfig,
     TrunkInbound,
@@ -75,7 +74,8 @@ __all__ = [
     "AdmissionSettings", "AgentConfig", "BargeInSettings", "CertInfo", "ClusterSettings",
     "Config", "DialerSettings",
     "Direction", "DirectionRate", "EndpointingSettings", "HostPort", "HttpSettings",
-    "IPNetwork", "Increment", "Intent", "LogSettings", "MessageLimits", "NumberConfig",
+    "IPNetwork", "Increment", "Intent", "LogSettings", "MediaSettings", "MessageLimits",
+    "NumberConfig",
     "NumberFormat", "PlatformRate", "PrefixRate", "Rates", "RtpSettings", "ScriptedOptions",
     "SipSettings", "StorageSettings", "SttSettings", "SummarySettings", "TcpSettings",
     "TlsSettings", "TrunkConfig", "TrunkInbound", "TrunkMedia", "TrunkOutbound", "TrunkRegister",
@@ -183,6 +183,15 @@ class RtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """The media plane's own health (vio_sbc/agent/engine.py)."""
+
+    # /readyz answers not ready while the agent engine is this late (milliseconds):
+    # a dispatcher stops sending calls before the audio breaks
+    ready_max_lag_ms: int = field(default=250, metadata=setting(integer(10, 60000)))
+
+
+@dataclass(frozen=True, slots=True)
 class StorageSettings:
     dir: str = field(default="var", metadata=setting(string(nonempty=True)))
     recordings: bool = field(default=True, metadata=setting(boolean))
@@ -233,6 +242,10 @@ class WorkspaceSettings:
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = field(
         default="info", metadata=setting(choice("debug", "info", "warning", "error")))
+    # console: human-readable lines; json: one JSON object a line; auto: console on a
+    # terminal, JSON when stdout is a pipe or file
+    format: Literal["auto", "console", "json"] = field(
+        default="auto", metadata=setting(choice("auto", "console", "json")))
     sip_trace: bool = field(default=False, metadata=setting(boolean))
     pjsip_level: int = field(default=1, metadata=setting(integer(0, 6)))
 
@@ -271,6 +284,7 @@ class Config:
     rtp: RtpSettings = field(default=RtpSettings(), metadata=setting(sub(RtpSettings)))
     storage: StorageSettings = field(default=StorageSettings(),
                                      metadata=setting(sub(StorageSettings)))
+    media: MediaSettings = field(default=MediaSettings(), metadata=setting(sub(MediaSettings)))
     workspace: WorkspaceSettings = field(default=WorkspaceSettings(),
                                          metadata=setting(sub(WorkspaceSettings)))
     agents: dict[str, AgentConfig] = field(default_factory=dict, metadata=setting(None))

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 FRAME_MS = 20
+# the agent engine's lag: a caller frame captured by the bridge to the engine taking it
+ENGINE_LAG_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class Metrics:
@@ -43,6 +45,10 @@ class Metrics:
         self.calllog_write_errors = Counter(
             "vio_calllog_write_errors", "Call-log writes the database refused (the row or "
             "event is lost)", registry=r)
+        self.engine_lag = Histogram(
+            "vio_engine_lag_seconds", "Agent engine lag: a caller frame's capture by the "
+            "bridge to the engine taking it (measured once per engine pass, and every "
+            "20 ms within a long one)", buckets=ENGINE_LAG_BUCKETS, registry=r)
         self._active_labels: set[tuple[str, str]] = set()
 
     def set_active(self, counts: dict[tuple[str, str], int]) -> None:

@@ -41,7 +41,10 @@ _self_test()
 
 
 class CallMediaPort(pj.AudioMediaPort):  # type: ignore[misc]
-    """One per call; created when the call's audio goes active."""
+    """One per call; created when the call's audio goes active. `callbacks` counts
+    every Python callback the clock thread made into any port (media_stats)."""
+
+    callbacks = 0
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -60,11 +63,13 @@ class CallMediaPort(pj.AudioMediaPort):  # type: ignore[misc]
 
     # -- clock thread --------------------------------------------------------
     def onFrameReceived(self, frame: Any) -> None:
+        CallMediaPort.callbacks += 1
         if frame.type != _AUDIO or frame.size != self.frame_bytes:
             return
         self.session.push_audio(_string_at(_data_ptr(frame.buf), self.frame_bytes))
 
     def onFrameRequested(self, frame: Any) -> None:
+        CallMediaPort.callbacks += 1
         pcm = self.session.next_playout()
         if pcm is None:
             frame.type = _NONE

@@ -33,6 +33,7 @@ import numpy as np
 import structlog
 
 from vio_sbc.fileperm import private_file
+from vio_sbc.threadname import set_os_thread_name
 
 log = structlog.get_logger("vio_sbc.recording")
 
@@ -255,6 +256,7 @@ class RecordingWriter:
                 rec.finished.set()
 
     def _run(self) -> None:
+        set_os_thread_name("rec-writer")
         while True:
             self._wake.wait(self.interval_s)
             self._wake.clear()

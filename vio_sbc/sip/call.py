@@ -97,6 +97,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.pending_action: AfterPlayout | None = None  # the agent's hangup/transfer
         self.answered_at: float | None = None
         self.codec: str | None = None
+        self.srtp: str | None = None  # SRTP suite of the call's audio (None: plain RTP)
         self.media_since: float | None = None  # wall time the media port was connected
         self._aud: Any = None   # the call's audio media on the bridge
         self.tx_on = False      # port -> call connected (only while the agent has audio)
@@ -115,7 +116,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         """A new call-log row for this call (inbound unless `fields` say otherwise)."""
         return {"id": self.id, "sip_call_id": self.sip_call_id, "direction": self.direction,
                 "caller": self.caller, "callee": self.callee, "source": self.source,
-                "transport": self.transport, "received_at": time.time(), **fields}
+                "transport": self.transport, "srtp": self.srtp, "received_at": time.time(),
+                **fields}
 
     # -- actions (main thread) ----------------------------------------------
     def respond(self, status: int, reason: str = "", headers: dict[str, str] | None = None) -> None:

@@ -52,3 +52,11 @@ def registrations_ready(regs: Mapping[str, bool]) -> tuple[bool, str]:
     if down:
         return False, f"not registered: {', '.join(down)}"
     return True, f"registered: {', '.join(sorted(regs))}"
+
+
+def engine_ready(lag_s: float, max_lag_ms: int) -> tuple[bool, str]:
+    """Ready while the agent engine is less than `max_lag_ms` late."""
+    ms = 1000.0 * lag_s
+    if ms >= max_lag_ms:
+        return False, f"agent engine {ms:.0f} ms late (limit {max_lag_ms} ms)"
+    return True, f"agent engine lag {ms:.0f} ms (limit {max_lag_ms} ms)"

@@ -4,7 +4,9 @@ Every `interval_s` while calls are up, logs the live call count, the 20 ms frame
 the bridge delivered to the calls' ports against those their call time implies
 (`rx_frames` / `rx_expected`: frames the clock thread dropped show as loss), the
 frames waiting for the agent engine (`engine_backlog`) and the engine's lag
-estimated from it (backlog / the calls' frame rate). The benchmark reads it.
+estimated from it (backlog / the calls' frame rate), the engine's measured lag
+(`Engine.lag_s`) and the Python callbacks the clock thread has made so far. The
+benchmark reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import structlog
 
 from vio_sbc.agent.engine import Engine
+from vio_sbc.rtp.port import CallMediaPort
 from vio_sbc.sip.calls import CallTable
 
 log = structlog.get_logger("vio_sbc.stats")
@@ -47,4 +50,6 @@ class MediaStats:
                  rx_expected=expected,
                  rx_loss_pct=round(100.0 * max(0, expected - rx) / expected, 3) if expected else 0,
                  engine_backlog=backlog, engine_lag_ms=round(lag_ms, 1),
-                 engine_frames=engine.frames, engine_errors=engine.errors)
+                 engine_frames=engine.frames, engine_errors=engine.errors,
+                 engine_lag_now_ms=round(1000.0 * engine.lag_s(), 1),
+                 py_callbacks=CallMediaPort.callbacks)

@@ -103,14 +103,17 @@ class TrunkManager:
         self.registrar_sources: dict[str, str] = {}  # registrar IP -> trunk
         self._next_ping: dict[str, float] = {}
         self._pending: dict[str, float] = {}  # trunk -> deadline of its outstanding ping
+        self.noverify_transport: int | None = None  # TLS without server checks (tlsctl.py)
 
     # -- accounts ----------------------------------------------------------------
     def account_config(self, trunk: TrunkConfig) -> Any:
         out = trunk.outbound
         assert out is not None
         cfg = self.config()
-        ac = sip_account_config(cfg)
+        ac = sip_account_config(cfg, trunk.media.srtp)
         ac.idUri = account_id(trunk)
+        if out.transport == "tls" and not out.verify_server and self.noverify_transport is not None:
+            ac.sipConfig.transportId = self.noverify_transport  # sip/tlsctl.py
         reg = trunk.register
         if reg.enabled and self.do_register:
             ac.regConfig.registrarUri = registrar_uri(trunk)
@@ -127,9 +130,9 @@ class TrunkManager:
                                               f"{transport_param(out.transport)}>")
             elif reg.contact_user:
                 host = cfg.sip.public_address or cfg.sip.listen.host
-                ac.sipConfig.contactForced = (f"<sip:{reg.contact_user}@{host}:"
-                                              f"{cfg.sip.listen.port}"
-                                              f"{transport_param(out.transport)}>")
+                port = cfg.sip.tls.port if out.transport == "tls" else cfg.sip.listen.port
+                ac.sipConfig.contactForced = (f"<{out.scheme}:{reg.contact_user}@{host}:"
+                                              f"{port}{transport_param(out.transport)}>")
         else:
             ac.regConfig.registrarUri = ""
             ac.regConfig.registerOnAdd = False
@@ -156,7 +159,8 @@ class TrunkManager:
         for name, trunk in wanted.items():
             old = self.applied.get(name)
             if old is not None and name in self.accounts and (
-                    old.outbound, old.register) == (trunk.outbound, trunk.register):
+                    old.outbound, old.register, old.media) == (
+                    trunk.outbound, trunk.register, trunk.media):
                 self.applied[name] = trunk  # inbound/routing changes need no account change
                 continue
             assert trunk.outbound is not None
@@ -323,6 +327,7 @@ class TrunkManager:
             out.append({
                 "trunk": name, "kind": trunk.kind,
                 "outbound": f"{ob.uri_host}/{ob.transport}" if ob else None,
+                "srtp": trunk.media.srtp,
                 "registration": reg.as_dict() if reg and trunk.register.enabled else None,
                 "health": health.as_dict() if health and ob and ob.options_interval_s > 0
                 else None,

@@ -115,7 +115,7 @@ def test_calls_into_a_closed_pipe(cfg: Path) -> None:
         log.open_call({"id": f"c{i:011d}", "sip_call_id": f"{i}@x", "direction": "inbound",
                        "trunk": "pbx", "number": "+14155550100", "status": "ended",
                        "received_at": T0 + 300 + i})
-    assert log.flush()
+    assert log.flush(timeout=60)  # 3000 rows: seconds on a loaded 2-core machine
     log.close()
     proc = subprocess.run([sys.executable, "-m", "vio_sbc.cli", "calls", "-c", str(cfg),
                            "--limit", "3000"], stdout=head.stdin, stderr=subprocess.PIPE,
