@@ -96,6 +96,9 @@ class _Locked:
     def flush(self) -> None:
         pass
 
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
 
 def run_cluster(cfg: Config, config: str, front_dir: Path, *, grace_s: float) -> int:
     from vio_sbc import log as vlog
