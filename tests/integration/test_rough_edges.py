@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import free_port, start_server
-from tests.integration.test_trunks import (
+from tests.integration.trunk_harness import (
     TERM_IP,
     cli,
     config_text,

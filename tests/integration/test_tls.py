@@ -5,7 +5,9 @@ certificates made for the test by a throwaway CA (tests/tlscerts.py):
   and the caller hears the agent; the row says `tls` and the suite;
 * `media.srtp: mandatory` refuses baresip's plain offer with 488 (a refused row);
 * outbound: the server calls baresip as a TLS UAS, SRTP both ways, audio both ways;
-* a UAS whose certificate our CA did not sign: the call fails, and says why;
+* a UAS whose certificate our CA did not sign, or ours for another address: the call
+  fails (outcome `failed`, the reason naming the check); `verify_server: false` takes it;
+* the SIP guard answers over TLS as over UDP/TCP (200 to a trunk, 403 to a stranger);
 * certificate reload: a key that is not the certificate's keeps the running one; a new
   good certificate is served to the next connection; status and /metrics show expiry.
 """
@@ -68,6 +70,7 @@ trunks:
       host: UAS_IP
       port: UAS_PORT
       transport: tls
+      verify_server: VERIFY
       cps: 5
       options_interval_s: 0
     media:
@@ -89,7 +92,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cert]:
             "server2": make_cert(d, "server2", ca, dns=("vio.example.test",),
                                  ips=("127.0.0.1",), days=9),
             "uas": make_cert(d, "uas", ca, ips=(UAS_IP,)),
-            "rogue": make_cert(d, "rogue", rogue, ips=(UAS_IP,))}
+            "rogue": make_cert(d, "rogue", rogue, ips=(UAS_IP,)),
+            "elsewhere": make_cert(d, "elsewhere", ca, ips=("127.0.0.5",))}
 
 
 def combined(cert: Cert, where: Path) -> Path:
@@ -98,12 +102,13 @@ def combined(cert: Cert, where: Path) -> Path:
     return where
 
 
-def server_with(tmp: Path, pki: dict[str, Cert], uas_port: int = 9) -> tuple[Server, int, str]:
+def server_with(tmp: Path, pki: dict[str, Cert], uas_port: int = 9,
+                verify: bool = True) -> tuple[Server, int, str]:
     tls_port, http_port = free_port(), free_port()
     text = (CONFIG.replace("TLS_PORT", str(tls_port)).replace("HTTP_PORT", str(http_port))
             .replace("CERT", str(pki["server"].cert)).replace("KEY", str(pki["server"].key))
             .replace("CA", str(pki["ca"].cert)).replace("UAS_IP", UAS_IP)
-            .replace("UAS_PORT", str(uas_port)))
+            .replace("UAS_PORT", str(uas_port)).replace("VERIFY", str(verify).lower()))
     srv = start_server(tmp, text)
     return srv, tls_port, f"http://127.0.0.1:{http_port}/metrics"
 
@@ -208,23 +213,42 @@ def test_outbound_tls_srtp_call_to_baresip(tmp_path: Path, pki: dict[str, Cert],
     assert uas.heard() > 25, uas.log()[-800:]             # the callee heard the agent
 
 
-def test_a_certificate_our_ca_did_not_sign_fails_the_call(tmp_path: Path, pki: dict[str, Cert],
-                                                           speech: Path, stopper: list) -> None:
-    uas = Baresip(tmp_path / "rogue", UAS_IP, ca=pki["ca"].cert, audio=speech,
+@pytest.mark.parametrize(("cert", "why"), [
+    ("rogue", "not signed by a trusted CA"),
+    ("elsewhere", "name does not match the host"),
+])
+def test_a_wrong_certificate_fails_the_call(tmp_path: Path, pki: dict[str, Cert], speech: Path,
+                                            stopper: list, cert: str, why: str) -> None:
+    """Another CA's certificate, or ours for another address: no INVITE reaches the UAS."""
+    uas = Baresip(tmp_path / "wrong", UAS_IP, ca=pki["ca"].cert, audio=speech,
                   account=f"<sip:+14155559000@{UAS_IP};transport=tls>;regint=0;"
                           "mediaenc=srtp-mand;audio_codecs=PCMU;answermode=auto",
-                  cert=combined(pki["rogue"], tmp_path / "rogue.pem"), run_s=12)
+                  cert=combined(pki[cert], tmp_path / "wrong.pem"), run_s=12)
     stopper.append(uas.start())
     srv, _, _ = server_with(tmp_path, pki, uas.tls_port)
     stopper.append(srv)
     out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000")
-    reason = "TLS certificate check failed: not signed by a trusted CA"
+    reason = f"TLS certificate check failed: {why}"
     assert f": failed (503 {reason})" in out.stdout, out.stdout + out.stderr
     row = last_row(srv, "outbound")
     assert (row["status"], row["final_status"], row["final_reason"]) == ("failed", 503, reason)
     assert "answering call" not in uas.log()  # never reached the UAS's INVITE handling
     result = srv.wait_event("outbound_result", outcome="failed")
     assert result["reason"] == reason
+
+
+def test_verify_server_false_takes_any_certificate(tmp_path: Path, pki: dict[str, Cert],
+                                                  speech: Path, stopper: list) -> None:
+    uas = Baresip(tmp_path / "lenient", UAS_IP, ca=pki["ca"].cert, audio=speech,
+                  account=f"<sip:+14155559000@{UAS_IP};transport=tls>;regint=0;"
+                          "mediaenc=srtp-mand;audio_codecs=PCMU;answermode=auto",
+                  cert=combined(pki["rogue"], tmp_path / "rogue.pem"), run_s=10)
+    stopper.append(uas.start())
+    srv, _, _ = server_with(tmp_path, pki, uas.tls_port, verify=False)
+    stopper.append(srv)
+    out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000")
+    assert ": answered (200 " in out.stdout, out.stdout + out.stderr + uas.log()[-600:]
+    assert last_row(srv, "outbound")["srtp"] == "AES_CM_128_HMAC_SHA1_80"
 
 
 def options_over_tls(port: int, ca: Path, source: str) -> str:

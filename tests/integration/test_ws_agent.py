@@ -201,3 +201,33 @@ def test_server_closing_normally_ends_the_call_without_fallback(
     assert not any(e.startswith("say:agent") for e in events)
     assert any(e.startswith("hangup_request|agent server ended the call") for e in events)
     assert 23 <= row["tx_audio_frames"] <= 27  # its 500 ms of tone played out first
+
+
+ORIGIN = "https://vio.example.com"
+
+
+@pytest.mark.parametrize("origin", [None, ORIGIN])
+def test_origin_header_for_servers_with_allowed_origins(tmp_path: Path, origin: str | None) -> None:
+    """A server that allows only ORIGIN (websockets' own check, HTTP 403 otherwise)
+    gets the call when `origin` is configured; without it the caller hears the
+    fallback (the handshake is refused)."""
+    agent_server = AgentServer(script="close", tone_ms=200, origins=[ORIGIN]).start()
+    text = CONFIG.format(url=agent_server.url, fallback=FALLBACK)
+    if origin is not None:
+        text = text.replace("    connect_timeout_s: 2\n",
+                            f"    connect_timeout_s: 2\n    origin: {origin}\n")
+    server = start_server(tmp_path, text)
+    try:
+        row, events = _fallback_call(server)
+    finally:
+        _stop(server)
+        agent_server.stop()
+    assert row["hangup_side"] == "agent"
+    if origin is None:
+        assert agent_server.headers == []
+        assert f"say:agent|{FALLBACK}" in events
+        assert any("403" in e for e in events if e.startswith("hangup_request")), events
+    else:
+        assert [h.get("Origin") for h in agent_server.headers] == [ORIGIN]
+        assert agent_server.events("start")
+        assert not any(e.startswith("say:agent") for e in events)

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
+from websockets.typing import Origin
 
 from vio_sbc.agent.frames import Frame, InputAudio, InputDtmf, MarkPlayed, RemoteEnded
 from vio_sbc.agent.mediastreams import Encoder, MediaStreamsError, StreamClock, parse
@@ -32,9 +33,11 @@ class WsLink:
     """One call's connection. `send`/`close` are safe from any thread."""
 
     def __init__(self, bridge: WsBridge, url: str, connect_timeout_s: float, encoder: Encoder,
-                 deliver: Callable[[Frame], None], call_id: str, max_queue: int) -> None:
+                 deliver: Callable[[Frame], None], call_id: str, max_queue: int,
+                 origin: str | None = None) -> None:
         self.bridge = bridge
         self.url = url
+        self.origin = origin
         self.timeout = connect_timeout_s
         self.encoder = encoder
         self.deliver = deliver
@@ -77,7 +80,8 @@ class WsLink:
     async def _run(self) -> None:
         try:
             ws = await connect(self.url, open_timeout=self.timeout, proxy=None,
-                               compression=None, max_size=1 << 20)
+                               compression=None, max_size=1 << 20,
+                               origin=Origin(self.origin) if self.origin else None)
         except (OSError, InvalidURI, InvalidHandshake, TimeoutError) as exc:
             self._down(f"cannot connect to {self.url}: {type(exc).__name__}: {exc}")
             return
@@ -171,11 +175,13 @@ class WsBridge:
         self.loop.run_forever()
 
     def open(self, url: str, connect_timeout_s: float, encoder: Encoder,
-             deliver: Callable[[Frame], None], call_id: str) -> WsLink:
+             deliver: Callable[[Frame], None], call_id: str, *,
+             origin: str | None = None) -> WsLink:
         with self._lock:
             if not self._thread.is_alive():
                 self._thread.start()
-        link = WsLink(self, url, connect_timeout_s, encoder, deliver, call_id, self.max_queue)
+        link = WsLink(self, url, connect_timeout_s, encoder, deliver, call_id, self.max_queue,
+                      origin)
         self.loop.call_soon_threadsafe(link._begin)
         return link
 

@@ -8,16 +8,19 @@ runs the main loop and shuts everything down in order.
 from __future__ import annotations
 
 import argparse
+import queue
 import signal
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vio_sbc.cli.common import EXIT_INVALID, load_or_report
 
 if TYPE_CHECKING:
     from vio_sbc.config.model import Config
+    from vio_sbc.control import ControlServer
     from vio_sbc.dialer.engine import Dialer
+    from vio_sbc.ops.http import WebApp
     from vio_sbc.sip.switch import Softswitch
 
 
@@ -106,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             http_ops = OpsServer(cfg.http.listen.host, cfg.http.listen.port, switch.health,
-                            switch.metrics)
+                                 switch.metrics, web_console(switch, ctl, cfg))
         except OSError as exc:
             switch.shutdown()
             ctl.stop()
@@ -115,7 +118,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         http_ops.start()
-        logger.info("http_listening", http=str(cfg.http.listen))
+        logger.info("http_listening", http=str(cfg.http.listen),
+                    console=f"http://{cfg.http.listen}/" if cfg.http.console else None)
     logger.info("ready", **ready_fields(cfg, args.config))
     try:
         switch.run(_should_stop, grace_s=args.grace)
@@ -128,11 +132,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def web_console(switch: Softswitch, ctl: ControlServer, cfg: Config) -> WebApp | None:
+    """The console app on the HTTP endpoint when `http.console` is set: it reads the
+    config in force and asks the main thread (status, reload) over the control queue."""
+    if cfg.http is None or cfg.http.console is None or cfg.http.console.token is None:
+        return None
+    from vio_sbc.console.app import Console
+    from vio_sbc.control import Request
+
+    class Host:
+        def config(self) -> Config:
+            return switch.cfg
+
+        def request(self, op: str, args: dict[str, Any]) -> dict[str, Any] | None:
+            req = Request(op=op, args=dict(args))
+            ctl.requests.put(req)
+            try:
+                return req.replies.get(timeout=15.0)
+            except queue.Empty:
+                return None
+
+    console = Console(Host(), cfg.http.console.token)
+
+    def app(method: str, target: str, headers: dict[str, str],
+            body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        r = console.handle(method, target, headers, body)
+        return r.status, r.ctype, r.headers, r.body
+
+    return app
+
+
 def ready_fields(cfg: Config, config: str) -> dict[str, str]:
     """The `ready` line: where the server listens and how to place a test call."""
     out = {"sip": f"{cfg.sip.listen} ({'/'.join(cfg.sip.transports)})"}
     if cfg.http is not None:
         out["http"] = f"http://{cfg.http.listen}"
+        if cfg.http.console is not None:
+            out["console"] = f"http://{cfg.http.listen}/ (token: http.console.token)"
     inbound = [n for n in sorted(cfg.numbers.values(), key=lambda n: n.number)
                if n.direction.allows_inbound and cfg.trunks.get(n.trunk) is not None
                and cfg.trunks[n.trunk].inbound.allow]

@@ -51,19 +51,21 @@ _VAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None, *,
-                unset_ok: bool = False) -> Config:
+                unset_ok: bool = False, texts: Mapping[str, str] | None = None) -> Config:
     """Load and validate the main config file and its includes.
 
     `env` resolves ${VAR} references (default: os.environ). Raises `ConfigError`
     listing every problem found. `unset_ok` (read-only commands: `calls`, `campaign
     list`...): a ${VAR} that is not set is a warning and its setting is left out,
-    instead of an error (such a config must not place calls).
+    instead of an error (such a config must not place calls). `texts` maps file paths
+    to text read instead of the file (the console checks an edit before writing it).
     """
     file = str(path)
-    text = _read(file)
+    loader = _Loader(env, unset_ok=unset_ok, texts=texts)
+    text = loader.read(file)
     if isinstance(text, ConfigIssue):
         raise ConfigError([text])
-    return _Loader(env, unset_ok=unset_ok).run(text, file, os.path.dirname(file))
+    return loader.run(text, file, os.path.dirname(file))
 
 
 def parse_config_text(text: str, filename: str = "<string>",
@@ -119,9 +121,11 @@ def expand(text: str, env: Mapping[str, str],
 
 
 class _Loader:
-    def __init__(self, env: Mapping[str, str] | None, unset_ok: bool = False) -> None:
+    def __init__(self, env: Mapping[str, str] | None, unset_ok: bool = False,
+                 texts: Mapping[str, str] | None = None) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.unset_ok = unset_ok
+        self.texts = {os.path.realpath(k): v for k, v in (texts or {}).items()}
         self.issues = Issues()
         self.secrets: list[str] = []
         self.files: list[str] = []  # in the order read, for sorting issues
@@ -262,8 +266,12 @@ class _Loader:
                 done.add(real)
                 self._load_included(file)
 
+    def read(self, file: str) -> str | ConfigIssue:
+        text = self.texts.get(os.path.realpath(file))
+        return _read(file) if text is None else text
+
     def _load_included(self, file: str) -> None:
-        text = _read(file)
+        text = self.read(file)
         if isinstance(text, ConfigIssue):
             self.files.append(file)
             self.issues.items.append(text)

@@ -26,6 +26,7 @@ from vio_sbc.config.agents import (
     WebSocketOptions,
 )
 from vio_sbc.config.fields import setting, sub
+from vio_sbc.config.http import ConsoleSettings, HttpSettings, build_http
 from vio_sbc.config.nodes import (
     INT,
     STR,
@@ -72,7 +73,7 @@ from vio_sbc.errors import ConfigIssue
 
 __all__ = [
     "AdmissionSettings", "AgentConfig", "BargeInSettings", "CertInfo", "ClusterSettings",
-    "Config", "DialerSettings",
+    "Config", "ConsoleSettings", "DialerSettings",
     "Direction", "DirectionRate", "EndpointingSettings", "HostPort", "HttpSettings",
     "IPNetwork", "Increment", "Intent", "LogSettings", "MediaSettings", "MessageLimits",
     "NumberConfig",
@@ -268,13 +269,6 @@ class DialerSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class HttpSettings:
-    """The operator endpoint (/healthz, /readyz, /metrics); off when absent."""
-
-    listen: HostPort = field(metadata=setting(listen))
-
-
-@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration. The fields with a `setting` are the top-level sections
     (`agents`, `trunks` and `numbers` are read by the loader: they refer to each other
@@ -295,8 +289,7 @@ class Config:
                                    metadata=setting(sub(DialerSettings)))
     summary: SummarySettings = field(default=SummarySettings(),
                                      metadata=setting(build_summary))
-    http: HttpSettings | None = field(default=None,
-                                      metadata=setting(sub(HttpSettings, null_ok=False)))
+    http: HttpSettings | None = field(default=None, metadata=setting(build_http))
     cluster: ClusterSettings | None = field(default=None,
                                             metadata=setting(sub(ClusterSettings, null_ok=False)))
     source: str = ""  # path of the main file

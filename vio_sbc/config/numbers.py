@@ -9,7 +9,18 @@ from enum import Enum
 from typing import Literal
 
 from vio_sbc.config.fields import read, setting
-from vio_sbc.config.nodes import INT, Issues, Item, boolean, choice, entries, nullable, string
+from vio_sbc.config.nodes import (
+    INT,
+    Issues,
+    Item,
+    boolean,
+    choice,
+    entries,
+    int_choice,
+    integer,
+    nullable,
+    string,
+)
 from vio_sbc.config.nodes import number as num
 from vio_sbc.config.trunks import NumberFormat
 from vio_sbc.config.values import E164
@@ -43,6 +54,10 @@ class NumberConfig:
     # overrides the trunk's
     ring_seconds: float | None = field(default=None, metadata=setting(nullable(num(0, 60))))
     recording: bool | None = field(default=None, metadata=setting(nullable(boolean)))
+    # live inbound calls on the number beyond which an INVITE is refused (None: no cap),
+    # with max_calls_status (486 Busy Here, or 503 + Retry-After to let the carrier retry)
+    max_calls: int | None = field(default=None, metadata=setting(nullable(integer(1, 100000))))
+    max_calls_status: int = field(default=486, metadata=setting(int_choice(486, 503)))
     file: str = ""
     line: int = 0
 

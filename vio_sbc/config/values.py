@@ -211,6 +211,18 @@ def ws_url(item: Item, issues: Issues) -> str:
     return value
 
 
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
+def ws_origin(item: Item, issues: Issues) -> str:
+    """An `Origin` header value (RFC 6454): scheme://host[:port], no path; or "null"."""
+    value = str_value(item)
+    if value != "null" and not _ORIGIN.fullmatch(value):
+        raise Invalid(f"expected an origin like https://agents.example.com (scheme://host"
+                      f"[:port], no path), got {item.shown}")
+    return value
+
+
 def str_mapping(item: Item, issues: Issues) -> dict[str, str]:
     """A mapping of strings (numbers taken as written, null as "")."""
     out: dict[str, str] = {}

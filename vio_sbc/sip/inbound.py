@@ -134,7 +134,7 @@ def incoming(host: InboundHost, acc: Any, prm: Any) -> None:
         invite = Invite(src, req.transport, req.uri, malformed=malformed,
                         media=read_offer(_body(rdata.wholeMsg)))
     state = InboundState(host.cfg, host.admission, host.registrars(), host.draining,
-                         len(host.table))
+                         len(host.table), host.table.live_on_number)
     answer = decide_inbound(invite, state, time.monotonic())
     if isinstance(answer, Accept):
         accept(host, call, answer)

@@ -51,12 +51,15 @@ class RecordingLink:
 class RecordingBridge:
     def __init__(self) -> None:
         self.opened: list[tuple[str, float, Encoder, str]] = []
+        self.origins: list[str | None] = []
         self.link = RecordingLink()
         self.deliver: Callable[[Frame], None] | None = None
 
     def open(self, url: str, connect_timeout_s: float, encoder: Encoder,
-             deliver: Callable[[Frame], None], call_id: str) -> RecordingLink:
+             deliver: Callable[[Frame], None], call_id: str, *,
+             origin: str | None) -> RecordingLink:
         self.opened.append((url, connect_timeout_s, encoder, call_id))
+        self.origins.append(origin)
         self.deliver = deliver
         return self.link
 
@@ -76,6 +79,13 @@ def test_start_opens_the_stream_with_call_metadata_and_parameters() -> None:
     assert enc.info.call_sid == "CAc1" and enc.info.stream_sid == "MZc1"
     assert enc.info.custom_parameters == {"from": "sip:+1999@h", "to": "override", "agent": "ws",
                                           "team": "blue"}
+    assert bridge.origins == [None]
+
+
+def test_configured_origin_is_passed_to_the_bridge() -> None:
+    agent, bridge = _agent(origin="https://vio.example.com")
+    run(agent, [START])
+    assert bridge.origins == ["https://vio.example.com"]
 
 
 def test_caller_audio_digits_and_played_marks_go_to_the_link() -> None:
