@@ -9,7 +9,8 @@ certificates made for the test by a throwaway CA (tests/tlscerts.py):
   fails (outcome `failed`, the reason naming the check); `verify_server: false` takes it;
 * the SIP guard answers over TLS as over UDP/TCP (200 to a trunk, 403 to a stranger);
 * certificate reload: a key that is not the certificate's keeps the running one; a new
-  good certificate is served to the next connection; status and /metrics show expiry.
+  good certificate is served to the next connection; status and /metrics show expiry;
+  a call up over TLS lives on across the reload and ends normally.
 """
 
 from __future__ import annotations
@@ -323,3 +324,26 @@ def test_certificate_reload_keeps_the_running_one_on_a_bad_file(
     assert tls["subject"] == "CN=vio.example.test" and 8 < tls["days_left"] <= 9
     text = cli(srv, "status")
     assert "tls certificate: CN=vio.example.test (issuer CN=vio test ca), expires " in text.stdout
+
+
+def test_a_call_up_over_tls_survives_a_certificate_reload(
+        tmp_path: Path, pki: dict[str, Cert], speech: Path, stopper: list) -> None:
+    srv, tls_port, _ = server_with(tmp_path, pki)
+    stopper.append(srv)
+    caller = Baresip(tmp_path / "caller", "127.0.0.2", ca=pki["ca"].cert, audio=speech,
+                     account="<sip:caller@127.0.0.2;transport=tls>;regint=0;"
+                             "mediaenc=srtp-mand;audio_codecs=PCMU",
+                     cert=combined(pki["uas"], tmp_path / "caller.pem"),
+                     commands=(f"/dial sip:+14155550100@127.0.0.1:{tls_port}",), run_s=12)
+    stopper.append(caller.start())
+    caller.wait_log(r"Call established", 20)
+    original = srv.config.read_text()
+    srv.config.write_text(original.replace(str(pki["server"].cert), str(pki["server2"].cert))
+                          .replace(str(pki["server"].key), str(pki["server2"].key)))
+    assert cli(srv, "reload").returncode == 0
+    srv.wait_event("tls_certificate_reloaded")
+    assert caller.wait_exit(30) == 0  # hangs up at -t: its BYE on the call's connection
+    row = last_row(srv, "inbound")
+    assert (row["status"], row["final_status"], row["hangup_side"]) == ("ended", 200, "caller")
+    assert float(row["duration_s"] or 0) > 8 and int(row["rx_voiced_frames"] or 0) > 25
+    assert caller.heard() > 25

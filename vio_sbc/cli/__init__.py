@@ -3,7 +3,8 @@
 run.py (`run`: the server's composition root), config.py (`check`, `numbers`),
 trunks.py (`reload`, `call-out`), status.py (`status`, `health`), calls.py (`calls`,
 `call`, `export`, `cleanup`), dialer.py (`campaign`, `dial`, `jobs`, `dnc`), qa.py (`qa`,
-`make-pcap`); common.py what they share.
+`make-pcap`), connect.py (`connect twilio|pbx`: guided set-up); common.py what they
+share.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vio_sbc.cli.cluster import register as register_cluster
 
     register_cluster(sub)
+
+    from vio_sbc.cli.connect import register as register_connect
+
+    register_connect(sub)
     return p
 
 

@@ -28,6 +28,7 @@ from vio_sbc.callcontrol.inbound import (
 )
 from vio_sbc.callcontrol.outcome import CallEnd, call_outcome
 from vio_sbc.callcontrol.routing import request_uri_user, trunks_for_source
+from vio_sbc.callcontrol.sipcontext import sip_context
 from vio_sbc.callcontrol.srtp import SrtpPolicy, decide_srtp, read_offer
 from vio_sbc.calllog.records import EndFacts
 from vio_sbc.calllog.summary.extractive import CallFacts
@@ -137,6 +138,10 @@ def incoming(host: InboundHost, acc: Any, prm: Any) -> None:
                          len(host.table), host.table.live_on_number)
     answer = decide_inbound(invite, state, time.monotonic())
     if isinstance(answer, Accept):
+        ctx = sip_context(req.headers, req.uri, answer.route.trunk.pass_headers)
+        call.variables = ctx.variables
+        if ctx.variables or ctx.dropped:
+            call.log.info("sip_context", variables=ctx.redacted(), dropped=list(ctx.dropped))
         accept(host, call, answer)
     else:
         refused(host, call, invite, answer)
