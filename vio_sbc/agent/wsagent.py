@@ -11,7 +11,9 @@ a normal close by the server ends the call after its queued audio has played.
 
 Options (`agents.<name>`): url (ws:// or wss://, required), origin (the handshake's
 `Origin` header, for servers that check it; none by default), parameters (mapping,
-sent as start.customParameters after the call's own `from`, `to`, `agent`),
+sent as start.customParameters after the call's own `from`, `to`, `agent`,
+`from_number`, `to_number` (the names Pipecat's runner reads) and the call's
+variables: its SIP context, or a dialer job's variables),
 connect_timeout_s (default 5), fallback (text), account_sid (default AC + zeros).
 """
 
@@ -37,6 +39,7 @@ from vio_sbc.agent.frames import (
     TranscriptLine,
 )
 from vio_sbc.agent.mediastreams import Encoder, StreamInfo
+from vio_sbc.callcontrol.sipcontext import uri_user
 from vio_sbc.config.model import AgentConfig
 
 MAX_BUFFER_S = 60.0  # server audio queued ahead of the playout beyond this is dropped
@@ -133,7 +136,9 @@ class WebSocketAgent:
 
     def _start(self, frame: CallStarted) -> list[Frame]:
         self.rate = frame.sample_rate
-        custom = {"from": frame.caller, "to": frame.number, "agent": frame.agent, **self.params}
+        custom = {"from": frame.caller, "to": frame.number, "agent": frame.agent,
+                  "from_number": uri_user(frame.caller), "to_number": frame.number,
+                  **frame.variables, **self.params}
         info = StreamInfo(stream_sid="MZ" + frame.call_id, call_sid="CA" + frame.call_id,
                           account_sid=self.account, custom_parameters=custom)
         self.link = self.bridge.open(self.url, self.timeout, Encoder(info, self.rate),

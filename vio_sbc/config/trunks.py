@@ -31,6 +31,7 @@ from vio_sbc.config.nodes import (
     entries,
     integer,
     list_items,
+    list_of,
     nullable,
     section,
     str_value,
@@ -42,6 +43,7 @@ from vio_sbc.config.values import (
     E164,
     IPNetwork,
     e164,
+    header_pattern,
     hostname,
     parse_network,
     sip_uri,
@@ -187,6 +189,9 @@ class TrunkConfig:
     # send 180 and wait this long before answering
     ring_seconds: float = field(default=0.0, metadata=setting(num(0, 60)))
     recording: bool = field(default=True, metadata=setting(boolean))
+    # INVITE headers passed to the agent (vio_sbc.callcontrol.sipcontext, docs/agents.md)
+    pass_headers: tuple[str, ...] = field(default=(), metadata=setting(
+        list_of(header_pattern, unique=True, noun="header")))
     rates: Rates | None = field(default=None, metadata=setting(sub(Rates, null_ok=False)))
     media: TrunkMedia = field(default=TrunkMedia(), metadata=setting(None))
     # twilio only: Twilio's Secure Trunking preset (TLS to port 5061, SRTP mandatory)

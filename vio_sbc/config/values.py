@@ -223,6 +223,22 @@ def ws_origin(item: Item, issues: Issues) -> str:
     return value
 
 
+_HEADER_PATTERN = re.compile(r"[A-Za-z0-9!%'+.^_`~*-]+")
+_NEVER_PASSED = ("authorization", "proxy-authorization", "www-authenticate",
+                 "proxy-authenticate", "cookie", "authentication-info")
+
+
+def header_pattern(item: Item, issues: Issues) -> str:
+    """A SIP header name, or a pattern of one with `*` (`X-*`); never a credential."""
+    value = str_value(item)
+    if not _HEADER_PATTERN.fullmatch(value):
+        raise Invalid(f"expected a header name or pattern like X-* (letters, digits, - and *),"
+                      f" got {item.shown}")
+    if value.lower() in _NEVER_PASSED:
+        raise Invalid(f"header {value} carries credentials and is never passed to an agent")
+    return value
+
+
 def str_mapping(item: Item, issues: Issues) -> dict[str, str]:
     """A mapping of strings (numbers taken as written, null as "")."""
     out: dict[str, str] = {}

@@ -108,6 +108,8 @@ class Console:
             if rest == "recording":
                 return self._recording(cfg, call_id, headers.get("Range"))
             return self._call(cfg, call_id)
+        if path.startswith("/connect"):
+            return self._connect(cfg, method, path, body)
         if path in ("/live", "/live/fragment", "/api/live"):
             status = self.host.request("status", {})
             dialer = _dialer(cfg)
@@ -171,6 +173,40 @@ class Console:
         applied = ", ".join(f"{k}: {' '.join(v)}" for k, v in reply.get("changes", {}).items()
                             if v) or "no changes"
         return f"{number} saved to {num.file}; reload: {applied}"
+
+    # -- guided set-up ---------------------------------------------------------------
+    def _connect(self, cfg: Config, method: str, path: str, body: bytes) -> Response:
+        from vio_sbc.cli.connect import Abort
+        from vio_sbc.console import connect
+
+        if method != "POST":
+            return Response(200, connect.connect_page(cfg))
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if path == "/connect/test-call":
+            reply = self.host.request("call_out", {"from": form.get("from", ""),
+                                                   "to": form.get("to", ""),
+                                                   "ring_timeout_s": 30.0})
+            if reply is None or not reply.get("ok"):
+                why = (reply or {}).get("error") or "the server did not answer"
+                return Response(400, connect.connect_page(cfg, [f"test call refused: {why}"]))
+            return redirect(f"/calls/{quote(str(reply.get('call_id', '')))}")
+        carrier = path.rsplit("/", 1)[-1]
+        if carrier not in connect.FIELDS:
+            raise LookupError(f"no carrier {carrier}")
+        with self._edit:
+            try:
+                done = connect.write_trunk(cfg, carrier, form)
+            except Abort as exc:
+                return Response(400, connect.connect_page(cfg, str(exc).splitlines(), form))
+            reply = self.host.request("reload", {})
+        if reply is None or not reply.get("ok"):
+            errors = (reply or {}).get("errors") or ["the server did not answer the reload"]
+            return Response(400, connect.connect_page(cfg, [str(e) for e in errors], form))
+        log.info("console_trunk_written", carrier=carrier, path=done["path"])
+        applied = ", ".join(f"{k}: {' '.join(v)}" for k, v in reply.get("changes", {}).items()
+                            if v) or "no changes"
+        return Response(200, connect.done_page(self.host.config(), done["path"], applied,
+                                               done["steps"], done["first_number"]))
 
     # -- call log ------------------------------------------------------------------
     def _calls(self, cfg: Config, q: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ and the engine's playout marks."""
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 from collections.abc import Callable
 
@@ -78,8 +79,19 @@ def test_start_opens_the_stream_with_call_metadata_and_parameters() -> None:
     assert (url, timeout, call_id) == ("ws://127.0.0.1:9/x", 2.0, "c1")
     assert enc.info.call_sid == "CAc1" and enc.info.stream_sid == "MZc1"
     assert enc.info.custom_parameters == {"from": "sip:+1999@h", "to": "override", "agent": "ws",
+                                          "from_number": "+1999", "to_number": "+14155550100",
                                           "team": "blue"}
     assert bridge.origins == [None]
+
+
+def test_call_variables_go_in_custom_parameters_before_the_configured_ones() -> None:
+    agent, bridge = _agent(parameters={"team": "blue", "x-customer-id": "configured"})
+    start = dataclasses.replace(START, variables={"x-customer-id": "cust-1", "diversion": "d"})
+    run(agent, [start])
+    assert bridge.opened[0][2].info.custom_parameters == {
+        "from": "sip:+1999@h", "to": "+14155550100", "agent": "ws", "from_number": "+1999",
+        "to_number": "+14155550100", "x-customer-id": "configured", "diversion": "d",
+        "team": "blue"}
 
 
 def test_configured_origin_is_passed_to_the_bridge() -> None:
