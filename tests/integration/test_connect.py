@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import BASE_CONFIG, Server, free_port, start_server
-from tests.integration.test_trunks import TERM_IP, start_uas
+from tests.integration.trunk_harness import TERM_IP, start_uas
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

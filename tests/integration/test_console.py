@@ -5,7 +5,8 @@ downloads a browser or a driver: both paths are given, selenium's manager is tol
 stay offline). The browser logs in with the token; an agent assigned on the Numbers
 page answers the next call; a number switched to outbound-only gets the next INVITE
 refused with 403; the call's recording loads in the audio element; the Live page
-refreshes by itself. Without the token every page and API answers 401. Screenshots go
+refreshes by itself; the Connect page writes a trunk that Live then shows answering.
+Without the token every page and API answers 401. Screenshots go
 to $VIO_CONSOLE_SCREENSHOTS (docs/img for docs/console.md) or the test's directory.
 """
 
@@ -56,7 +57,7 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[S
                                 '  # the support line\n'
                                 '  "+14155550101": {{trunk: pbx, direction: inbound}}  # DID 1')
             + f"http:\n  listen: 127.0.0.1:{port}\n  console:\n"
-            + '    token: "${{VIO_CONSOLE_TOKEN}}"\n')
+            + '    token: "${{VIO_CONSOLE_TOKEN}}"\ninclude: [trunks/*.yaml]\n')
     srv = start_server(tmp_path, text)
     try:
         srv.wait_event("http_listening")
@@ -97,7 +98,7 @@ def shot(driver: Any, name: str, tmp_path: Path) -> None:
     driver.save_screenshot(str(out / f"console-{name}.png"))
 
 
-def wait_for(cond: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+def wait_for(cond: Any, timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
@@ -197,6 +198,44 @@ def test_console_in_a_browser(console: tuple[Server, str], browser: Any,
     shot(browser, "live", tmp_path)
     live = json.loads(get(base + "/api/live", token=TOKEN)[2])
     assert [t["trunk"] for t in live["status"]["trunks"]] == ["other", "pbx"]
+
+
+def test_connect_page_writes_a_trunk_the_live_page_then_shows_answering(
+        console: tuple[Server, str], browser: Any, tmp_path: Path) -> None:
+    """Guided set-up on the console: the PBX form writes a checked trunk file, the
+    server reloads it, and Live shows the trunk's OPTIONS answered by the SIPp peer."""
+    from selenium.webdriver.common.by import By
+
+    from tests.integration.trunk_harness import TERM_IP, start_uas
+
+    srv, base = console
+    port = free_port(TERM_IP)
+    peer = start_uas(tmp_path, "uas_options.xml", TERM_IP, port, [])
+    try:
+        browser.get(base + "/login")
+        browser.find_element(By.ID, "token").send_keys(TOKEN)
+        browser.find_element(By.ID, "login").click()
+        wait_for(lambda: browser.find_elements(By.ID, "num-14155550101"), what="login")
+        browser.get(base + "/connect")
+        shot(browser, "connect", tmp_path)
+        for name, value in (("host", TERM_IP), ("port", str(port)),
+                            ("numbers", "+14155550180"), ("name", "office")):
+            box = browser.find_element(By.ID, f"pbx-{name}")
+            box.clear()
+            box.send_keys(value)
+        browser.find_element(By.CSS_SELECTOR, "#connect-pbx button").click()
+        steps = wait_for(lambda: browser.find_elements(By.ID, "steps"), what="steps")[0]
+        assert "FreePBX > Connectivity > Trunks" in steps.text
+        written = srv.config.parent / "trunks" / "office.yaml"
+        assert '"+14155550180": {trunk: "office", direction: both}' in written.read_text()
+        browser.get(base + "/live")
+        wait_for(lambda: "office" in browser.find_element(By.ID, "live").text
+                 and "up" in [td.text for td in browser.find_elements(By.CSS_SELECTOR,
+                                                                       "#live td")],
+                 timeout=20, what="office trunk up on Live")
+        shot(browser, "live", tmp_path)  # with the new trunk answering
+    finally:
+        peer.stop()
 
 
 def _post(base: str, form: str) -> tuple[int, dict[str, str], bytes]:

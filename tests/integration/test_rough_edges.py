@@ -37,9 +37,9 @@ def test_call_out_timeout_hangs_up_the_ringing_call(tmp_path: Path) -> None:
         assert bad.returncode == 2
         assert "--to '555' is not an E.164 number" in bad.stderr
         out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000",
-                  "--timeout", "3")
+                  "--timeout", "6")
         assert out.returncode == 1, out.stdout + out.stderr
-        assert "no result within --timeout 3s: hung up" in out.stderr, out.stderr
+        assert "no result within --timeout 6s: hung up" in out.stderr, out.stderr
         assert peer.wait(20) == 0, peer.output()  # the termination got our CANCEL
         call_id = out.stderr.split()[1].rstrip(":")
         row = final_row(srv.dir / "vio.db", call_id)

@@ -30,6 +30,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_or_report(args.config, "invalid, not starting")
     if cfg is None:
         return EXIT_INVALID
+    if getattr(args, "worker", None) is not None:  # one worker of `vio-sbc cluster run`
+        from vio_sbc.cluster.worker import as_worker
+
+        try:
+            cfg = as_worker(cfg, args.worker)
+        except ValueError as exc:
+            print(f"{args.config}: --worker {args.worker}: {exc}", file=sys.stderr)
+            return EXIT_INVALID
     vlog.redactor.set(cfg.secrets)
     vlog.configure(cfg.log.level, fmt=cfg.log.format)
     import structlog

@@ -30,6 +30,7 @@ from vio_sbc.console.auth import Auth
 from vio_sbc.console.media import RangeNotSatisfiable, parse_range, read_part
 from vio_sbc.console.yamledit import DEFAULT_AGENT, Change, EditError, edit_text, write_atomic
 from vio_sbc.errors import ConfigError
+from vio_sbc.log import RateLimiter
 
 log = structlog.get_logger("vio_sbc.console")
 HTML = "text/html; charset=utf-8"
@@ -61,6 +62,7 @@ class Console:
         self.host = host
         self.auth = Auth(token)
         self._edit = threading.Lock()  # one edit of the YAML at a time
+        self._failed_log = RateLimiter(burst=5, window=60.0)  # a guessing loop: few lines
 
     def handle(self, method: str, target: str, headers: Mapping[str, str],
                body: bytes) -> Response:
@@ -108,6 +110,8 @@ class Console:
             if rest == "recording":
                 return self._recording(cfg, call_id, headers.get("Range"))
             return self._call(cfg, call_id)
+        if path.startswith("/connect"):
+            return self._connect(cfg, method, path, body)
         if path in ("/live", "/live/fragment", "/api/live"):
             status = self.host.request("status", {})
             dialer = _dialer(cfg)
@@ -125,7 +129,9 @@ class Console:
             return Response(200, layout.login_page())
         token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0]
         if not self.auth.token_ok(token):
-            log.warning("console_login_failed")
+            allowed, suppressed = self._failed_log.allow("login")
+            if allowed:
+                log.warning("console_login_failed", suppressed=suppressed)
             return Response(401, layout.login_page("wrong token"))
         return redirect("/numbers", ("Set-Cookie", self.auth.set_cookie()))
 
@@ -171,6 +177,40 @@ class Console:
         applied = ", ".join(f"{k}: {' '.join(v)}" for k, v in reply.get("changes", {}).items()
                             if v) or "no changes"
         return f"{number} saved to {num.file}; reload: {applied}"
+
+    # -- guided set-up ---------------------------------------------------------------
+    def _connect(self, cfg: Config, method: str, path: str, body: bytes) -> Response:
+        from vio_sbc.cli.connect import Abort
+        from vio_sbc.console import connect
+
+        if method != "POST":
+            return Response(200, connect.connect_page(cfg))
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if path == "/connect/test-call":
+            reply = self.host.request("call_out", {"from": form.get("from", ""),
+                                                   "to": form.get("to", ""),
+                                                   "ring_timeout_s": 30.0})
+            if reply is None or not reply.get("ok"):
+                why = (reply or {}).get("error") or "the server did not answer"
+                return Response(400, connect.connect_page(cfg, [f"test call refused: {why}"]))
+            return redirect(f"/calls/{quote(str(reply.get('call_id', '')))}")
+        carrier = path.rsplit("/", 1)[-1]
+        if carrier not in connect.FIELDS:
+            raise LookupError(f"no carrier {carrier}")
+        with self._edit:
+            try:
+                done = connect.write_trunk(cfg, carrier, form)
+            except Abort as exc:
+                return Response(400, connect.connect_page(cfg, str(exc).splitlines(), form))
+            reply = self.host.request("reload", {})
+        if reply is None or not reply.get("ok"):
+            errors = (reply or {}).get("errors") or ["the server did not answer the reload"]
+            return Response(400, connect.connect_page(cfg, [str(e) for e in errors], form))
+        log.info("console_trunk_written", carrier=carrier, path=done["path"])
+        applied = ", ".join(f"{k}: {' '.join(v)}" for k, v in reply.get("changes", {}).items()
+                            if v) or "no changes"
+        return Response(200, connect.done_page(self.host.config(), done["path"], applied,
+                                               done["steps"], done["first_number"]))
 
     # -- call log ------------------------------------------------------------------
     def _calls(self, cfg: Config, q: Mapping[str, str]) -> list[dict[str, Any]]:

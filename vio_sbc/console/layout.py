@@ -33,7 +33,8 @@ dt{color:#6b7587}dd{margin:0}pre{white-space:pre-wrap;background:#fff;padding:.8
 .bar i{background:#2f6fdf;height:100%;display:block}
 """
 
-NAV = (("/numbers", "Numbers"), ("/calls", "Call logs"), ("/live", "Live"))
+NAV = (("/numbers", "Numbers"), ("/calls", "Call logs"), ("/live", "Live"),
+       ("/connect", "Connect"))
 
 
 def esc(value: object) -> str:

@@ -20,6 +20,7 @@ import structlog
 from vio_sbc.agent.engine import Session
 from vio_sbc.agent.frames import CallEnded, CallStarted, InputDtmf
 from vio_sbc.callcontrol.callstate import CallState, Event, State
+from vio_sbc.callcontrol.dtmf import DtmfDedup
 from vio_sbc.callcontrol.outcome import Outcome, on_disconnect
 from vio_sbc.callcontrol.routing import Route
 from vio_sbc.callcontrol.sdp import answer_telephone_events
@@ -29,6 +30,7 @@ from vio_sbc.calllog.store import CallLog
 from vio_sbc.config.model import Config
 from vio_sbc.ops.metrics import Metrics
 from vio_sbc.rtp.port import CallMediaPort, release_port
+from vio_sbc.sip import info
 from vio_sbc.sip.trust import refuse_replace, refuse_transfer
 from vio_sbc.sip.xfer import on_transfer_status
 
@@ -105,6 +107,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
         self.timed_out = False  # outbound: our ring timeout cancelled it
         self.variables: dict[str, str] = {}  # to the agent in CallStarted
+        self.dtmf = DtmfDedup()  # one digit per key press, RFC 4733 and INFO together
         self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.media_index: int | None = None  # active audio stream, for RTP statistics
         self.created = time.monotonic()  # INVITE received, for the answer latency
@@ -218,15 +221,28 @@ class SbcCall(pj.Call):  # type: ignore[misc]
 
     def onDtmfDigit(self, prm: Any) -> None:
         try:
-            digit = str(prm.digit)
-            t_ms = self.t_ms()
-            if self.session is not None:
-                self.session.push(InputDtmf(digit=digit, duration_ms=int(prm.duration), t_ms=t_ms))
-            self.host.calllog.add_event(self.id, t_ms, "dtmf", digit)
-            self.host.records.dtmf(self.id, t_ms, digit)
-            self.log.info("dtmf", digit=digit)
+            method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
+            self.digit(str(prm.digit), int(prm.duration), method)
         except Exception:
             self.log.exception("on_dtmf_failed")
+
+    def onCallTsxState(self, prm: Any) -> None:
+        try:  # INFO application/dtmf (pjsua answers dtmf-relay itself)
+            info.on_tsx_state(prm, self.digit, self.log)
+        except Exception:
+            self.log.exception("on_call_tsx_state_failed")
+
+    def digit(self, digit: str, duration_ms: int, method: str) -> None:
+        """A key press from RFC 4733 or SIP INFO; the same press by both counts once."""
+        t_ms = self.t_ms()
+        if not self.dtmf.accept(digit, method, t_ms):
+            self.log.info("dtmf_duplicate", digit=digit, method=method)
+            return
+        if self.session is not None:
+            self.session.push(InputDtmf(digit=digit, duration_ms=duration_ms, t_ms=t_ms))
+        self.host.calllog.add_event(self.id, t_ms, "dtmf", digit)
+        self.host.records.dtmf(self.id, t_ms, digit)
+        self.log.info("dtmf", digit=digit, method=method)
 
     def onCallTransferRequest(self, prm: Any) -> None:
         try:  # a far-end REFER: the SIP guard refuses it first (vio_sbc/sip/trust.py)

@@ -32,6 +32,8 @@ from vio_sbc.callcontrol.sipcontext import sip_context
 from vio_sbc.callcontrol.srtp import SrtpPolicy, decide_srtp, read_offer
 from vio_sbc.calllog.records import EndFacts
 from vio_sbc.calllog.summary.extractive import CallFacts
+from vio_sbc.cluster.kamailio import SOURCE_HEADER
+from vio_sbc.cluster.worker import front_of, original_source
 from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal
 from vio_sbc.log import RateLimiter
@@ -123,6 +125,8 @@ def incoming(host: InboundHost, acc: Any, prm: Any) -> None:
                        caller="", callee="")
         invite = Invite(src, unparseable=str(exc))
     else:
+        # a cluster worker: the front's X-Vio-Source header, believed from the front only
+        src = original_source(src, req.header(SOURCE_HEADER), front_of(host.cfg))
         call = SbcCall(host, acc, prm.callId, source=src, transport=req.transport,
                        sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
                        callee=req.uri)

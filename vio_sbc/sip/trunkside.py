@@ -19,6 +19,7 @@ import pjsua2 as pj
 import structlog
 
 from vio_sbc import log as vlog
+from vio_sbc.cluster.worker import front_of
 from vio_sbc.config.model import Config, TrunkConfig
 from vio_sbc.config.values import transport_param, uri_host
 from vio_sbc.sip.endpoint import account_config as sip_account_config
@@ -122,7 +123,12 @@ class TrunkManager:
             ac.regConfig.delayBeforeRefreshSec = refresh_margin_s(reg.expires)
             ac.regConfig.registerOnAdd = True
             ac.regConfig.dropCallsOnFail = False
-            if reg.contact_user:
+            front = front_of(cfg)
+            if front is not None:  # the cluster registers once, for the front's address
+                user = reg.contact_user or out.username or "vio"
+                ac.sipConfig.contactForced = (f"<sip:{user}@{front}"
+                                              f"{transport_param(out.transport)}>")
+            elif reg.contact_user:
                 host = cfg.sip.public_address or cfg.sip.listen.host
                 port = cfg.sip.tls.port if out.transport == "tls" else cfg.sip.listen.port
                 ac.sipConfig.contactForced = (f"<{out.scheme}:{reg.contact_user}@{host}:"
@@ -130,6 +136,9 @@ class TrunkManager:
         else:
             ac.regConfig.registrarUri = ""
             ac.regConfig.registerOnAdd = False
+        front = front_of(cfg)
+        if front is not None:  # a worker's requests leave through the cluster's front
+            ac.sipConfig.proxies.append(f"sip:{front};lr")
         if out.username and out.password:
             ac.sipConfig.authCreds.append(
                 pj.AuthCredInfo("digest", out.realm, out.username, 0, out.password))
