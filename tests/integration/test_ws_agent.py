@@ -267,3 +267,26 @@ def test_sip_context_reaches_the_agent_servers_custom_parameters(
     }
     assert ev["variables"]["x-customer-id"] == "<9 chars>"
     assert not any("cust-4711" in line for line in server.raw)
+
+
+def test_info_dtmf_reaches_the_agent_server_once_per_press(
+        tmp_path: Path, agent_server: AgentServer) -> None:
+    """SIPp presses 1 by RFC 4733 and INFO dtmf-relay at once (one press: counted once),
+    then 5 by INFO application/dtmf and # by INFO dtmf-relay; each INFO gets 200 (the
+    scenario fails otherwise). The agent server and the call log see 1, 5, #."""
+    server = _server_for(tmp_path, agent_server.url)
+    try:
+        r = run_sipp(server.addr, "uac_info_dtmf.xml")
+        assert r.rc == 0, r.output + r.errors
+        row = server.call_row(sip_call_id(server, r.call_id))
+        assert agent_server.done.wait(10)
+        logged = [e["data"] for e in server.events(row["id"]) if e["kind"] == "dtmf"]
+        dup = server.wait_event("dtmf_duplicate", call_id=row["id"])
+    finally:
+        _stop(server)
+    assert [d["dtmf"]["digit"] for d in agent_server.events("dtmf")] == ["1", "5", "#"]
+    assert logged == ["1", "5", "#"]
+    assert dup["digit"] == "1"
+    methods = [e["method"] for e in server.lines
+               if e.get("event") == "dtmf" and e.get("call_id") == row["id"]]
+    assert methods[1:] == ["info", "info"]
