@@ -165,3 +165,26 @@ def test_early_media_reaches_the_agent_before_a_busy(
     assert row["ringing_at"] is not None and row["codec"] == "PCMA/8000"
     assert row["rx_voiced_frames"] > 50   # the announcement reached the agent's input
     assert row["tx_audio_frames"] == 0    # the agent did not talk into early media
+
+
+def test_outbound_invite_carries_the_calls_x_variables_as_headers(
+        trunk_server: tuple[Server, int, Path]) -> None:
+    """A call placed with variables x-customer-id and x-campaign (as a dialer job's):
+    the SIPp termination fails the call unless its INVITE has X-Customer-Id: cust-4711
+    and X-Campaign: spring; the `name` variable is not a header."""
+    srv, term_port, tmp = trunk_server
+    peer = start_uas(tmp, "uas_x_headers.xml", TERM_IP, term_port, ["-m", "1"])
+    try:
+        replies = list(control.call(
+            control.socket_path(srv.dir),
+            {"op": "call_out", "from": "+14155550130", "to": "+14155559000",
+             "variables": {"name": "Ada", "x-customer-id": "cust-4711",
+                           "x-campaign": "spring"}}, timeout=30))
+        rc = peer.wait(20)
+    finally:
+        peer.stop()
+    assert rc == 0, peer.output()
+    assert replies[-1]["result"]["sip_status"] == 486
+    dialing = srv.wait_event("call_dialing", call_id=replies[0]["call_id"])
+    assert dialing["x_headers"] == ["X-Customer-Id", "X-Campaign"]
+    assert "\nName:" not in peer.output()

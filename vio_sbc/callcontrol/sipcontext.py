@@ -9,6 +9,10 @@ run of characters). Each header that matches passes under its lower-case name
 patterns say (`NEVER`). Values are cut to `MAX_VALUE` characters with control
 characters removed; once the values together reach `MAX_TOTAL` characters, further
 headers are left out (and counted in `dropped`). Log only `redacted(...)`.
+
+Outbound, `outbound_headers`: a call's variables named like an `X-` header (a dialer
+job's `x-customer-id: 42`) go out as INVITE headers (`X-Customer-Id: 42`), within the
+same limits.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ MAX_TOTAL = 2048  # characters of all values of one call
 NEVER = frozenset({"authorization", "proxy-authorization", "www-authenticate",
                    "proxy-authenticate", "cookie", "authentication-info"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_X_NAME = re.compile(r"[Xx]-[A-Za-z0-9-]{1,62}")
 _DISPLAY = re.compile(r'^\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<')
 
 
@@ -93,3 +98,19 @@ def sip_context(headers: Mapping[str, str], request_uri: str,
         if matches(name, patterns):
             put(name.lower(), value)
     return SipContext(out, tuple(dropped))
+
+
+def outbound_headers(variables: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The `X-` headers an outbound INVITE carries: each variable whose name is an
+    `X-` header name, in canonical case, value cleaned and cut as inbound ones."""
+    out: list[tuple[str, str]] = []
+    total = 0
+    for key, raw in variables.items():
+        if not _X_NAME.fullmatch(key):
+            continue
+        value = _clean(raw)
+        if not value or total + len(value) > MAX_TOTAL:
+            continue
+        out.append(("-".join(part.capitalize() for part in key.split("-")), value))
+        total += len(value)
+    return out

@@ -30,6 +30,7 @@ from vio_sbc.console.auth import Auth
 from vio_sbc.console.media import RangeNotSatisfiable, parse_range, read_part
 from vio_sbc.console.yamledit import DEFAULT_AGENT, Change, EditError, edit_text, write_atomic
 from vio_sbc.errors import ConfigError
+from vio_sbc.log import RateLimiter
 
 log = structlog.get_logger("vio_sbc.console")
 HTML = "text/html; charset=utf-8"
@@ -61,6 +62,7 @@ class Console:
         self.host = host
         self.auth = Auth(token)
         self._edit = threading.Lock()  # one edit of the YAML at a time
+        self._failed_log = RateLimiter(burst=5, window=60.0)  # a guessing loop: few lines
 
     def handle(self, method: str, target: str, headers: Mapping[str, str],
                body: bytes) -> Response:
@@ -127,7 +129,9 @@ class Console:
             return Response(200, layout.login_page())
         token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0]
         if not self.auth.token_ok(token):
-            log.warning("console_login_failed")
+            allowed, suppressed = self._failed_log.allow("login")
+            if allowed:
+                log.warning("console_login_failed", suppressed=suppressed)
             return Response(401, layout.login_page("wrong token"))
         return redirect("/numbers", ("Set-Cookie", self.auth.set_cookie()))
 

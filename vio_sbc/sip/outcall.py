@@ -27,6 +27,7 @@ from vio_sbc.callcontrol.outbound import (
 )
 from vio_sbc.callcontrol.outcome import Outcome
 from vio_sbc.callcontrol.routing import Route
+from vio_sbc.callcontrol.sipcontext import outbound_headers
 from vio_sbc.callcontrol.srtp import answered_suite
 from vio_sbc.sip.call import CallHost, SbcCall, audio_only_op
 from vio_sbc.sip.calls import CallTable
@@ -182,9 +183,15 @@ def place_call(host: OutcallHost, req: OutboundRequest,
     pai = pj.SipHeader()
     pai.hName, pai.hValue = "P-Asserted-Identity", plan.identity
     prm.txOption.headers.append(pai)
+    extra = outbound_headers(req.variables)
+    for name, value in extra:
+        hdr = pj.SipHeader()
+        hdr.hName, hdr.hValue = name, value
+        prm.txOption.headers.append(hdr)
     host.table.add(call)
     call.log.info("call_dialing", to=req.to_number, target=plan.target,
-                  caller_id=plan.caller_id, job_id=req.job_id)
+                  caller_id=plan.caller_id, job_id=req.job_id,
+                  x_headers=[name for name, _ in extra])
     try:
         call.makeCall(plan.target, prm)
     except pj.Error as exc:

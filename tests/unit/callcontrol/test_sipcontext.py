@@ -9,6 +9,7 @@ from vio_sbc.callcontrol.sipcontext import (
     MAX_VALUE,
     display_name,
     matches,
+    outbound_headers,
     sip_context,
     uri_user,
 )
@@ -84,3 +85,12 @@ def test_uri_user(uri: str, user: str) -> None:
 def test_credentials_never_match() -> None:
     assert not matches("Proxy-Authorization", ("*",))
     assert matches("X-A", ("x-*",))
+
+
+def test_outbound_headers_from_x_variables() -> None:
+    assert outbound_headers({"name": "Ada", "x-customer-id": "42", "X-CAMPAIGN": "spring",
+                             "x-": "no name", "x-bad name": "no", "x-ctl": "a\r\nInjected: 1",
+                             "x-empty": ""}) == [
+        ("X-Customer-Id", "42"), ("X-Campaign", "spring"), ("X-Ctl", "aInjected: 1")]
+    big = outbound_headers({f"x-h{i}": "v" * 1000 for i in range(20)})
+    assert sum(len(v) for _, v in big) <= MAX_TOTAL and len(big) == MAX_TOTAL // MAX_VALUE
