@@ -192,6 +192,12 @@ class MediaSettings:
     # /readyz answers not ready while the agent engine is this late (milliseconds):
     # a dispatcher stops sending calls before the audio breaks
     ready_max_lag_ms: int = field(default=250, metadata=setting(integer(10, 60000)))
+    # speech recognition in this many worker processes, off the media process's GIL
+    # (0: one thread of the media process)
+    stt_processes: int = field(default=1, metadata=setting(integer(0, 16)))
+    # caller turns waiting for or in decoding at once; beyond that a turn is shed
+    # (not understood, counted in vio_stt_shed) rather than queued behind
+    stt_queue: int = field(default=32, metadata=setting(integer(1, 10000)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ from vio_sbc.calllog.records import CallRecords
 from vio_sbc.calllog.store import CallLog
 from vio_sbc.config.model import Config
 from vio_sbc.ops.metrics import Metrics
+from vio_sbc.rtp import tap as native_tap
 from vio_sbc.rtp.port import CallMediaPort, release_port
+from vio_sbc.rtp.tap import TX_CAP, Tap, TapError
 from vio_sbc.sip import info
 from vio_sbc.sip.trust import refuse_replace, refuse_transfer
 from vio_sbc.sip.xfer import on_transfer_status
@@ -92,6 +94,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.route: Route | None = None
         self.session: Session | None = None
         self.port: CallMediaPort | None = None
+        self.tap: Tap | None = None  # the native tap (30-media-tap.patch), else `port`
         self.logged = False  # has a row in the call table
         self.closed = False  # ended: its row is closed and it is off the call table
         self.hangup_side: str | None = None
@@ -275,10 +278,18 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         if self.session is None:
             assert self.route is not None
             self.session = self.host.open_session(self.id, self.route)
+            if native_tap.available():
+                try:
+                    self.tap = Tap(self.pj_id, owners=2)  # this call and the engine
+                except TapError as exc:
+                    self.log.error("media_tap_failed", error=str(exc))
+            if self.tap is not None:
+                self.session.attach_tap(self.tap, TX_CAP)
             self.host.records.start_recording(self.id, self.session, self.route.trunk,
                                               self.route.number)
-            self.port = CallMediaPort(self.session)
-            self.port.create(f"call-{self.id[:8]}")
+            if self.tap is None:
+                self.port = CallMediaPort(self.session)
+                self.port.create(f"call-{self.id[:8]}")
             try:
                 si = self.getStreamInfo(index)
                 self.codec = f"{si.codecName}/{si.codecClockRate}"
@@ -292,10 +303,16 @@ class SbcCall(pj.Call):  # type: ignore[misc]
                 agent=self.route.agent.name, sample_rate=self.session.sample_rate,
                 direction=self.direction, variables=dict(self.variables),
             ))
-            self.log.info("media_active", codec=self.codec)
+            self.log.info("media_active", codec=self.codec,
+                          media="native" if self.tap is not None else "python")
+        self._aud = aud
+        if self.tap is not None:
+            self.tap.reconnect()  # the call's slot may have changed (re-INVITE)
+            self.tx_on = not self.tx_allowed  # sync_tx sets the tap's switch
+            self.sync_tx()
+            return
         assert self.port is not None
         aud.startTransmit(self.port)
-        self._aud = aud
         self.tx_on = False
         self.sync_tx()
 
@@ -306,6 +323,11 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         The bridge asks a port for frames only when it has listeners, so a silent
         agent costs no `onFrameRequested` call on the clock thread: that halves the
         Python callbacks per call while the caller talks (docs/performance.md)."""
+        if self.tap is not None:  # the tap stays connected; playout waits while muted
+            if self.tx_on is not self.tx_allowed:
+                self.tap.set_tx(self.tx_allowed)
+                self.tx_on = self.tx_allowed
+            return
         s, port, aud = self.session, self.port, self._aud
         if s is None or port is None or aud is None:
             return
@@ -349,6 +371,9 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         if self.session is not None:
             self.session.push(CallEnded(reason=self.hangup_side or "unknown"))
         self._aud = None
+        if self.tap is not None:  # off the bridge; freed once the engine and recording let go
+            self.tap.detach()
+            self.tap.unref()
         if self.port is not None:
             release_port(self.port)
             self.port = None

@@ -66,7 +66,7 @@ from vio_sbc.sip.inbound import InboundAccounts
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
 from vio_sbc.sip.pjlog import StructlogWriter, stdout_logged
-from vio_sbc.sip.stats import MediaStats
+from vio_sbc.sip.stats import MediaStats, watch_media
 from vio_sbc.sip.tcpguard import TcpGuard
 from vio_sbc.sip.tlsctl import TlsControl
 from vio_sbc.sip.trunkside import TrunkManager
@@ -120,8 +120,6 @@ class Softswitch:
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(
             self.ep is not None, self.draining, self.cfg))
         self.health.add_check("call_log", self.calllog.check)
-        self.health.add_check("media_engine", lambda: periodic.engine_ready(
-            self.engine.lag_s(), self.cfg.media.ready_max_lag_ms))
         self.health.add_check("trunk_registrations",
                               lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
@@ -154,6 +152,8 @@ class Softswitch:
         cfg = self.cfg
         try:
             self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts,
+                                 stt_queue=cfg.media.stt_queue,
+                                 stt_processes=cfg.media.stt_processes,
                                  ws_bridge=self.ws_bridge)
         except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
             raise StartupError(f"agents: {exc}") from exc
@@ -191,6 +191,8 @@ class Softswitch:
         self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every prompt cached before any call
         self.kit.start()
+        watch_media(self.metrics, self.health, self.engine, self.kit.worker,
+                    lambda: self.cfg.media.ready_max_lag_ms)
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(
             name for name, stt in self.kit.recognisers.items() if stt is not None))
