@@ -72,5 +72,5 @@ def test_timeout_without_a_final_notify_fails_once() -> None:
     assert t.summary == "failed 408 no final NOTIFY"
     assert t.on_status(200, "OK", True) is None  # a NOTIFY after the timeout changes nothing
     assert t.on_timeout() is None
-    done, t2 = _run([(202, "Accepted", False), (200, "OK", True)])
+    _, t2 = _run([(202, "Accepted", False), (200, "OK", True)])
     assert t2.on_timeout() is None and t2.summary == "completed 200 OK"
