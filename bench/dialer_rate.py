@@ -2,15 +2,20 @@
 
 Starts `vio-sbc run` with the dialer on and a trunk to a SIPp UAS on 127.0.0.3,
 loads a campaign of --calls contacts with generous limits (--cps, --concurrency)
-and prints how fast INVITEs went out, measured at SIPp and in the call log.
+and prints how fast INVITEs went out, measured at SIPp and in the call log, and the
+gap between consecutive INVITEs at SIPp (one start per trunk per main-loop tick: the
+median gap is the tick's length under this load).
 Bounded: at most 5000 calls and --timeout seconds. Every process is started and
-stopped by PID. Usage: .venv/bin/python bench/dialer_rate.py [--calls 300]
+stopped by PID.
+Usage: .venv/bin/python bench/dialer_rate.py [--calls 300] [--cps 500] [--concurrency 50]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -69,6 +74,16 @@ def done(db: Path) -> int:
 def rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] \
         else 0.0
+
+
+def gaps_ms(times: list[float]) -> dict[str, float]:
+    """Spacing of consecutive INVITEs: with strict pacing the dialer starts at most one
+    call per trunk per main-loop tick, so the median gap is the tick's length."""
+    d = sorted(b - a for a, b in itertools.pairwise(times))
+    if not d:
+        return {}
+    return {"p10": round(d[len(d) // 10] * 1000, 1), "p50": round(d[len(d) // 2] * 1000, 1),
+            "p90": round(d[len(d) * 9 // 10] * 1000, 1)}
 
 
 def main() -> int:
@@ -134,6 +149,8 @@ def main() -> int:
             "invites_at_sipp": len(ticks),
             "originate_rate_at_sipp_per_s": round(rate(ticks), 1),
             "originate_rate_call_log_per_s": round(rate(placed), 1),
+            "invite_gap_ms_at_sipp": gaps_ms(ticks),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "call_statuses": statuses,
         }, indent=2))
         return 0 if finished >= n else 1

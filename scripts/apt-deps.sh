@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages vio_sbc needs, only those missing (quick when all present).
 #   build of pjsua2: swig, dev headers of Debian's srtp/gsm/speex/openssl/uuid
-#   run: espeak-ng (offline text to speech); test: sip-tester (SIPp)
+#   run: espeak-ng (offline text to speech); test: sip-tester (SIPp), baresip (a TLS + SRTP
+#   peer), openssl (the tests' throwaway CA),
+#   chromium + chromium-driver (the console's real-browser tests, driven by selenium)
 #   cluster (docs/cluster.md): kamailio + its modules (the SIP front), postgresql-15 (the
 #   shared store; the tests start a throwaway server of their own with initdb/pg_ctl)
 set -euo pipefail
 PKGS=(build-essential swig dpkg-dev xz-utils patch libsrtp2-dev libgsm1-dev libspeex-dev
-      libspeexdsp-dev libssl-dev uuid-dev espeak-ng sip-tester
+      libspeexdsp-dev libssl-dev uuid-dev espeak-ng sip-tester baresip openssl chromium
+      chromium-driver
       kamailio kamailio-extra-modules kamailio-postgres-modules kamailio-tls-modules
       kamailio-utils-modules postgresql-15)
 missing=()

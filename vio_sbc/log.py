@@ -1,5 +1,5 @@
-"""structlog JSON logging with secrets and digest values redacted, and a rate limiter
-for noisy events."""
+"""structlog logging (JSON lines, or human-readable on a terminal) with secrets and
+digest values redacted, and a rate limiter for noisy events."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ import structlog
 REDACTED = "***"
 # digest values (RFC 7616): a response or nonce pair is enough for an offline dictionary
 # attack on the password, so they never reach a log line (pjsip's SIP trace included)
-_DIGEST = re.compile(r'(?i)\b(response|c?nonce|nextnonce)(\s*=\s*)("[^"]*"|[^\s,;"]+)')
+# (a quoted value may lack its closing quote: a pjsip line cut at MAX_MSG in the middle)
+_DIGEST = re.compile(r'(?i)\b(response|c?nonce|nextnonce)(\s*=\s*)("[^"]*"?|[^\s,;"]+)')
 
 
 def mask_digest(text: str) -> str:
-    """`response="a1b2", cnonce=x` -> `response="***", cnonce=***`."""
+    """`response="a1b2", cnonce=x` -> `response="***", cnonce=***`; a quoted value cut
+    before its closing quote is masked to the end of the text."""
     if "=" not in text:  # the common case: nothing to do
         return text
     return _DIGEST.sub(lambda m: m.group(1) + m.group(2) + (
@@ -60,20 +62,32 @@ class Redactor:
 redactor = Redactor()
 
 
-def configure(level: str = "info", stream: TextIO | None = None) -> None:
-    """JSON lines on `stream` (stdout by default)."""
+def renderer(fmt: str, stream: TextIO) -> Any:
+    """`json` (one JSON object a line, for machines), `console` (aligned human-readable
+    lines) or `auto`: console when `stream` is a terminal, JSON otherwise."""
+    tty = stream.isatty()
+    if fmt == "console" or (fmt == "auto" and tty):
+        return structlog.dev.ConsoleRenderer(colors=tty, sort_keys=False,
+                                             exception_formatter=structlog.dev.plain_traceback)
+    return structlog.processors.JSONRenderer()
+
+
+def configure(level: str = "info", stream: TextIO | None = None, fmt: str = "json") -> None:
+    """Log lines on `stream` (stdout by default) in `fmt` (see `renderer`)."""
     lvl = getattr(logging, level.upper(), logging.INFO)
+    out = stream or sys.stdout
+    human = not isinstance(renderer(fmt, out), structlog.processors.JSONRenderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
+            structlog.processors.TimeStamper(fmt="%H:%M:%S" if human else "iso", utc=True),
+            *([] if human else [structlog.processors.format_exc_info]),
             redactor,
-            structlog.processors.JSONRenderer(),
+            renderer(fmt, out),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
 

@@ -1,6 +1,6 @@
 """Send the malformed-SIP corpus to a running server over UDP (and TCP) from a loopback
 address and tally what comes back. Used by tests/integration/test_malformed.py and
-bench/fuzz_sip.py. Every loop is bounded in count and time."""
+bench/security_proof.py. Every loop is bounded in count and time."""
 
 from __future__ import annotations
 

@@ -85,14 +85,37 @@ class UdpPeer:
             self.ack(text, replies[-1], server_port)
         return replies
 
+    def unanswered(self, text: str, server_port: int, timeout: float = 10.0) -> list[Reply]:
+        """Send `text`, then an OPTIONS from the same socket as a barrier, and return the
+        replies that are not the barrier's, once its final answer has come. pjsip reads
+        one UDP socket in order and answers each request before reading the next, so an
+        answer to `text` would have been sent before the barrier's: "no reply" is then
+        known, not guessed from a quiet window. (A barrier needs a source the server
+        answers: in drop mode wait for the drop counter instead.)"""
+        self.send(text, server_port)
+        barrier = request("OPTIONS", server_port, src=self.src, src_port=self.port)
+        barrier_id = call_id_of(barrier)
+        self.send(barrier, server_port)
+        out: list[Reply] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for reply in self.replies(timeout=deadline - time.monotonic(), until_final=False,
+                                      stop_at=barrier_id):
+                if reply.headers.get("call-id") == barrier_id:
+                    if reply.status >= 200:
+                        return out
+                else:
+                    out.append(reply)
+        raise TimeoutError(f"no answer to the barrier OPTIONS in {timeout} s: {out}")
+
     def send(self, data: bytes | str, server_port: int) -> None:
         raw = data.encode() if isinstance(data, str) else data
         self.sock.sendto(raw, ("127.0.0.1", server_port))
 
     def replies(self, timeout: float = 2.0, until_final: bool = True,
-                call_id: str | None = None) -> list[Reply]:
+                call_id: str | None = None, stop_at: str | None = None) -> list[Reply]:
         """Replies (to `call_id` only, if given) until a final (>= 200) one arrives or
-        `timeout` passes."""
+        `timeout` passes (or, with `stop_at`, a final reply with that Call-ID)."""
         out: list[Reply] = []
         deadline = time.monotonic() + timeout
         while True:
@@ -114,6 +137,9 @@ class UdpPeer:
                 continue  # e.g. a retransmission for an earlier request
             out.append(reply)
             if until_final and reply.status >= 200:
+                return out
+            if stop_at is not None and reply.status >= 200 and (
+                    reply.headers.get("call-id") == stop_at):
                 return out
 
     def ack(self, invite: str, reply: Reply, server_port: int) -> None:

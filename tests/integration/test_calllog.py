@@ -325,9 +325,9 @@ def test_transferred_call_summary_says_transferred(tmp_path: Path) -> None:
 
 def test_outbound_call_cost_uses_the_callee_prefix(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """An outbound call through the Twilio-like SIPp termination of test_trunks: the
+    """An outbound call through the Twilio-like SIPp termination of test_trunk_outbound: the
     rate is the longest outbound prefix of the callee, 6/6 blocks plus the fee."""
-    from tests.integration.test_trunks import (
+    from tests.integration.trunk_harness import (
         TERM_IP,
         cli,
         config_text,

@@ -62,10 +62,6 @@ def trust_server(tmp: Path, mode: str = "reject",
     return srv, f"http://127.0.0.1:{http}/metrics", trunk_host
 
 
-
-
-
-
 @pytest.fixture(scope="module")
 def reject_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         tuple[Server, str, Listener]]:
@@ -136,6 +132,8 @@ def test_far_end_refer_is_declined_and_nobody_is_dialled(
     with srv.db() as c:  # no leg of pjsua's own: one row for the call, none for a transfer
         assert c.execute("SELECT count(*) FROM calls WHERE direction = 'outbound'"
                          ).fetchone()[0] == 0
+    # nor a pjsua call without our object (the sweep would have hung it up and said so)
+    assert [e for e in srv.lines if e.get("event") == "foreign_call_hung_up"] == []
 
 
 def _call_row_id(srv: Server, call: RawCall) -> str:

@@ -169,7 +169,7 @@ def test_readyz_and_metrics_follow_trunk_registration(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A registering trunk: not ready until registered (SIPp registrar with 401
     digest), vio_trunk_registered follows; the registrar gone -> not ready again."""
-    from tests.integration.test_trunks import (
+    from tests.integration.trunk_harness import (
         PASSWORD,
         REGISTRAR_IP,
         config_text,
@@ -212,7 +212,7 @@ def test_readyz_and_metrics_follow_trunk_registration(
 
 def test_dialer_queue_depth_is_exported(tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.integration.test_trunks import config_text, use_trunk_password
+    from tests.integration.trunk_harness import config_text, use_trunk_password
 
     use_trunk_password(monkeypatch)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import free_port, start_server
-from tests.integration.test_trunks import (
+from tests.integration.trunk_harness import (
     TERM_IP,
     cli,
     config_text,
@@ -37,9 +37,9 @@ def test_call_out_timeout_hangs_up_the_ringing_call(tmp_path: Path) -> None:
         assert bad.returncode == 2
         assert "--to '555' is not an E.164 number" in bad.stderr
         out = cli(srv, "call-out", "--from", "+14155550130", "--to", "+14155559000",
-                  "--timeout", "3")
+                  "--timeout", "6")
         assert out.returncode == 1, out.stdout + out.stderr
-        assert "no result within --timeout 3s: hung up" in out.stderr, out.stderr
+        assert "no result within --timeout 6s: hung up" in out.stderr, out.stderr
         assert peer.wait(20) == 0, peer.output()  # the termination got our CANCEL
         call_id = out.stderr.split()[1].rstrip(":")
         row = final_row(srv.dir / "vio.db", call_id)
@@ -83,3 +83,58 @@ def test_reload_turns_the_dialer_on_and_names_missing_server_variables(
         peer.stop()
         rc = srv.stop()
     assert rc == 0, srv.raw[-20:]
+
+
+def test_terminal_gets_human_lines_only(tmp_path: Path) -> None:
+    """Rough edge 6: on a terminal (`log.format: auto`), every line the server prints is a
+    human-readable log line (pjsip's start banner included, no JSON, no raw pjsip text),
+    and the ready line says where it listens and how to place a test call."""
+    import os
+    import pty
+    import re
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import BASE_CONFIG, free_rtp_range
+
+    rtp_min, rtp_max = free_rtp_range()
+    cfg = tmp_path / "vio.yaml"
+    cfg.write_text(BASE_CONFIG.format(port=free_port(), rtp_min=rtp_min, rtp_max=rtp_max,
+                                      dir=tmp_path / "var", trunk_ip="127.0.0.2")
+                   + "log: {level: debug}\n")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "vio_sbc.cli", "run", "-c", str(cfg)],
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=tmp_path)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 30
+        while "] ready" not in re.sub(r"\x1b\[[0-9;]*m", "", out.decode("utf-8", "replace")):
+            assert time.monotonic() < deadline and proc.poll() is None, out.decode()[-2000:]
+            if select.select([master], [], [], 0.5)[0]:
+                out += os.read(master, 65536)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            while True:  # drain until the server closes the terminal
+                if select.select([master], [], [], 5)[0]:
+                    chunk = os.read(master, 65536)
+                    if not chunk:
+                        break
+                    out += chunk
+                else:
+                    break
+        except OSError:
+            pass
+        os.close(master)
+        assert proc.wait(20) == 0
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.decode("utf-8", "replace"))
+    lines = [ln for ln in text.replace("\r", "").splitlines() if ln.strip()]
+    shape = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2} \[(debug|info|warning|error) *\] \S")
+    odd = [ln for ln in lines if not shape.match(ln) and not ln.startswith(" ")]
+    assert odd == [], odd[:5]
+    assert any("pjsip" in ln and "pjlib 2.17" in ln for ln in lines), lines[:10]
+    ready = next(ln for ln in lines if "] ready" in ln)
+    assert "sip='127.0.0.1:" in ready and "-sf uac_speech_pcmu.xml" in ready

@@ -98,18 +98,32 @@ def _udp(ip: str) -> socket.socket:
     return s
 
 
-def _received_from(sock: socket.socket, window_s: float) -> set[tuple[str, int]]:
-    """Sources of whatever reaches `sock` within `window_s` (bounded)."""
+def _received_from(sock: socket.socket, until: threading.Event,
+                   bound_s: float = 60.0) -> set[tuple[str, int]]:
+    """Sources of whatever reaches `sock` until `until` is set (the test sets it once the
+    call has ended: a late packet of ours still counts), at most `bound_s`."""
     seen: set[tuple[str, int]] = set()
-    end = time.monotonic() + window_s
-    while (left := end - time.monotonic()) > 0:
-        sock.settimeout(left)
+    end = time.monotonic() + bound_s
+    while not until.is_set() and (left := end - time.monotonic()) > 0:
+        sock.settimeout(min(left, 0.1))
         try:
             _, src = sock.recvfrom(4096)
         except TimeoutError:
+            continue
+        except OSError:
             break
         seen.add(src)
     return seen
+
+
+def _listen(sock: socket.socket) -> tuple[set[tuple[str, int]], threading.Event,
+                                          threading.Thread]:
+    """`_received_from` on a thread: (sources seen, the stop event, the thread)."""
+    got: set[tuple[str, int]] = set()
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: got.update(_received_from(sock, stop)))
+    thread.start()
+    return got, stop, thread
 
 
 def _left_band_ratio(path: str, hz: int, ref_hz: int) -> float:
@@ -175,22 +189,23 @@ def test_stranger_rtp_during_a_call(tmp_path: Path, policy: str) -> None:
     with _server(tmp_path, policy) as (srv, http):
         sipp = _sipp_popen(srv, "uac_tone_hold.xml", work, 6000, [])
         stranger = _udp(STRANGER_IP)
+        got, stop, listener = _listen(stranger)  # until the call has ended (or finally)
         try:
             ev = srv.wait_event("rtp_receiving", timeout=20)  # the tone is flowing: latched
             port = _our_rtp_port(work / "sipp.msg")
-            got: set[tuple[str, int]] = set()
-            listener = threading.Thread(target=lambda: got.update(_received_from(stranger, 3.0)))
-            listener.start()
             _send_paced(stranger, ("127.0.0.1", port),
                         _tone_packets(STRANGER_HZ, 100, 0x5EEDBAD), burst=20)
-            listener.join(10)
             assert _finish(sipp) == 0
+            # listened to the end of the call: our RTP cannot reach the stranger later
+            end = srv.wait_event("call_ended", call_id=ev["call_id"])
+            stop.set()
+            listener.join(10)
         finally:
+            stop.set()
             stranger.close()
             if sipp.poll() is None:
                 sipp.kill()
                 sipp.wait(5)
-        end = srv.wait_event("call_ended", call_id=ev["call_id"])
         row = srv.call_row(sip_call_id(srv, end["sip_call_id"]))
         assert row["status"] == "ended" and row["hangup_side"] == "caller"
         ratio = _left_band_ratio(row["recording_path"], STRANGER_HZ, LEGIT_HZ)
@@ -241,13 +256,15 @@ def test_same_ip_other_port(tmp_path: Path, policy: str) -> None:
                 srv.wait_event("rtp_dropped", rtp_dropped_source=30)
             else:
                 srv.wait_event("rtp_receiving")
+            to_b, stop, listener = _listen(b)
             _send_paced(a, ours, _tone_packets(LEGIT_HZ, 50, 0xA11CE), burst=0)
-            to_b = _received_from(b, 0.5)
             assert _finish(sipp) == 0
+            end = srv.wait_event("call_ended")  # B heard to the end of the call
+            stop.set()
+            listener.join(10)
         finally:
             a.close()
             b.close()
-        end = srv.wait_event("call_ended")
         if policy == "strict":
             assert end["rtp_dropped_source"] == 30
             assert to_b == set(), "strict: our RTP went to the other port"

@@ -1,6 +1,7 @@
 """SIPVicious (svmap, svwar, svcrack from PyPI) against the server, on loopback only:
 explicit 127.0.0.1 targets, bounded in time. Nothing may be enumerated or cracked, and
-a legitimate call must work afterwards. bench/scan_proof.sh runs the same scans by hand.
+a legitimate call must work afterwards. bench/security_proof.py runs the same scans and
+prints what each tool sent and got.
 
 SIPVicious is run with neither -R (report back: mails tracebacks to its author) nor
 -A (auto-detect address: asks the network)."""

@@ -2,7 +2,11 @@
 
 The server runs with SIP tracing on (every message logged) and a secret in a field
 that goes on the wire (`sip.user_agent`), so the secret would be in the log if
-redaction failed; another is a trunk's `outbound.password` (digest credentials). Two
+redaction failed; another is a trunk's `outbound.password` (digest credentials: a
+password itself never goes on the wire, so the test makes the server use it — a
+`call-out` through that trunk to a SIPp termination that challenges with 407 — and
+checks that the traced answer carries a masked digest and the password is in no line:
+not in pjsip's credential handling, not in a config dump). Two
 more come from owner-only files: a trunk's `password_file` and the summary provider's
 `api_key_file`, whose provider rejects the key and quotes it back in its error (as
 real providers do), so it would be in the `summary_failed` line if redaction failed."""
@@ -23,10 +27,15 @@ import pytest
 from tests.integration.conftest import (
     BASE_CONFIG,
     STRANGER_IP,
+    free_port,
+    free_rtp_range,
     run_sipp,
     sip_call_id,
     start_server,
 )
+from tests.integration.trunk_harness import cli, start_uas
+
+PBX_OUT = "127.0.0.5"  # trunk pbx's outbound host: a SIPp termination asking for a digest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -65,11 +74,15 @@ def test_no_secret_in_any_log_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     http = ThreadingHTTPServer(("127.0.0.1", 0), _RejectingProvider)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     _RejectingProvider.seen = []
+    term_port = free_port(PBX_OUT)
+    term = start_uas(tmp_path, "uas_twilio_407.xml", PBX_OUT, term_port,
+                     ["-mi", PBX_OUT, "-mp", str(free_rtp_range(PBX_OUT, 4)[0]), "-m", "1",
+                      "-d", "1000", "-set", "from", "+14155550102"])
     text = (BASE_CONFIG
             .replace("  max_calls: 50\n", '  max_calls: 50\n  user_agent: "${{VIO_TEST_UA}}"\n')
             .replace("    number_format: {{country_code: \"1\", national_length: 10}}\n",
                      "    number_format: {{country_code: \"1\", national_length: 10}}\n"
-                     "    outbound: {{host: 127.0.0.5, username: pbx, "
+                     f"    outbound: {{{{host: {PBX_OUT}, port: {term_port}, username: vio-term, "
                      "password: \"${{VIO_TEST_PASSWORD}}\", options_interval_s: 0}}\n")
             .replace("      allow: [127.0.0.3/32]\n",
                      "      allow: [127.0.0.3/32]\n"
@@ -90,7 +103,13 @@ def test_no_secret_in_any_log_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert r.rc == 0, r.output + r.errors
         r = run_sipp(srv.addr, "uac_options.xml")  # the 200 carries User-Agent
         assert r.rc == 0, r.output + r.errors
+        # the pbx trunk's password in use: 407, then our INVITE with Proxy-Authorization
+        out = cli(srv, "call-out", "--from", "+14155550102", "--to", "+14155559000",
+                  "--agent", "echo", "--timeout", "30")  # the termination hangs up after 1 s
+        assert ": answered (200 " in out.stdout, out.stdout + out.stderr + term.output()
+        assert term.wait(20) == 0, term.output()
     finally:
+        term.stop()
         rc = srv.stop()
         http.shutdown()
     assert rc == 0, srv.raw[-20:]
@@ -100,8 +119,11 @@ def test_no_secret_in_any_log_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert secret not in output
     # the traced responses carried the User-Agent: it was there to leak, and was redacted
     assert "User-Agent: ***" in output
+    # the password was used: the traced INVITE has a digest answer, its values masked
+    assert "Proxy-Authorization: Digest username=\\\"vio-term\\\"" in output
+    assert 'response=\\"***\\"' in output
     # the file's key was sent, quoted back by the provider, and redacted in the log line...
-    assert _RejectingProvider.seen == [file_key]
+    assert _RejectingProvider.seen == [file_key] * 2  # the inbound and the outbound call
     assert "Incorrect API key provided: ***" in failed["error"]
     # ...and in the call log
     with srv.db() as c:

@@ -137,7 +137,7 @@ def test_status_counts_an_outbound_call_as_outbound(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A call placed through the server (`call-out`, SIPp as the 407-challenging
     termination): the gauge and the live-call table say outbound on its trunk."""
-    from tests.integration.test_trunks import (
+    from tests.integration.trunk_harness import (
         TERM_IP,
         config_text,
         start_uas,

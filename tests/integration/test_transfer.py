@@ -62,9 +62,21 @@ def test_refer_accepted_and_completed_ends_our_leg(server: Server) -> None:
     assert ("transfer", "sip:+14155550999@127.0.0.2") in ev
     statuses = [d for k, d in ev if k == "transfer_status"]
     assert statuses[-1] == "200 OK"
-    # the REFER went out after the agent's "Transferring." had played
-    kinds = [k for k, _ in ev]
-    assert kinds.index("say:agent") < kinds.index("transfer")
+    # the REFER went out after the agent's "Transferring." had played, not when it was
+    # said: `say:agent` marks when a line was emitted (here "Hello." and "Transferring."
+    # both at once: the caller pressed 1 during the greeting, no barge-in); the lines
+    # play one after another, each for its transcript row's length (end_ms - start_ms)
+    t = {(e["kind"], e["data"]): e["t_ms"] for e in server.events(row["id"])}
+    assert ("barge_in", "") not in t
+    with server.db() as c:
+        lines = c.execute("SELECT text, start_ms, end_ms FROM transcript WHERE call_id = ? "
+                          "AND speaker = 'agent' ORDER BY seq", (row["id"],)).fetchall()
+    assert [x["text"] for x in lines] == ["Hello.", "Transferring."]
+    played = 0
+    for x in lines:
+        assert x["end_ms"] - x["start_ms"] >= 300  # espeak-ng audio, not an empty line
+        played = max(played, x["start_ms"]) + (x["end_ms"] - x["start_ms"])
+    assert t[("transfer", "sip:+14155550999@127.0.0.2")] >= played, (t, played)
     out = server.wait_event("transfer_outcome", outcome="completed 200 OK")
     assert out["refer_to"] == "sip:+14155550999@127.0.0.2" and out["call_id"] == row["id"]
 

@@ -10,6 +10,10 @@ plays a per-test script once it has seen `start`:
            comes back in the caller's audio (the caller echoes RTP), `clear`.
 - "close": sends `tone_ms` of tone, then closes normally (1000).
 - "drop":  aborts the TCP connection without a close frame.
+
+With `origins` set, the server refuses (HTTP 403) a handshake whose `Origin` header
+is not one of them, as servers with allowed origins do (websockets' own check).
+`headers` keeps each accepted handshake's request headers.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class AgentServer:
     received: list[Received] = field(default_factory=list)
     sent: list[tuple[float, str]] = field(default_factory=list)  # (time, event)
     done: threading.Event = field(default_factory=threading.Event)
+    origins: list[str] | None = None
+    headers: list[dict[str, str]] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop | None = None
     _server: Server | None = None
     _thread: threading.Thread | None = None
@@ -75,7 +81,8 @@ class AgentServer:
             loop = asyncio.new_event_loop()
             self._loop = loop
             async def open_server() -> Server:
-                return await serve(self._handler, "127.0.0.1", self.port, compression=None)
+                return await serve(self._handler, "127.0.0.1", self.port, compression=None,
+                                   origins=self.origins)  # type: ignore[arg-type]
 
             self._server = loop.run_until_complete(open_server())
             self.port = next(iter(self._server.sockets)).getsockname()[1]
@@ -133,6 +140,8 @@ class AgentServer:
     async def _handler(self, ws: ServerConnection) -> None:
         sid = ""
         cleared = False
+        assert ws.request is not None
+        self.headers.append(dict(ws.request.headers.raw_items()))
         try:
             async for raw in ws:
                 msg = json.loads(raw)

@@ -56,3 +56,58 @@ def test_mask_digest_forms() -> None:
     assert vlog.mask_digest('NONCE=abc, Response = "x"') == 'NONCE=***, Response = "***"'
     assert vlog.mask_digest('nextnonce="n1"; x=1') == 'nextnonce="***"; x=1'
     assert vlog.mask_digest("no digest, response time 5 ms") == "no digest, response time 5 ms"
+    # a value cut before its closing quote (a pjsip line cut at 400 characters)
+    assert vlog.mask_digest('nonce="ab", response="9f8e7d... [40 more]') == (
+        'nonce="***", response="***"')
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_format_auto_is_human_on_a_terminal_and_json_elsewhere() -> None:
+    """Rough edge 6: `log.format: auto` (the default)."""
+    import structlog
+
+    vlog.redactor.set(["s3cr3t-pass"])
+    try:
+        tty = _Tty()
+        vlog.configure("info", tty, fmt="auto")
+        structlog.get_logger().info("ready", sip="127.0.0.1:5060", uri="sip:u:s3cr3t-pass@h")
+        text = tty.getvalue()
+        assert not text.startswith("{") and "ready" in text and "127.0.0.1:5060" in text
+        assert "s3cr3t" not in text
+        pipe = io.StringIO()
+        vlog.configure("info", pipe, fmt="auto")
+        structlog.get_logger().info("ready", sip="127.0.0.1:5060")
+        assert json.loads(pipe.getvalue())["event"] == "ready"
+        forced = io.StringIO()
+        vlog.configure("info", forced, fmt="console")
+        structlog.get_logger().info("ready", sip="127.0.0.1:5060")
+        assert not forced.getvalue().startswith("{") and "\x1b[" not in forced.getvalue()
+    finally:
+        vlog.redactor.set([])
+        vlog.configure("info")
+
+
+def test_ready_line_says_how_to_place_a_test_call() -> None:
+    from vio_sbc.cli.run import ready_fields
+    from vio_sbc.config import parse_config_text
+
+    cfg = parse_config_text("""
+sip: {listen: 127.0.0.1:5070}
+http: {listen: 127.0.0.1:8080}
+trunks:
+  pbx: {kind: byoc, inbound: {allow: [127.0.0.2/32]}}
+numbers:
+  "+14155550102": {trunk: pbx, direction: outbound}
+  "+14155550101": {trunk: pbx, direction: inbound}
+""")
+    assert ready_fields(cfg, "vio.yaml") == {
+        "sip": "127.0.0.1:5070 (udp/tcp)", "http": "http://127.0.0.1:8080",
+        "test_call": "cd sipp_scenarios && sipp 127.0.0.1:5070 -sf uac_speech_pcmu.xml "
+                     "-s +14155550101 -i 127.0.0.2 -mi 127.0.0.2 -m 1; then: vio-sbc calls -c "
+                     "vio.yaml --limit 1"}
+    assert "no number accepts inbound calls" in ready_fields(
+        parse_config_text(""), "vio.yaml")["test_call"]

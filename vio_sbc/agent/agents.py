@@ -47,6 +47,10 @@ class EchoAgent:
         self._speaking = False
         self.rate = 8000
 
+    def idle_audio(self, frame: InputAudio) -> None:
+        """A caller frame between turns (the engine's fast path)."""
+        self.process(frame)
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, CallStarted):
             self.rate = frame.sample_rate

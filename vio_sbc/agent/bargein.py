@@ -34,6 +34,10 @@ class BargeIn:
         self.interrupts += 1
         return [Interrupt(t_ms=t_ms)]
 
+    def idle_audio(self, frame: InputAudio) -> None:
+        """A caller frame between turns (the engine's fast path): only its end time."""
+        self._last_end = frame.t_ms + int(frame.duration_ms)
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, InputAudio):
             self._last_end = frame.t_ms + int(frame.duration_ms)

@@ -22,9 +22,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import structlog
@@ -43,7 +41,11 @@ from vio_sbc.agent.frames import (
 )
 from vio_sbc.agent.lag import LagWindow
 from vio_sbc.agent.processor import Processor
-from vio_sbc.agent.turns import VoiceCount
+from vio_sbc.agent.session import ATTACH as _ATTACH
+from vio_sbc.agent.session import REC_CAP as REC_CAP
+from vio_sbc.agent.session import RX_TIMES as RX_TIMES
+from vio_sbc.agent.session import Session as Session
+from vio_sbc.agent.taps import NS, TICK_S, NativeMedia, room
 from vio_sbc.threadname import set_os_thread_name
 
 log = structlog.get_logger("vio_sbc.agent")
@@ -51,8 +53,6 @@ _monotonic = time.monotonic
 PipelineFactory = Callable[["Session"], Sequence[Processor]]
 _STOP = object()
 BATCH_S = 0.005  # engine poll period when idle
-REC_CAP = 1000  # recording hand-off items per call (~10 s of both channels)
-RX_TIMES = 1024  # capture times kept per call (20 s of frames: lag beyond reads low)
 MEASURE_S = 0.02  # a busy engine measures its lag this often
 
 
@@ -61,90 +61,6 @@ class AsyncSource(Protocol):
     """A processor that also produces frames from another thread (its own I/O)."""
 
     def attach(self, push: Callable[[Frame], None]) -> None: ...
-
-
-@dataclass(eq=False)
-class Session:
-    """One call's view from the engine. Counters are written by one thread each."""
-
-    call_id: str
-    sample_rate: int
-    pipeline: Sequence[Processor]
-    inbox: queue.SimpleQueue[tuple[Session, int, object]]
-    playout: deque[bytes | MarkPlayed] = field(default_factory=deque)
-    pending_marks: list[MarkPlayed] = field(default_factory=list)  # engine thread only
-    # the last second of what the clock thread played (None: a silent frame), the
-    # echo guard's reference; appended on the clock thread, read by the engine
-    played: deque[bytes | None] = field(default_factory=lambda: deque(maxlen=50))
-    rx_frames: int = 0        # written by the clock thread
-    tx_frames: int = 0        # clock thread: frames requested (while the agent has audio)
-    tx_audio_frames: int = 0  # clock thread: frames we filled with agent audio
-    ended: bool = False
-    # turn latency: monotonic time of each burst of agent audio starting on the wire
-    # (clock thread, appended once per burst), and of each caller turn's end (engine)
-    burst_starts: list[float] = field(default_factory=list)
-    turn_ends: list[float] = field(default_factory=list)
-    rx_wall: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=600))
-    voice: VoiceCount = field(default_factory=VoiceCount)  # engine thread: the VAD's counts
-    # monotonic capture time of caller frame n at [n % RX_TIMES] (clock thread writes,
-    # the engine reads it back to measure its lag)
-    rx_times: list[float] = field(default_factory=lambda: [0.0] * RX_TIMES)
-    _was_playing: bool = False
-    # recording hand-off (vio_sbc.rtp.recorder): caller frames tagged with the playout
-    # tick, agent frames (None = silence) tagged -1; bounded, drained by the writer
-    rec: deque[tuple[int, bytes | None]] | None = None
-
-    @property
-    def frame_bytes(self) -> int:
-        return 2 * self.sample_rate * FRAME_MS // 1000
-
-    # -- clock thread: keep these tiny --------------------------------------
-    def push_audio(self, pcm: bytes) -> None:
-        n = self.rx_frames
-        self.rx_times[n % RX_TIMES] = _monotonic()
-        self.inbox.put((self, n, pcm))
-        self.rx_frames = n + 1
-        rec = self.rec
-        if rec is not None and len(rec) < REC_CAP:
-            rec.append((self.tx_frames, pcm))
-
-    def next_playout(self) -> bytes | None:
-        self.tx_frames += 1
-        pcm: bytes | None = None
-        while True:
-            try:
-                item = self.playout.popleft()
-            except IndexError:
-                self.played.append(None)
-                self._was_playing = False
-                break
-            if type(item) is bytes:
-                if not self._was_playing:
-                    self._was_playing = True
-                    self.burst_starts.append(time.monotonic())
-                self.played.append(item)
-                self.tx_audio_frames += 1
-                pcm = item
-                break
-            self.inbox.put((self, -1, item))  # a mark reached: the engine reports it
-        rec = self.rec
-        if rec is not None and len(rec) < REC_CAP:
-            rec.append((-1, pcm))
-        return pcm
-
-    # -- any thread ---------------------------------------------------------
-    def push(self, frame: Frame) -> None:
-        self.inbox.put((self, -1, frame))
-
-    @property
-    def playing(self) -> bool:
-        return bool(self.playout)
-
-    def is_playing(self) -> bool:
-        return any(type(item) is bytes for item in self.playout)
-
-    def recent_played(self) -> tuple[bytes | None, ...]:
-        return tuple(self.played)
 
 
 class Engine:
@@ -162,6 +78,9 @@ class Engine:
         self.errors = 0
         self.frames = 0  # caller audio frames taken off the inbox (media_stats)
         self.passes = 0
+        self.fast_frames = 0  # caller frames the fast path handled (no pipeline dispatch)
+        self._taps: dict[str, tuple[Session, int]] = {}  # engine thread: tapped calls
+        self._next_measure = 0.0
         self._lag = LagWindow()
         self._busy_since = 0.0  # monotonic time of the last measure in a pass (0: idle)
 
@@ -197,14 +116,23 @@ class Engine:
                 proc.attach(sess.push)
         return sess
 
+    def attach_tap(self, sess: Session, tap: NativeMedia, capacity: int) -> None:
+        sess.attach_tap(tap, capacity)
+
     def _run(self) -> None:
         set_os_thread_name("agent-engine")
         get = self.inbox.get_nowait
-        next_measure = 0.0  # a lag is observed once per pass, and every MEASURE_S in one
+        self._next_measure = 0.0  # lag observed once per pass, and every MEASURE_S in one
+        next_tick = _monotonic()
         while True:
             try:
                 sess, seq, item = get()
             except queue.Empty:
+                if self._taps and _monotonic() >= next_tick:
+                    self._busy_since = _monotonic()
+                    self._tick_taps()
+                    now = _monotonic()
+                    next_tick = max(next_tick + TICK_S, now - TICK_S)
                 # Poll instead of blocking: a blocked get() is woken by every frame the
                 # clock thread puts, and each wake-up hands the GIL back and forth with
                 # the clock thread. Sleeping BATCH_S lets frames gather and be run in
@@ -212,8 +140,9 @@ class Engine:
                 if self._busy_since:
                     self.passes += 1
                 self._busy_since = 0.0
-                next_measure = 0.0
-                time.sleep(BATCH_S)
+                self._next_measure = 0.0
+                wait = BATCH_S if not self._taps else min(BATCH_S, next_tick - _monotonic())
+                time.sleep(max(wait, 0.0005))
                 continue
             if not self._busy_since:
                 self._busy_since = _monotonic()
@@ -221,34 +150,110 @@ class Engine:
                 log.info("engine_stopped", cpu_s=round(time.thread_time(), 3), errors=self.errors)
                 self._busy_since = 0.0
                 return
+            self._item(sess, seq, item)
+
+    def _item(self, sess: Session, seq: int, item: object) -> None:
+        if sess.ended:
+            return
+        if item is _ATTACH:
+            if sess.tap is not None:
+                self._taps[sess.call_id] = (sess, seq)
+            return
+        if isinstance(item, MarkPlayed):
+            if not _take(sess.pending_marks, item):
+                return  # already reported when an Interrupt dropped it
+        if isinstance(item, bytes):
+            now = _monotonic()
+            if now >= self._next_measure:
+                self._next_measure = now + MEASURE_S
+                self._busy_since = now
+                self._observe(max(0.0, now - sess.rx_times[seq % RX_TIMES]), now)
+            self._audio(sess, seq, item, now)
+            return
+        assert isinstance(item, Frame)
+        self._run_frame(sess, item)
+
+    def _audio(self, sess: Session, seq: int, pcm: bytes, now: float) -> None:
+        self.frames += 1
+        sess.rx_wall.append((seq * FRAME_MS, now))
+        frame = InputAudio(pcm=pcm, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS)
+        fast = sess.fast_path()
+        if fast is not None and fast[0](frame):  # between turns, unvoiced: nothing to say
+            for idle in fast[1]:
+                idle(frame)
+            self.fast_frames += 1
+            return
+        self._run_frame(sess, frame)
+
+    def _run_frame(self, sess: Session, frame: Frame) -> None:
+        try:
+            self._dispatch(sess, frame)
+        except Exception:
+            self.errors += 1
+            log.exception("agent_error", call_id=sess.call_id)
+        if isinstance(frame, CallEnded):
+            sess.ended = True
+            sess.playout.clear()
+            sess.pending_marks.clear()
+            sess.tap_marks.clear()
+            if self._taps.pop(sess.call_id, None) is not None and sess.tap is not None:
+                sess.tap.unref()
+
+    # -- native taps: one pass over every tapped call per tick ----------------------
+    def _tick_taps(self) -> None:
+        oldest = 0
+        now = _monotonic()
+        for sess, cap in list(self._taps.values()):
+            tap = sess.tap
+            assert tap is not None
+            frames = tap.read()
+            info = tap.info
+            sess.rx_frames = info.rx_frames
+            sess.tx_frames = info.ticks
+            sess.tx_audio_frames = info.tx_audio
+            if info.bursts > len(sess.burst_starts):
+                sess.burst_starts.append(info.burst_ns * NS)
+            if frames:
+                if not oldest or info.first_ns < oldest:
+                    oldest = info.first_ns
+                seq = info.first_seq
+                for i, pcm in enumerate(frames):
+                    self._audio(sess, seq + i, pcm, now)
+                    if sess.ended:
+                        break
             if sess.ended:
                 continue
-            if isinstance(item, MarkPlayed):
-                if not _take(sess.pending_marks, item):
-                    continue  # already reported when an Interrupt dropped it
-            if isinstance(item, bytes):
-                now = _monotonic()
-                if now >= next_measure:
-                    next_measure = now + MEASURE_S
-                    self._busy_since = now
-                    self._observe(max(0.0, now - sess.rx_times[seq % RX_TIMES]), now)
-                self.frames += 1
-                frame: Frame = InputAudio(
-                    pcm=item, sample_rate=sess.sample_rate, t_ms=seq * FRAME_MS
-                )
-                sess.rx_wall.append((seq * FRAME_MS, time.monotonic()))
+            while sess.tap_marks and sess.tap_marks[0][0] <= info.tx_played:
+                mark = sess.tap_marks.popleft()[1]
+                if _take(sess.pending_marks, mark):
+                    self._run_frame(sess, mark)
+            if sess.playout and not sess.ended:
+                self._fill(sess, tap, cap)
+        if oldest:
+            self._observe(max(0.0, now - oldest * NS), now)
+
+    @staticmethod
+    def _fill(sess: Session, tap: NativeMedia, cap: int) -> None:
+        """Move playout frames from the deque into the tap's ring (marks to tap_marks
+        at the position they follow), as many as the ring has room for."""
+        q = sess.playout
+        free = room(cap, sess.tx_written, tap.info.tx_played)
+        out: list[bytes] = []
+        while q and len(out) < free:
+            item = q[0]
+            if type(item) is bytes:
+                out.append(item)
             else:
-                assert isinstance(item, Frame)
-                frame = item
-            try:
-                self._dispatch(sess, frame)
-            except Exception:
-                self.errors += 1
-                log.exception("agent_error", call_id=sess.call_id)
-            if isinstance(frame, CallEnded):
-                sess.ended = True
-                sess.playout.clear()
-                sess.pending_marks.clear()
+                assert isinstance(item, MarkPlayed)
+                sess.tap_marks.append((sess.tx_written + len(out), item))
+            q.popleft()
+        if out:
+            # bytes before the count: `playing` stays true while they move
+            sess.tx_written += len(out)
+            taken = tap.write(b"".join(out), more=bool(q))
+            if taken < len(out):  # cannot happen (room was checked): keep the rest
+                sess.tx_written -= len(out) - taken
+                q.extendleft(reversed(out[taken:]))
 
     @staticmethod
     def _turn_end(sess: Session, end_ms: int) -> None:
@@ -267,6 +272,9 @@ class Engine:
             if not any(f is g for g in flushed):
                 flushed.append(f)
                 sess.playout.clear()
+                if sess.tap is not None:
+                    sess.tap_flushed = sess.tap.flush()
+                    sess.tap_marks.clear()
                 # report the dropped marks; one the clock thread popped just before
                 # the clear is the same object, and only its first report counts
                 for mark in sess.pending_marks:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from vio_sbc.agent.audio import resample
-from vio_sbc.agent.frames import Frame, Interrupt, OutputAudio, PlayoutMark
+from vio_sbc.agent.frames import FRAME_MS, Frame, Interrupt, OutputAudio, PlayoutMark
 from vio_sbc.errors import VioError
 from vio_sbc.rtp.g711 import ulaw_decode, ulaw_encode
 
@@ -92,6 +93,24 @@ class Encoder:
                                        "callSid": self.info.call_sid})
 
 
+class StreamClock:
+    """The call's time now (ms from its answer, the clock of `InputAudio.t_ms`) as seen
+    from the WebSocket side: the end of the latest caller frame handed over plus the
+    time since; before any, the time since the stream was opened."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._last = (0, now())  # (t_ms at the end of the latest frame, when it came)
+
+    def saw(self, t_ms: int) -> None:
+        """A caller frame starting at `t_ms` was handed over now."""
+        self._last = (t_ms + FRAME_MS, self._now())
+
+    def t_ms(self) -> int:
+        t_ms, at = self._last
+        return t_ms + max(0, round((self._now() - at) * 1000))
+
+
 def _field(msg: dict[str, Any], event: str, key: str, sub: str) -> str:
     body = msg.get(key)
     if not isinstance(body, dict):
@@ -102,10 +121,11 @@ def _field(msg: dict[str, Any], event: str, key: str, sub: str) -> str:
     return value
 
 
-def parse(data: str | bytes, sample_rate: int) -> Frame | None:
+def parse(data: str | bytes, sample_rate: int, *, t_ms: int) -> Frame | None:
     """One message from the agent server -> the frame it asks for (None: nothing to do).
 
-    media -> OutputAudio at `sample_rate`, clear -> Interrupt, mark -> PlayoutMark.
+    media -> OutputAudio at `sample_rate`, clear -> Interrupt at `t_ms` (the call's
+    time when the message arrived, from its answer), mark -> PlayoutMark.
     Other events (Twilio defines none we act on) are ignored; malformed messages
     raise MediaStreamsError.
     """
@@ -131,7 +151,7 @@ def parse(data: str | bytes, sample_rate: int) -> Frame | None:
             samples = resample(samples, STREAM_RATE, sample_rate)
         return OutputAudio(pcm=samples.astype("<i2").tobytes(), sample_rate=sample_rate)
     if event == "clear":
-        return Interrupt()
+        return Interrupt(t_ms=t_ms)
     if event == "mark":
         return PlayoutMark(_field(msg, event, "mark", "name"))
     return None

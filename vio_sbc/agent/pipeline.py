@@ -28,6 +28,7 @@ from vio_sbc.agent.stt import (
     make_stt,
     submitter,
 )
+from vio_sbc.agent.sttpool import SttPool
 from vio_sbc.agent.tts import TtsProvider, make_tts
 from vio_sbc.agent.turns import TurnParams, VadTurnDetector, VoiceCount
 from vio_sbc.agent.wsagent import Bridge, WebSocketAgent
@@ -46,8 +47,10 @@ def turn_detector(cfg: AgentConfig, echo: EchoGuard | None = None,
 class AgentKit:
     def __init__(self, agents: Mapping[str, AgentConfig], sample_rate: int,
                  tts: TtsProvider | None = None, stt_queue: int = 32,
-                 ws_bridge: Bridge | None = None) -> None:
-        """`ws_bridge`: the WebSocket bridge websocket agents use (vio_sbc.agent.wsbridge)."""
+                 ws_bridge: Bridge | None = None, stt_processes: int = 0) -> None:
+        """`ws_bridge`: the WebSocket bridge websocket agents use (vio_sbc.agent.wsbridge).
+        `stt_processes` > 0: decodes run in that many worker processes (SttPool), off
+        the media process's GIL; 0: on one thread of this process (SttWorker)."""
         self.sample_rate = sample_rate
         self.ws_bridge = ws_bridge
         self._tts: dict[str, TtsProvider] = {}
@@ -55,7 +58,8 @@ class AgentKit:
             self._tts["espeak"] = tts
         self.recognisers: dict[str, Stt | None] = {}
         self._built: dict[str, AgentConfig] = {}
-        self.worker = SttWorker(stt_queue)
+        self.worker: SttWorker | SttPool = (SttPool(stt_processes, stt_queue)
+                                            if stt_processes > 0 else SttWorker(stt_queue))
         self.refresh(agents)
 
     def refresh(self, agents: Mapping[str, AgentConfig]) -> None:
@@ -94,6 +98,8 @@ class AgentKit:
         return n
 
     def start(self) -> None:
+        if isinstance(self.worker, SttPool) and not self.recognisers:
+            self.worker = SttWorker(self.worker.maxsize)  # nothing to decode: no processes
         self.worker.start()
 
     def stop(self) -> None:

@@ -127,6 +127,10 @@ class ScriptedAgent:
             return [*out, *self._say(self.cfg.goodbye), HangupRequest("max_turns")]
         return out
 
+    def idle_audio(self, frame: InputAudio) -> None:
+        """A caller frame between turns (the engine's fast path)."""
+        self.t_ms = frame.t_ms
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, InputAudio):
             self.t_ms = frame.t_ms

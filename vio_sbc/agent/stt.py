@@ -225,6 +225,10 @@ class TurnRecorder:
         self._speaking = False
         self._start = 0
 
+    def idle_audio(self, frame: InputAudio) -> None:
+        """A caller frame between turns (the engine's fast path)."""
+        self.process(frame)
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, InputAudio):
             if self._speaking and len(self._turn) < self._max_frames:
@@ -249,13 +253,22 @@ class TurnsWithoutStt:
     """Processor for agents without a recogniser: each caller turn becomes an empty
     `Transcription` (not understood), so the agent still answers every turn."""
 
+    def idle_audio(self, frame: InputAudio) -> None:
+        """A caller frame between turns (the engine's fast path): nothing to do."""
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         if isinstance(frame, SpeechStopped):
             return (frame, Transcription("", frame.t_ms - frame.duration_ms, frame.t_ms))
         return (frame,)
 
 
-def submitter(worker: SttWorker, stt: Stt, sample_rate: int,
+class Submits(Protocol):
+    """Where turns go to be decoded: `SttWorker` (a thread) or `SttPool` (processes)."""
+
+    def submit(self, job: SttJob) -> bool: ...
+
+
+def submitter(worker: Submits, stt: Stt, sample_rate: int,
               deliver: Callable[[Frame], None]) -> Callable[[bytes, int, int], bool]:
     def submit(pcm: bytes, start_ms: int, end_ms: int) -> bool:
         return worker.submit(SttJob(stt, pcm, sample_rate, start_ms, end_ms, deliver))

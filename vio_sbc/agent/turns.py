@@ -130,10 +130,27 @@ class VadTurnDetector:
         self.count = count if count is not None else VoiceCount()
         self.echo_frames = 0
         self.tone_frames = 0
+        self._verdict: bool | None = None  # webrtcvad's answer for the next frame (quiet)
 
     @property
     def voiced_frames(self) -> int:
         return self.count.voiced_frames
+
+    def quiet(self, frame: InputAudio) -> bool:
+        """The engine's fast path between turns: True when `frame` is fully handled here
+        (no turn in progress, webrtcvad hears no voice: nothing to emit, counts kept),
+        so the rest of the pipeline only needs `idle_audio`. False: run `process`."""
+        if (self.machine.state is not TurnState.QUIET or self._buf
+                or len(frame.pcm) != 2 * frame.sample_rate * self.frame_ms // 1000):
+            return False
+        try:
+            voiced = bool(self._vad.is_speech(frame.pcm, frame.sample_rate))
+        except self._vad_error:
+            self.count.errors += 1
+            return True  # unvoiced, counted: what `process` does with it
+        if voiced:  # `process` comes next with this frame: webrtcvad adapts, ask it once
+            self._verdict = True
+        return not voiced
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         if not isinstance(frame, InputAudio):
@@ -147,8 +164,10 @@ class VadTurnDetector:
             pcm, self._buf = self._buf[:step], self._buf[step:]
             t = self._buf_t
             self._buf_t += self.frame_ms
+            verdict, self._verdict = self._verdict, None
             try:
-                voiced = bool(self._vad.is_speech(pcm, frame.sample_rate))
+                voiced = (verdict if verdict is not None
+                          else bool(self._vad.is_speech(pcm, frame.sample_rate)))
             except self._vad_error:  # e.g. a rate webrtcvad does not take: unvoiced, counted
                 voiced = False
                 self.count.errors += 1

@@ -9,8 +9,11 @@ chunks of any size play without gaps. If the server cannot be reached or drops,
 the caller hears `fallback` and the call ends (`HangupRequest` with the reason);
 a normal close by the server ends the call after its queued audio has played.
 
-Options (`agents.<name>`): url (ws:// or wss://, required), parameters (mapping,
-sent as start.customParameters after the call's own `from`, `to`, `agent`),
+Options (`agents.<name>`): url (ws:// or wss://, required), origin (the handshake's
+`Origin` header, for servers that check it; none by default), parameters (mapping,
+sent as start.customParameters after the call's own `from`, `to`, `agent`,
+`from_number`, `to_number` (the names Pipecat's runner reads) and the call's
+variables: its SIP context, or a dialer job's variables),
 connect_timeout_s (default 5), fallback (text), account_sid (default AC + zeros).
 """
 
@@ -36,6 +39,7 @@ from vio_sbc.agent.frames import (
     TranscriptLine,
 )
 from vio_sbc.agent.mediastreams import Encoder, StreamInfo
+from vio_sbc.callcontrol.sipcontext import uri_user
 from vio_sbc.config.model import AgentConfig
 
 MAX_BUFFER_S = 60.0  # server audio queued ahead of the playout beyond this is dropped
@@ -52,7 +56,8 @@ class Link(Protocol):
 
 class Bridge(Protocol):
     def open(self, url: str, connect_timeout_s: float, encoder: Encoder,
-             deliver: Callable[[Frame], None], call_id: str) -> Link: ...
+             deliver: Callable[[Frame], None], call_id: str, *,
+             origin: str | None) -> Link: ...
 
 
 class WebSocketAgent:
@@ -63,7 +68,7 @@ class WebSocketAgent:
         assert cfg.websocket is not None, "a websocket agent has websocket options"
         ws = cfg.websocket
         self.url, self.params, self.timeout = ws.url, ws.parameters, ws.connect_timeout_s
-        self.fallback, self.account = ws.fallback, ws.account_sid
+        self.fallback, self.account, self.origin = ws.fallback, ws.account_sid, ws.origin
         self.rate = 8000
         self.link: Link | None = None
         self.t_ms = 0
@@ -131,11 +136,14 @@ class WebSocketAgent:
 
     def _start(self, frame: CallStarted) -> list[Frame]:
         self.rate = frame.sample_rate
-        custom = {"from": frame.caller, "to": frame.number, "agent": frame.agent, **self.params}
+        custom = {"from": frame.caller, "to": frame.number, "agent": frame.agent,
+                  "from_number": uri_user(frame.caller), "to_number": frame.number,
+                  **frame.variables, **self.params}
         info = StreamInfo(stream_sid="MZ" + frame.call_id, call_sid="CA" + frame.call_id,
                           account_sid=self.account, custom_parameters=custom)
         self.link = self.bridge.open(self.url, self.timeout, Encoder(info, self.rate),
-                                     self._deliver, frame.call_id)
+                                     self._deliver, frame.call_id,
+                                     origin=self.origin)
         return []
 
     def _remote_ended(self, frame: RemoteEnded) -> list[Frame]:

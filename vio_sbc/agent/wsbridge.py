@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
+from websockets.typing import Origin
 
 from vio_sbc.agent.frames import Frame, InputAudio, InputDtmf, MarkPlayed, RemoteEnded
-from vio_sbc.agent.mediastreams import Encoder, MediaStreamsError, parse
+from vio_sbc.agent.mediastreams import Encoder, MediaStreamsError, StreamClock, parse
 
 log = structlog.get_logger("vio_sbc.agent.ws")
 _CLOSE = object()
@@ -31,9 +33,11 @@ class WsLink:
     """One call's connection. `send`/`close` are safe from any thread."""
 
     def __init__(self, bridge: WsBridge, url: str, connect_timeout_s: float, encoder: Encoder,
-                 deliver: Callable[[Frame], None], call_id: str, max_queue: int) -> None:
+                 deliver: Callable[[Frame], None], call_id: str, max_queue: int,
+                 origin: str | None = None) -> None:
         self.bridge = bridge
         self.url = url
+        self.origin = origin
         self.timeout = connect_timeout_s
         self.encoder = encoder
         self.deliver = deliver
@@ -44,6 +48,7 @@ class WsLink:
         self.received = 0
         self.closing = False   # the call asked to close
         self.reported = False  # the end of the connection was told to the call
+        self.clock = StreamClock(time.monotonic)  # loop thread: the call's time, for `clear`
         self._q: asyncio.Queue[object] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -59,9 +64,11 @@ class WsLink:
         assert self._q is not None
         if item is _CLOSE:
             self.closing = True
-        elif isinstance(item, InputAudio) and self._q.qsize() >= self.max_queue:
-            self.dropped += 1
-            return
+        elif isinstance(item, InputAudio):
+            self.clock.saw(item.t_ms)
+            if self._q.qsize() >= self.max_queue:
+                self.dropped += 1
+                return
         self._q.put_nowait(item)
 
     def _begin(self) -> None:
@@ -73,7 +80,8 @@ class WsLink:
     async def _run(self) -> None:
         try:
             ws = await connect(self.url, open_timeout=self.timeout, proxy=None,
-                               compression=None, max_size=1 << 20)
+                               compression=None, max_size=1 << 20,
+                               origin=Origin(self.origin) if self.origin else None)
         except (OSError, InvalidURI, InvalidHandshake, TimeoutError) as exc:
             self._down(f"cannot connect to {self.url}: {type(exc).__name__}: {exc}")
             return
@@ -118,7 +126,7 @@ class WsLink:
         try:
             async for message in ws:
                 try:
-                    frame = parse(message, rate)
+                    frame = parse(message, rate, t_ms=self.clock.t_ms())
                 except MediaStreamsError as exc:
                     self.log.warning("ws_agent_bad_message", error=str(exc))
                     continue
@@ -167,11 +175,13 @@ class WsBridge:
         self.loop.run_forever()
 
     def open(self, url: str, connect_timeout_s: float, encoder: Encoder,
-             deliver: Callable[[Frame], None], call_id: str) -> WsLink:
+             deliver: Callable[[Frame], None], call_id: str, *,
+             origin: str | None = None) -> WsLink:
         with self._lock:
             if not self._thread.is_alive():
                 self._thread.start()
-        link = WsLink(self, url, connect_timeout_s, encoder, deliver, call_id, self.max_queue)
+        link = WsLink(self, url, connect_timeout_s, encoder, deliver, call_id, self.max_queue,
+                      origin)
         self.loop.call_soon_threadsafe(link._begin)
         return link
 

@@ -13,8 +13,9 @@ metric_label, kind, ...)`. The checks, in order (docs/security.md, docs/config.m
 5. routing (`vio_sbc.callcontrol.routing`): a stranger 403 (its failure counts
    towards a block); 400/404/416 for the Request-URI, 404 unknown number, 403 a
    number of another trunk or outbound-only;
-6. SRTP (`vio_sbc.callcontrol.srtp`): an offer the trunk's `media.srtp` refuses: 488;
-7. `sip.max_cps`: 503 + Retry-After (taken only for a call that routed);
+6. the number's `max_calls` live inbound calls: its `max_calls_status` (486 or 503);
+7. SRTP (`vio_sbc.callcontrol.srtp`): an offer the trunk's `media.srtp` refuses: 488;
+8. `sip.max_cps`: 503 + Retry-After (taken only for a call that routed);
 
 otherwise the route, and `ring_s`: the number's `ring_seconds`, else its trunk's.
 Every 503 carries Retry-After. `Refuse.kind` tells the adapter what to keep: only
@@ -23,12 +24,12 @@ Every 503 carries Retry-After. `Refuse.kind` tells the adapter what to keep: onl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
 from vio_sbc.callcontrol.admission import Admission
-from vio_sbc.callcontrol.capacity import capacity
+from vio_sbc.callcontrol.capacity import capacity, number_capacity
 from vio_sbc.callcontrol.routing import Route, StrangerRefusal, route_inbound, trunks_for_source
 from vio_sbc.callcontrol.srtp import MediaOffer, SrtpRefusal, decide_srtp
 from vio_sbc.config.model import Config, TrunkConfig
@@ -74,6 +75,7 @@ class Refuse:
 class Accept:
     route: Route
     ring_s: float  # send 180 and wait this long before answering (0: answer at once)
+    srtp: str | None = None  # the SRTP suite of our answer (None: plain; "sdes": we offer)
 
 
 @dataclass(slots=True)
@@ -85,6 +87,8 @@ class InboundState:
     registrars: Mapping[str, str] = field(default_factory=dict)  # registrar IP -> trunk
     draining: bool = False
     live_calls: int = 0
+    # live inbound calls on a number (asked only for a number with max_calls)
+    number_calls: Callable[[str], int] = field(default=lambda _number: 0)
 
 
 def _retry_after(seconds: int | None) -> dict[str, str]:
@@ -123,6 +127,12 @@ def decide_inbound(invite: Invite, state: InboundState, now: float) -> Accept | 
         return Refuse(ref.status, ref.reason, {}, ref.label, Refused.STRANGER, ref.detail)
     except SipRefusal as ref:
         return _refused(ref, first)
+    num = route.number
+    if num.max_calls is not None:
+        full = number_capacity(num.number, state.number_calls(num.number), num.max_calls,
+                               num.max_calls_status)
+        if full is not None:
+            return _refused(full, route.trunk)
     srtp = decide_srtp(route.trunk.media.srtp, invite.media, route.trunk.name)
     if isinstance(srtp, SrtpRefusal):
         return _refused(SipRefusal(srtp.status, srtp.reason, label=srtp.label), route.trunk)
@@ -131,4 +141,5 @@ def decide_inbound(invite: Invite, state: InboundState, now: float) -> Accept | 
         return _refused(SipRefusal(503, f"sip.max_cps ({cfg.sip.max_cps:g}) exceeded",
                                    retry_after=over.retry_after, label="over_cps"), first)
     ring = route.number.ring_seconds
-    return Accept(route, route.trunk.ring_seconds if ring is None else ring)
+    suite = (None if not srtp.srtp else invite.media.usable[0] if invite.media else "sdes")
+    return Accept(route, route.trunk.ring_seconds if ring is None else ring, suite)

@@ -8,16 +8,12 @@ into its answer.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from vio_sbc.config.model import AgentConfig, Config, NumberConfig, NumberFormat, TrunkConfig
-from vio_sbc.config.values import is_e164
 from vio_sbc.errors import SipRefusal
-
-_VISUAL = re.compile(r"[\s\-.()]")
 
 
 class StrangerRefusal(SipRefusal):
@@ -58,27 +54,7 @@ def request_uri_user(uri: str) -> str:
 
 def normalise_number(user: str, fmt: NumberFormat) -> str | None:
     """E.164 form of a dialled user part under a trunk's number format, or None."""
-    s = _VISUAL.sub("", user)
-    if s.startswith("+"):
-        digits = s[1:]
-        candidate = "+" + digits
-    else:
-        digits = s
-        if not digits.isdigit():
-            return None
-        if fmt.international_prefix and digits.startswith(fmt.international_prefix):
-            candidate = "+" + digits[len(fmt.international_prefix):]
-        elif (
-            fmt.country_code
-            and fmt.national_prefix
-            and digits.startswith(fmt.national_prefix)
-        ):
-            candidate = "+" + fmt.country_code + digits[len(fmt.national_prefix):]
-        elif fmt.country_code and fmt.national_length and len(digits) == fmt.national_length:
-            candidate = "+" + fmt.country_code + digits
-        else:
-            candidate = "+" + digits
-    return candidate if is_e164(candidate) else None
+    return fmt.to_e164(user)
 
 
 def trunks_for_source(cfg: Config, source_ip: str,

@@ -96,6 +96,11 @@ class CallLogDb:
             "SELECT seq, speaker, start_ms, end_ms, text FROM transcript WHERE call_id = ? "
             f"ORDER BY {order}", [call_id])
 
+    def events(self, call_id: str) -> list[dict[str, Any]]:
+        """The call's events (t_ms after the call started, kind, data) as written."""
+        return self.db.query("SELECT t_ms, kind, data FROM call_events WHERE call_id = ? "
+                             "ORDER BY id", [call_id])
+
     def last_event_ms(self, call_id: str) -> int | None:
         value = self.db.scalar("SELECT max(t_ms) FROM call_events WHERE call_id = ?",
                                [call_id])

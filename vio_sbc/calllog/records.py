@@ -34,16 +34,21 @@ from vio_sbc.calllog.summary.extractive import (
 )
 from vio_sbc.calllog.summary.openai import Job, OpenAiSummariser, SummaryWorker
 from vio_sbc.config.model import Config, NumberConfig, TrunkConfig
-from vio_sbc.rtp.recorder import Recording, RecordingWriter
+from vio_sbc.rtp.recorder import NativeRecorder, NativeRecording, Recording, RecordingWriter
 
 log = structlog.get_logger("vio_sbc.calllog.records")
 
 class Recorded(Protocol):
     """What recording needs of a call's media session (vio_sbc.agent.engine.Session):
-    its rate, and the hand-off the clock thread appends frames to (None: stop)."""
+    its rate, and the hand-off the clock thread appends frames to (None: stop), or its
+    native tap, which records natively (vio_sbc/rtp/tap.py)."""
 
     sample_rate: int
     rec: deque[tuple[int, bytes | None]] | None
+    recording: bool
+
+    @property
+    def tap(self) -> object | None: ...
 
 
 MAX_LINES = 5000  # transcript lines kept in memory per call for the summary
@@ -148,10 +153,17 @@ class CallRecords:
             if not rec.kept:
                 self.calllog.update_call(call_id, recording_path=None)
 
-        rec = Recording(call_id, path, session.sample_rate, on_error=stopped)
+        tap = session.tap
+        if isinstance(tap, NativeRecorder):
+            nrec = NativeRecording(call_id, path, session.sample_rate, tap, on_error=stopped)
+            nrec.start()
+            rec: Recording = nrec
+            session.recording = True
+        else:
+            rec = Recording(call_id, path, session.sample_rate, on_error=stopped)
+            session.rec = rec.handoff
         self._recs[call_id] = rec
         self.writer.add(rec)
-        session.rec = rec.handoff
         self.calllog.update_call(call_id, recording_path=str(path))
         return path
 

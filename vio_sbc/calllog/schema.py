@@ -114,6 +114,9 @@ MIGRATIONS: list[list[Step]] = [
     # recording is a file on that worker; a restart closes only its own live calls)
     [add_column("calls", "worker", "TEXT"),
      "CREATE INDEX IF NOT EXISTS calls_worker_status ON calls(worker, status)"],
+    # 6: the SRTP suite of the call's audio (NULL: plain RTP); `transport` (udp, tcp,
+    # tls) was there from 1
+    [add_column("calls", "srtp", "TEXT")],
 ]
 
 

@@ -2,10 +2,12 @@
 
 Writes come from the SIP thread and the agent engine; they go through a bounded
 queue to one writer thread that owns its connection, so SIP handling never waits on
-the disk. Rows are written as the call progresses (received, answered, ended) so a
-crash leaves a row that says how far the call got; on start, calls left live by a
-crash are closed with status `interrupted` (`interrupted_ids`, see recovery.py). A
-worker of a cluster (`worker=`: its name, written on each of its rows) closes only its
+the disk. What is queued when the writer looks (up to `BATCH`) is written in one
+transaction: one commit for a burst of calls, not one per row. Rows are written as
+the call progresses (received, answered, ended) so a crash leaves a row that says
+how far the call got; on start, calls left live by a crash are closed with status
+`interrupted` (`interrupted_ids`, see recovery.py). A worker of a cluster (`worker=`:
+its name, written on each of its rows) closes only its
 own: the other workers' calls in the shared PostgreSQL log are live.
 
 A write the database refuses (disk full, a broken file) is not retried: it is
@@ -23,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -37,6 +39,7 @@ log = structlog.get_logger("vio_sbc.calllog")
 Op = Callable[[Db], Any]
 _STOP = object()
 RETRIES = 20
+BATCH = 200  # writes applied in one transaction at most
 HOLD_S = 60.0  # /readyz fails this long after a refused write
 PROBE_TIMEOUT_S = 1.0
 
@@ -168,15 +171,45 @@ class CallLog:
     def _run(self) -> None:
         db = Db(self.dialect)
         while True:
-            op = self._q.get()
-            if op is _STOP:
+            item = self._q.get()
+            if item is _STOP:
                 break
-            if isinstance(op, threading.Event):  # flush(): everything before it is written
-                op.set()
+            if isinstance(item, threading.Event):  # flush(): everything before it is written
+                item.set()
                 continue
-            assert callable(op)
-            self._apply(db, op)
+            assert callable(item)
+            batch: list[Op] = [cast(Op, item)]
+            stop: object = None
+            while len(batch) < BATCH:  # what is queued already goes in one transaction
+                try:
+                    more = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if not callable(more) or isinstance(more, threading.Event):
+                    stop = more
+                    break
+                batch.append(cast(Op, more))
+            self._apply_batch(db, batch)
+            if isinstance(stop, threading.Event):
+                stop.set()
+            elif stop is _STOP:
+                break
         db.close()
+
+    def _apply_batch(self, db: Db, batch: list[Op]) -> None:
+        """Queued writes in one transaction (one commit: one fsync, one round trip); if
+        the database refuses any of them, each is applied alone, so only that one is
+        lost."""
+        if len(batch) > 1:
+            try:
+                with db.transaction():
+                    for op in batch:
+                        op(db)
+                return
+            except Exception:
+                pass  # retried one by one below, where each refusal is reported
+        for op in batch:
+            self._apply(db, op)
 
     def _apply(self, db: Db, op: Op) -> None:
         for attempt in range(RETRIES):

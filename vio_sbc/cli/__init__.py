@@ -3,7 +3,8 @@
 run.py (`run`: the server's composition root), config.py (`check`, `numbers`),
 trunks.py (`reload`, `call-out`), status.py (`status`, `health`), calls.py (`calls`,
 `call`, `export`, `cleanup`), dialer.py (`campaign`, `dial`, `jobs`, `dnc`), qa.py (`qa`,
-`make-pcap`); common.py what they share.
+`make-pcap`), connect.py (`connect twilio|pbx`: guided set-up); common.py what they
+share.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "calls may finish within --grace seconds, then are hung up; exit 0.")
     r.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     r.add_argument("--grace", type=float, default=30.0, help="drain grace period in seconds")
+    r.add_argument("--worker", type=int, metavar="I",
+                   help="run as worker I of the config's cluster (docs/cluster.md)")
     r.set_defaults(func=run_cmd)
 
     c = sub.add_parser("check", help="validate a config file (exit 0 valid, 2 invalid)",
@@ -63,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     from vio_sbc.cli.status import add_parser as add_status
 
     add_status(sub)
+
+    from vio_sbc.cli.cluster import register as register_cluster
+
+    register_cluster(sub)
+
+    from vio_sbc.cli.connect import register as register_connect
+
+    register_connect(sub)
     return p
 
 

@@ -4,4 +4,5 @@ import sys
 
 from vio_sbc.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned worker process imports it (sttpool.py)
+    sys.exit(main())

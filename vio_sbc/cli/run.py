@@ -8,16 +8,19 @@ runs the main loop and shuts everything down in order.
 from __future__ import annotations
 
 import argparse
+import queue
 import signal
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vio_sbc.cli.common import EXIT_INVALID, load_or_report
 
 if TYPE_CHECKING:
     from vio_sbc.config.model import Config
+    from vio_sbc.control import ControlServer
     from vio_sbc.dialer.engine import Dialer
+    from vio_sbc.ops.http import WebApp
     from vio_sbc.sip.switch import Softswitch
 
 
@@ -27,8 +30,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_or_report(args.config, "invalid, not starting")
     if cfg is None:
         return EXIT_INVALID
+    if getattr(args, "worker", None) is not None:  # one worker of `vio-sbc cluster run`
+        from vio_sbc.cluster.worker import as_worker
+
+        try:
+            cfg = as_worker(cfg, args.worker)
+        except ValueError as exc:
+            print(f"{args.config}: --worker {args.worker}: {exc}", file=sys.stderr)
+            return EXIT_INVALID
     vlog.redactor.set(cfg.secrets)
-    vlog.configure(cfg.log.level)
+    vlog.configure(cfg.log.level, fmt=cfg.log.format)
     import structlog
 
     from vio_sbc.sip.switch import Softswitch, StartupError
@@ -98,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             http_ops = OpsServer(cfg.http.listen.host, cfg.http.listen.port, switch.health,
-                            switch.metrics)
+                                 switch.metrics, web_console(switch, ctl, cfg))
         except OSError as exc:
             switch.shutdown()
             ctl.stop()
@@ -107,7 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         http_ops.start()
-        logger.info("http_listening", http=str(cfg.http.listen))
+        logger.info("http_listening", http=str(cfg.http.listen),
+                    console=f"http://{cfg.http.listen}/" if cfg.http.console else None)
+    logger.info("ready", **ready_fields(cfg, args.config))
     try:
         switch.run(_should_stop, grace_s=args.grace)
     finally:
@@ -117,6 +130,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         ctl.stop()
         dialers.close()
     return 0
+
+
+def web_console(switch: Softswitch, ctl: ControlServer, cfg: Config) -> WebApp | None:
+    """The console app on the HTTP endpoint when `http.console` is set: it reads the
+    config in force and asks the main thread (status, reload) over the control queue."""
+    if cfg.http is None or cfg.http.console is None or cfg.http.console.token is None:
+        return None
+    from vio_sbc.console.app import Console
+    from vio_sbc.control import Request
+
+    class Host:
+        def config(self) -> Config:
+            return switch.cfg
+
+        def request(self, op: str, args: dict[str, Any]) -> dict[str, Any] | None:
+            req = Request(op=op, args=dict(args))
+            ctl.requests.put(req)
+            try:
+                return req.replies.get(timeout=15.0)
+            except queue.Empty:
+                return None
+
+    console = Console(Host(), cfg.http.console.token)
+
+    def app(method: str, target: str, headers: dict[str, str],
+            body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        r = console.handle(method, target, headers, body)
+        return r.status, r.ctype, r.headers, r.body
+
+    return app
+
+
+def ready_fields(cfg: Config, config: str) -> dict[str, str]:
+    """The `ready` line: where the server listens and how to place a test call."""
+    out = {"sip": f"{cfg.sip.listen} ({'/'.join(cfg.sip.transports)})"}
+    if cfg.http is not None:
+        out["http"] = f"http://{cfg.http.listen}"
+        if cfg.http.console is not None:
+            out["console"] = f"http://{cfg.http.listen}/ (token: http.console.token)"
+    inbound = [n for n in sorted(cfg.numbers.values(), key=lambda n: n.number)
+               if n.direction.allows_inbound and cfg.trunks.get(n.trunk) is not None
+               and cfg.trunks[n.trunk].inbound.allow]
+    if inbound:
+        num = inbound[0]
+        source = str(cfg.trunks[num.trunk].inbound.allow[0].network_address)
+        out["test_call"] = (f"cd sipp_scenarios && sipp {cfg.sip.listen} -sf "
+                            f"uac_speech_pcmu.xml -s {num.number} -i {source} -mi {source} "
+                            f"-m 1; then: vio-sbc calls -c {config} --limit 1")
+    else:
+        out["test_call"] = ("no number accepts inbound calls from a trunk with "
+                            "inbound.allow: add one (docs/trunks.md)")
+    return out
 
 
 class DialerSwitch:

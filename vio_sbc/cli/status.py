@@ -53,7 +53,8 @@ def http_lines(h: dict[str, Any]) -> list[str]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    path = control_socket(args.config)
+    worker = getattr(args, "worker", None)
+    path = control_socket(args.config, worker)
     try:
         reply = list(control.call(path, {"op": "status"}, timeout=args.timeout))[-1]
     except control.ControlError as exc:
@@ -71,6 +72,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         http = None
         note = f"metrics: unknown ({args.config} does not load: {exc.issues[0]})"
     else:
+        if worker is not None and cfg.cluster is not None:  # that worker's own addresses
+            from vio_sbc.cluster.worker import as_worker
+
+            cfg = as_worker(cfg, worker)
         storage = storage_warnings(cfg.storage.dir)
         if cfg.http is None:
             http = None
@@ -128,6 +133,7 @@ def add_parser(sub: Any) -> None:
     st.add_argument("--json", action="store_true",
                     help="print the control socket's reply with the HTTP figures under 'http'")
     st.add_argument("--timeout", type=float, default=10.0, help="timeout in seconds")
+    st.add_argument("--worker", type=int, metavar="I", help="cluster worker I's server")
     st.set_defaults(func=cmd_status)
 
     s = sub.add_parser("health", help="readiness and metrics of the running server (HTTP only)",

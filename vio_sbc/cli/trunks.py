@@ -23,13 +23,15 @@ EXIT_REFUSED = 3
 EXIT_NO_SERVER = 4
 
 
-def control_socket(config: str) -> Path:
-    """The socket of the server running on `config`. The storage dir is read even from
-    an invalid file (a reload of a broken edit must still reach the server)."""
+def control_socket(config: str, worker: int | None = None) -> Path:
+    """The socket of the server running on `config` (of cluster worker `worker`:
+    `<storage.dir>/w<I>`). The storage dir is read even from an invalid file (a reload
+    of a broken edit must still reach the server)."""
     from vio_sbc.config import load_config
 
+    sub = f"w{worker}" if worker is not None else ""
     try:
-        return control.socket_path(load_config(config).storage.dir)
+        return control.socket_path(str(Path(load_config(config).storage.dir) / sub))
     except ConfigError:
         pass
     try:
@@ -38,11 +40,12 @@ def control_socket(config: str) -> Path:
         sdir = storage.get("dir") if isinstance(storage, dict) else None
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         sdir = None
-    return control.socket_path(sdir if isinstance(sdir, str) and sdir else "var")
+    return control.socket_path(str(Path(sdir if isinstance(sdir, str) and sdir else "var")
+                                   / sub))
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    path = control_socket(args.config)
+    path = control_socket(args.config, getattr(args, "worker", None))
     try:
         reply = list(control.call(path, {"op": "reload"}))[-1]
     except control.ControlError as exc:
@@ -160,7 +163,7 @@ def _call_out_standalone(args: argparse.Namespace) -> int:
         print(f"vio-sbc: refused: {ref.status} {ref.detail}", file=sys.stderr)
         return EXIT_REFUSED
     vlog.redactor.set(cfg.secrets)
-    vlog.configure(cfg.log.level, stream=sys.stderr)
+    vlog.configure(cfg.log.level, stream=sys.stderr, fmt=cfg.log.format)
     from dataclasses import asdict
 
     from vio_sbc.callcontrol.outbound import OutboundRequest, OutboundResult
@@ -195,6 +198,7 @@ def add_commands(sub: Any) -> None:
                        "SIGHUP does). Valid: applied without dropping calls, exit 0. Invalid: "
                        "the running config stays, every error is printed, exit 2.")
     r.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
+    r.add_argument("--worker", type=int, metavar="I", help="cluster worker I's server")
     r.set_defaults(func=cmd_reload)
 
     o = sub.add_parser("call-out", help="place one outbound call through the number's trunk",

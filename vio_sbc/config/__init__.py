@@ -9,8 +9,9 @@ A new section: a dataclass of settings plus a `Config` field with `setting(sub(T
 Modules: nodes.py (located YAML, generic converters, `section`), values.py (leaf value types
 and their converters: host:port, E.164, SIP URI, money), fields.py (`setting`, the specs
 generated from the model), model.py (`Config` and the top-level sections, re-exporting every
-config type), agents.py, trunks.py (and numbers), rates.py (and summary), secret_schema.py
-(`${ENV}` or `*_file` secrets), loader.py (files, includes, `${VAR}`, cross-references).
+config type), agents.py, trunks.py, numbers.py, rates.py (and summary), secret_schema.py
+(`${ENV}` or `*_file` secrets), yamlerrors.py (syntax errors people can act on), loader.py
+(files, includes, `${VAR}`, cross-references).
 """
 
 from vio_sbc.config.loader import load_config, parse_config_text

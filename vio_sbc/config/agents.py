@@ -1,7 +1,7 @@
 """The `agents:` section: each agent's settings, declared once with their converters.
 
 Keys every agent has are `AgentConfig` fields. Keys of one kind are typed too:
-`websocket` (`WebSocketOptions`: url, parameters, connect_timeout_s, account_sid;
+`websocket` (`WebSocketOptions`: url, origin, parameters, connect_timeout_s, account_sid;
 `fallback` is the agent's) and the scripted agent's transfer digit
 (`ScriptedOptions`). Other keys stay free-form in `AgentConfig.options` (the echo
 agent's `max_turn_ms`, the tone agent's `hz`...).
@@ -38,7 +38,7 @@ from vio_sbc.config.nodes import (
     str_value,
     string,
 )
-from vio_sbc.config.values import dtmf_digit, str_mapping, transfer_target, ws_url
+from vio_sbc.config.values import dtmf_digit, str_mapping, transfer_target, ws_origin, ws_url
 
 BUILTIN_AGENT_NAME = "receptionist"
 _PHRASE = re.compile(r"[a-z']+( [a-z']+)*")
@@ -174,6 +174,8 @@ class WebSocketOptions:
     """A `websocket` agent's keys (docs/agents.md): the Twilio Media Streams server."""
 
     url: str = field(metadata=setting(ws_url))
+    # the Origin header of the handshake (servers with allowed origins); None: none sent
+    origin: str | None = field(default=None, metadata=setting(nullable(ws_origin)))
     parameters: dict[str, str] = field(default_factory=dict, metadata=setting(str_mapping))
     connect_timeout_s: float = field(default=5.0, metadata=setting(number(lo=0.1, hi=60)))
     account_sid: str = field(default=DEFAULT_ACCOUNT_SID,

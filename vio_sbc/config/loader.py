@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from vio_sbc.config import yamlerrors
 from vio_sbc.config.agents import BUILTIN_AGENT_NAME, build_agents, builtin_agent
 from vio_sbc.config.fields import spec_of
 from vio_sbc.config.model import AgentConfig, Config, NumberConfig, SipSettings, TrunkConfig
@@ -35,7 +36,8 @@ from vio_sbc.config.nodes import (
     list_items,
     string,
 )
-from vio_sbc.config.trunks import NumberEntry, build_numbers, build_trunks
+from vio_sbc.config.numbers import NumberEntry, build_numbers, number_key_message
+from vio_sbc.config.trunks import build_trunks
 from vio_sbc.errors import ConfigError, ConfigIssue
 from vio_sbc.log import Redactor
 
@@ -49,19 +51,21 @@ _VAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None, *,
-                unset_ok: bool = False) -> Config:
+                unset_ok: bool = False, texts: Mapping[str, str] | None = None) -> Config:
     """Load and validate the main config file and its includes.
 
     `env` resolves ${VAR} references (default: os.environ). Raises `ConfigError`
     listing every problem found. `unset_ok` (read-only commands: `calls`, `campaign
     list`...): a ${VAR} that is not set is a warning and its setting is left out,
-    instead of an error (such a config must not place calls).
+    instead of an error (such a config must not place calls). `texts` maps file paths
+    to text read instead of the file (the console checks an edit before writing it).
     """
     file = str(path)
-    text = _read(file)
+    loader = _Loader(env, unset_ok=unset_ok, texts=texts)
+    text = loader.read(file)
     if isinstance(text, ConfigIssue):
         raise ConfigError([text])
-    return _Loader(env, unset_ok=unset_ok).run(text, file, os.path.dirname(file))
+    return loader.run(text, file, os.path.dirname(file))
 
 
 def parse_config_text(text: str, filename: str = "<string>",
@@ -117,9 +121,11 @@ def expand(text: str, env: Mapping[str, str],
 
 
 class _Loader:
-    def __init__(self, env: Mapping[str, str] | None, unset_ok: bool = False) -> None:
+    def __init__(self, env: Mapping[str, str] | None, unset_ok: bool = False,
+                 texts: Mapping[str, str] | None = None) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.unset_ok = unset_ok
+        self.texts = {os.path.realpath(k): v for k, v in (texts or {}).items()}
         self.issues = Issues()
         self.secrets: list[str] = []
         self.files: list[str] = []  # in the order read, for sorting issues
@@ -184,9 +190,8 @@ class _Loader:
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = ", ".join(p for p in (exc.context, exc.problem) if p)
-            self.issues.add(file, mark.line + 1 if mark else 0, "", f"invalid YAML: {what}")
+            line, message = yamlerrors.describe(text, exc)
+            self.issues.add(file, line, "", message)
             return None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, exc.position) + 1
@@ -261,8 +266,12 @@ class _Loader:
                 done.add(real)
                 self._load_included(file)
 
+    def read(self, file: str) -> str | ConfigIssue:
+        text = self.texts.get(os.path.realpath(file))
+        return _read(file) if text is None else text
+
     def _load_included(self, file: str) -> None:
-        text = _read(file)
+        text = self.read(file)
         if isinstance(text, ConfigIssue):
             self.files.append(file)
             self.issues.items.append(text)
@@ -307,6 +316,13 @@ class _Loader:
 
     def _check_references(self) -> None:
         for entry in self.number_entries:
+            if entry.bad_key is not None:
+                ref = entry.refs.get("trunk")
+                trunk = self.trunks.get(ref.node.value) if ref is not None else None
+                self.issues.add(entry.item.file, entry.item.key_line, entry.item.path,
+                                number_key_message(entry.number, entry.bad_key,
+                                                   trunk.number_format if trunk else None,
+                                                   trunk.name if trunk else None))
             for kind, defined in (("trunk", self.trunk_names), ("agent", self.agent_names)):
                 ref = entry.refs.get(kind)
                 if ref is not None and ref.node.value not in defined:

@@ -26,6 +26,7 @@ from vio_sbc.config.agents import (
     WebSocketOptions,
 )
 from vio_sbc.config.fields import setting, sub
+from vio_sbc.config.http import ConsoleSettings, HttpSettings, build_http
 from vio_sbc.config.nodes import (
     INT,
     STR,
@@ -40,6 +41,7 @@ from vio_sbc.config.nodes import (
     number,
     string,
 )
+from vio_sbc.config.numbers import Direction, NumberConfig
 from vio_sbc.config.rates import (
     DirectionRate,
     PlatformRate,
@@ -50,8 +52,6 @@ from vio_sbc.config.rates import (
 )
 from vio_sbc.config.tls import CertInfo, TlsSettings, build_tls
 from vio_sbc.config.trunks import (
-    Direction,
-    NumberConfig,
     NumberFormat,
     TrunkConfig,
     TrunkInbound,
@@ -73,7 +73,7 @@ from vio_sbc.errors import ConfigIssue
 
 __all__ = [
     "AdmissionSettings", "AgentConfig", "BargeInSettings", "CertInfo", "ClusterSettings",
-    "Config", "DialerSettings",
+    "Config", "ConsoleSettings", "DialerSettings",
     "Direction", "DirectionRate", "EndpointingSettings", "HostPort", "HttpSettings",
     "IPNetwork", "Increment", "Intent", "LogSettings", "MediaSettings", "MessageLimits",
     "NumberConfig",
@@ -190,6 +190,12 @@ class MediaSettings:
     # /readyz answers not ready while the agent engine is this late (milliseconds):
     # a dispatcher stops sending calls before the audio breaks
     ready_max_lag_ms: int = field(default=250, metadata=setting(integer(10, 60000)))
+    # speech recognition in this many worker processes, off the media process's GIL
+    # (0: one thread of the media process)
+    stt_processes: int = field(default=1, metadata=setting(integer(0, 16)))
+    # caller turns waiting for or in decoding at once; beyond that a turn is shed
+    # (not understood, counted in vio_stt_shed) rather than queued behind
+    stt_queue: int = field(default=32, metadata=setting(integer(1, 10000)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +249,10 @@ class WorkspaceSettings:
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = field(
         default="info", metadata=setting(choice("debug", "info", "warning", "error")))
+    # console: human-readable lines; json: one JSON object a line; auto: console on a
+    # terminal, JSON when stdout is a pipe or file
+    format: Literal["auto", "console", "json"] = field(
+        default="auto", metadata=setting(choice("auto", "console", "json")))
     sip_trace: bool = field(default=False, metadata=setting(boolean))
     pjsip_level: int = field(default=1, metadata=setting(integer(0, 6)))
 
@@ -262,13 +272,6 @@ class DialerSettings:
     refused_retry_s: float = field(default=5.0, metadata=setting(number(0, 3600)))
     # added to the wall clock; a testing aid for windows
     clock_offset_s: float = field(default=0.0, metadata=setting(number()))
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    """The operator endpoint (/healthz, /readyz, /metrics); off when absent."""
-
-    listen: HostPort = field(metadata=setting(listen))
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,8 +295,7 @@ class Config:
                                    metadata=setting(sub(DialerSettings)))
     summary: SummarySettings = field(default=SummarySettings(),
                                      metadata=setting(build_summary))
-    http: HttpSettings | None = field(default=None,
-                                      metadata=setting(sub(HttpSettings, null_ok=False)))
+    http: HttpSettings | None = field(default=None, metadata=setting(build_http))
     cluster: ClusterSettings | None = field(default=None,
                                             metadata=setting(sub(ClusterSettings, null_ok=False)))
     source: str = ""  # path of the main file

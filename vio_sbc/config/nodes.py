@@ -146,7 +146,12 @@ def construct(node: Node) -> Any:
 
 
 def unknown_key(key: str, allowed: Iterable[str]) -> str:
-    return f"unknown key {key!r} (expected one of: {', '.join(sorted(allowed))})"
+    from vio_sbc.config.yamlerrors import did_you_mean
+
+    options = sorted(allowed)
+    guess = did_you_mean(key, options)
+    mean = f"did you mean {guess!r}? " if guess else ""
+    return f"unknown key {key!r} ({mean}expected one of: {', '.join(options)})"
 
 
 def entries(item: Item, issues: Issues, *, null_ok: bool = True) -> list[tuple[str, Item]] | None:

@@ -32,7 +32,7 @@ def env_secret(item: Item, issues: Issues) -> str:
     ref = _ENV_REF.fullmatch(template) if template is not None else None
     if ref is None:
         key = _key(item)
-        raise Invalid(f"a secret must not be written in the config: write ${{NAME}} (set NAME "
+        raise Invalid(f"a secret must not be written in the config: write \"${{NAME}}\" (set NAME "
                       f"in the environment) or use {key}_file: PATH (a file only its owner "
                       "can read, chmod 600)")
     value = str_value(item)  # unquoted ${X} holding digits: shown as '${X}', not its value

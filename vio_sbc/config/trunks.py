@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from typing import Literal
@@ -20,7 +19,6 @@ import yaml
 
 from vio_sbc.config.fields import read, setting, sub
 from vio_sbc.config.nodes import (
-    INT,
     STR,
     Invalid,
     Issues,
@@ -33,6 +31,7 @@ from vio_sbc.config.nodes import (
     entries,
     integer,
     list_items,
+    list_of,
     nullable,
     section,
     str_value,
@@ -44,6 +43,7 @@ from vio_sbc.config.values import (
     E164,
     IPNetwork,
     e164,
+    header_pattern,
     hostname,
     parse_network,
     sip_uri,
@@ -52,6 +52,7 @@ from vio_sbc.config.values import (
 )
 
 TWILIO_PRESET = "twilio"
+_VISUAL = re.compile(r"[\s\-.()]")
 TLS_PORT = 5061
 TWILIO_TERMINATION = re.compile(r"[a-z0-9][a-z0-9-]*\.pstn\.twilio\.com", re.I)
 
@@ -71,6 +72,23 @@ class NumberFormat:
     national_length: int | None = field(default=None,
                                         metadata=setting(nullable(integer(4, 15))))
     international_prefix: str = field(default="00", metadata=setting(digits()))
+
+    def to_e164(self, user: str) -> str | None:
+        """E.164 form of a dialled user part under this format, or None."""
+        s = _VISUAL.sub("", user)
+        if s.startswith("+"):
+            candidate = s
+        elif not s.isdigit():
+            return None
+        elif self.international_prefix and s.startswith(self.international_prefix):
+            candidate = "+" + s[len(self.international_prefix):]
+        elif self.country_code and self.national_prefix and s.startswith(self.national_prefix):
+            candidate = "+" + self.country_code + s[len(self.national_prefix):]
+        elif self.country_code and self.national_length and len(s) == self.national_length:
+            candidate = "+" + self.country_code + s
+        else:
+            candidate = "+" + s
+        return candidate if E164.fullmatch(candidate) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +189,9 @@ class TrunkConfig:
     # send 180 and wait this long before answering
     ring_seconds: float = field(default=0.0, metadata=setting(num(0, 60)))
     recording: bool = field(default=True, metadata=setting(boolean))
+    # INVITE headers passed to the agent (vio_sbc.callcontrol.sipcontext, docs/agents.md)
+    pass_headers: tuple[str, ...] = field(default=(), metadata=setting(
+        list_of(header_pattern, unique=True, noun="header")))
     rates: Rates | None = field(default=None, metadata=setting(sub(Rates, null_ok=False)))
     media: TrunkMedia = field(default=TrunkMedia(), metadata=setting(None))
     # twilio only: Twilio's Secure Trunking preset (TLS to port 5061, SRTP mandatory)
@@ -314,74 +335,4 @@ def build_trunks(item: Item, issues: Issues) -> list[tuple[str, Item, TrunkConfi
                 trunk = replace(trunk, inbound=inbound, outbound=outbound, register=register,
                                 media=media)
         out.append((name, child, trunk))
-    return out
-
-
-# --- numbers ---------------------------------------------------------------------------
-
-
-class Direction(str, Enum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-    BOTH = "both"
-
-    @property
-    def allows_inbound(self) -> bool:
-        return self in (Direction.INBOUND, Direction.BOTH)
-
-    @property
-    def allows_outbound(self) -> bool:
-        return self in (Direction.OUTBOUND, Direction.BOTH)
-
-
-def _direction(item: Item, issues: Issues) -> Direction:
-    return Direction(choice(*(d.value for d in Direction))(item, issues))
-
-
-@dataclass(frozen=True, slots=True)
-class NumberConfig:
-    number: str  # E.164
-    trunk: str = field(metadata=setting(string(nonempty=True)))
-    direction: Direction = field(default=Direction.BOTH, metadata=setting(_direction))
-    # None: the workspace default agent answers
-    agent: str | None = field(default=None, metadata=setting(nullable(string(nonempty=True))))
-    # overrides the trunk's
-    ring_seconds: float | None = field(default=None, metadata=setting(nullable(num(0, 60))))
-    recording: bool | None = field(default=None, metadata=setting(nullable(boolean)))
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class NumberEntry:
-    number: str
-    item: Item
-    config: NumberConfig | None  # None if unusable
-    refs: dict[str, Item]  # "trunk"/"agent" -> the item naming it
-
-
-def _check_number_key(key: str, item: Item, issues: Issues) -> bool:
-    if item.key_tag == INT:
-        quoted = key if key.startswith("+") else f"+{key}"
-        issues.add(item.file, item.key_line, item.path,
-                   f'number {key} must be quoted (YAML reads it as an integer): write "{quoted}"')
-        return False
-    if not E164.fullmatch(key):
-        issues.add(item.file, item.key_line, item.path,
-                   f"{key!r} is not an E.164 number (+ then 8-15 digits, no leading 0)")
-        return False
-    return True
-
-
-def build_numbers(item: Item, issues: Issues) -> list[NumberEntry]:
-    out: list[NumberEntry] = []
-    for key, child in entries(item, issues) or []:
-        key_ok = _check_number_key(key, child, issues)
-        config, sec = read(NumberConfig, child, issues, null_ok=False,
-                           fixed={"number": key, "file": child.file, "line": child.key_line})
-        if sec is None:
-            continue
-        refs: dict[str, Item] = {k: sec.items[k] for k in ("trunk", "agent")
-                                 if k in sec.values and sec.values[k] is not None}
-        out.append(NumberEntry(key, child, config if key_ok else None, refs))
     return out

@@ -211,6 +211,34 @@ def ws_url(item: Item, issues: Issues) -> str:
     return value
 
 
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
+def ws_origin(item: Item, issues: Issues) -> str:
+    """An `Origin` header value (RFC 6454): scheme://host[:port], no path; or "null"."""
+    value = str_value(item)
+    if value != "null" and not _ORIGIN.fullmatch(value):
+        raise Invalid(f"expected an origin like https://agents.example.com (scheme://host"
+                      f"[:port], no path), got {item.shown}")
+    return value
+
+
+_HEADER_PATTERN = re.compile(r"[A-Za-z0-9!%'+.^_`~*-]+")
+_NEVER_PASSED = ("authorization", "proxy-authorization", "www-authenticate",
+                 "proxy-authenticate", "cookie", "authentication-info")
+
+
+def header_pattern(item: Item, issues: Issues) -> str:
+    """A SIP header name, or a pattern of one with `*` (`X-*`); never a credential."""
+    value = str_value(item)
+    if not _HEADER_PATTERN.fullmatch(value):
+        raise Invalid(f"expected a header name or pattern like X-* (letters, digits, - and *),"
+                      f" got {item.shown}")
+    if value.lower() in _NEVER_PASSED:
+        raise Invalid(f"header {value} carries credentials and is never passed to an agent")
+    return value
+
+
 def str_mapping(item: Item, issues: Issues) -> dict[str, str]:
     """A mapping of strings (numbers taken as written, null as "")."""
     out: dict[str, str] = {}

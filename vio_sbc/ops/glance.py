@@ -164,6 +164,11 @@ def server_lines(reply: dict[str, Any]) -> list[str]:
     """The control socket's `status` reply: server line, trunk table, live-call table."""
     lines = [f"server: {reply['config']} up {reply['uptime_s']}s, live calls "
              f"{reply['live_calls']}{' (draining)' if reply['draining'] else ''}"]
+    tls = reply.get("tls")  # absent from servers older than this view, None without TLS
+    if tls:
+        until = datetime.fromtimestamp(tls["not_after"], UTC).strftime("%Y-%m-%d %H:%MZ")
+        lines.append(f"tls certificate: {tls['subject']} (issuer {tls['issuer']}), expires "
+                     f"{until} ({tls['days_left']:g} days)")
     rows: list[tuple[str, ...]] = [("TRUNK", "KIND", "OUTBOUND", "REGISTRATION", "HEALTH",
                                     "CALLS")]
     for t in reply["trunks"]:

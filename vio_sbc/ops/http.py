@@ -1,4 +1,5 @@
-"""The operator's HTTP endpoint: /healthz, /readyz, /metrics on its own thread.
+"""The operator's HTTP endpoint: /healthz, /readyz, /metrics on its own thread, and every
+other path handed to the web console when one is configured (a `WebApp`).
 
 Liveness is the SIP main loop's heartbeat; readiness is a set of named checks
 (transport up, call log written and writable, and whatever else registers one: trunk
@@ -14,9 +15,18 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import structlog
+
 from vio_sbc.ops.metrics import Metrics
 
+log = structlog.get_logger("vio_sbc.ops")
+
 Check = Callable[[], tuple[bool, str]]
+# the web console (vio_sbc/console/app.py): (method, target, headers, body) ->
+# (status, content type, extra headers, body); every other path of the endpoint is its
+WebApp = Callable[[str, str, dict[str, str], bytes],
+                  tuple[int, str, list[tuple[str, str]], bytes]]
+MAX_BODY = 64 * 1024
 STALE_S = 5.0  # a main loop silent this long is not alive
 
 
@@ -47,9 +57,11 @@ class Health:
 
 
 class OpsServer:
-    def __init__(self, host: str, port: int, health: Health, metrics: Metrics) -> None:
+    def __init__(self, host: str, port: int, health: Health, metrics: Metrics,
+                 app: WebApp | None = None) -> None:
         self.health = health
         self.metrics = metrics
+        self.app = app
         handler = _handler(self)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -77,12 +89,41 @@ def _handler(ops: OpsServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # scrapes are not log lines
 
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
+        def _send(self, status: int, body: bytes, ctype: str,
+                  headers: list[tuple[str, str]] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
+            for name, value in headers or []:
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _app(self) -> None:
+            if ops.app is None:
+                self._send(404, b"not found\n", "text/plain; charset=utf-8")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._send(413, b"request too large\n", "text/plain; charset=utf-8")
+                return
+            body = self.rfile.read(length) if length else b""
+            try:
+                status, ctype, headers, out = ops.app(self.command, self.path,
+                                                      dict(self.headers.items()), body)
+            except Exception:
+                log.exception("console_request_failed", path=self.path.split("?", 1)[0])
+                status, ctype, headers, out = 500, "text/plain; charset=utf-8", [], \
+                    b"internal error\n"
+            self._send(status, out, ctype, [*headers, ("X-Frame-Options", "DENY"),
+                                            ("X-Content-Type-Options", "nosniff")])
+
+        def do_POST(self) -> None:
+            self._app()
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -97,6 +138,6 @@ def _handler(ops: OpsServer) -> type[BaseHTTPRequestHandler]:
             elif path == "/metrics":
                 self._send(200, ops.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
             else:
-                self._send(404, b"not found\n", "text/plain; charset=utf-8")
+                self._app()
 
     return Handler

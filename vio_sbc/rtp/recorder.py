@@ -28,6 +28,7 @@ import wave
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import structlog
@@ -199,6 +200,92 @@ def repair_wav(path: Path, block_align: int) -> int | None:
         return None
     except OSError:  # cannot even rewrite it: leave it as the last good write left it
         return 0
+
+
+class RecState(Protocol):
+    rec_frames: int
+    rec_overruns: int
+    rec_state: int  # 0 none, 1 recording, 2 done, 3 failed
+    rec_errno: int
+
+
+@runtime_checkable
+class NativeRecorder(Protocol):
+    """A call's native tap as the recording sees it (vio_sbc/rtp/tap.py's Tap)."""
+
+    def record(self, path: str) -> int: ...
+
+    def record_stop(self) -> None: ...
+
+    def state(self) -> RecState: ...
+
+    def add_owner(self) -> None: ...
+
+    def unref(self) -> None: ...
+
+
+_REC_DONE, _REC_FAILED = 2, 3
+FINISH_S = 5.0  # how long `finish` waits for the native writer to close the file
+
+
+class NativeRecording(Recording):
+    """A recording the call's native tap writes (30-media-tap.patch): one stereo frame
+    per bridge tick, queued by the clock thread and appended to the WAV by a native
+    writer thread, which rewrites the header sizes after every write. This object
+    (on the RecordingWriter thread) only watches it: the frames written, a write error
+    (then the same repair, log line and `on_error` as the Python recording)."""
+
+    def __init__(self, call_id: str, path: Path, sample_rate: int, tap: NativeRecorder,
+                 on_done: Callable[[Recording], None] | None = None,
+                 on_error: Callable[[Recording, str], None] | None = None) -> None:
+        super().__init__(call_id, path, sample_rate, on_done, on_error)
+        self.tap = tap
+        self.overruns = 0
+        self._start_error: OSError | None = None
+        tap.add_owner()
+
+    def start(self) -> None:
+        """Open the file natively (main thread). A failure (a full disk...) is reported
+        by the writer thread's first pass, as a Python recording's first write would."""
+        try:
+            private_file(self.path)  # 0700 directories, 0600 file, whatever the umask
+            err = self.tap.record(str(self.path))
+            if err:
+                raise OSError(err, os.strerror(err), str(self.path))
+        except OSError as exc:
+            self._start_error = exc
+
+    def drain(self, final: bool = False) -> None:
+        if self.error is not None:
+            return
+        if self._start_error is not None:
+            self._fail(self._start_error)
+            return
+        st = self.tap.state()
+        self.frames_written = int(st.rec_frames)
+        self.overruns = int(st.rec_overruns)
+        if st.rec_state == _REC_FAILED:
+            self._fail(OSError(st.rec_errno, os.strerror(st.rec_errno), str(self.path)))
+
+    def finish(self) -> None:
+        self.tap.record_stop()
+        deadline = time.monotonic() + FINISH_S
+        while self.tap.state().rec_state not in (_REC_DONE, _REC_FAILED, 0):
+            if time.monotonic() > deadline:
+                log.error("recording_not_closed", call_id=self.call_id, path=str(self.path))
+                break
+            time.sleep(0.005)  # the native writer closes within one of its passes
+        self.drain(final=True)
+        try:
+            if self.error is None:
+                log.info("recording_saved", call_id=self.call_id, path=str(self.path),
+                         seconds=round(self.seconds, 2),
+                         **({"overruns": self.overruns} if self.overruns else {}))
+            self.finished.set()
+            if self.on_done is not None:
+                self.on_done(self)
+        finally:
+            self.tap.unref()
 
 
 class RecordingWriter:

@@ -20,6 +20,7 @@ import structlog
 from vio_sbc.agent.engine import Session
 from vio_sbc.agent.frames import CallEnded, CallStarted, InputDtmf
 from vio_sbc.callcontrol.callstate import CallState, Event, State
+from vio_sbc.callcontrol.dtmf import DtmfDedup
 from vio_sbc.callcontrol.outcome import Outcome, on_disconnect
 from vio_sbc.callcontrol.routing import Route
 from vio_sbc.callcontrol.sdp import answer_telephone_events
@@ -28,7 +29,10 @@ from vio_sbc.calllog.records import CallRecords
 from vio_sbc.calllog.store import CallLog
 from vio_sbc.config.model import Config
 from vio_sbc.ops.metrics import Metrics
+from vio_sbc.rtp import tap as native_tap
 from vio_sbc.rtp.port import CallMediaPort, release_port
+from vio_sbc.rtp.tap import TX_CAP, Tap, TapError
+from vio_sbc.sip import info
 from vio_sbc.sip.trust import refuse_replace, refuse_transfer
 from vio_sbc.sip.xfer import on_transfer_status
 
@@ -90,6 +94,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.route: Route | None = None
         self.session: Session | None = None
         self.port: CallMediaPort | None = None
+        self.tap: Tap | None = None  # the native tap (30-media-tap.patch), else `port`
         self.logged = False  # has a row in the call table
         self.closed = False  # ended: its row is closed and it is off the call table
         self.hangup_side: str | None = None
@@ -97,6 +102,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.pending_action: AfterPlayout | None = None  # the agent's hangup/transfer
         self.answered_at: float | None = None
         self.codec: str | None = None
+        self.srtp: str | None = None  # SRTP suite of the call's audio (None: plain RTP)
         self.media_since: float | None = None  # wall time the media port was connected
         self._aud: Any = None   # the call's audio media on the bridge
         self.tx_on = False      # port -> call connected (only while the agent has audio)
@@ -104,6 +110,7 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         self.direction = "inbound"  # "outbound": vio_sbc.sip.outcall.OutboundCall
         self.timed_out = False  # outbound: our ring timeout cancelled it
         self.variables: dict[str, str] = {}  # to the agent in CallStarted
+        self.dtmf = DtmfDedup()  # one digit per key press, RFC 4733 and INFO together
         self.transfer: TransferAttempt | None = None  # the last blind transfer (xfer.py)
         self.media_index: int | None = None  # active audio stream, for RTP statistics
         self.created = time.monotonic()  # INVITE received, for the answer latency
@@ -115,7 +122,8 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         """A new call-log row for this call (inbound unless `fields` say otherwise)."""
         return {"id": self.id, "sip_call_id": self.sip_call_id, "direction": self.direction,
                 "caller": self.caller, "callee": self.callee, "source": self.source,
-                "transport": self.transport, "received_at": time.time(), **fields}
+                "transport": self.transport, "srtp": self.srtp, "received_at": time.time(),
+                **fields}
 
     # -- actions (main thread) ----------------------------------------------
     def respond(self, status: int, reason: str = "", headers: dict[str, str] | None = None) -> None:
@@ -216,15 +224,28 @@ class SbcCall(pj.Call):  # type: ignore[misc]
 
     def onDtmfDigit(self, prm: Any) -> None:
         try:
-            digit = str(prm.digit)
-            t_ms = self.t_ms()
-            if self.session is not None:
-                self.session.push(InputDtmf(digit=digit, duration_ms=int(prm.duration), t_ms=t_ms))
-            self.host.calllog.add_event(self.id, t_ms, "dtmf", digit)
-            self.host.records.dtmf(self.id, t_ms, digit)
-            self.log.info("dtmf", digit=digit)
+            method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
+            self.digit(str(prm.digit), int(prm.duration), method)
         except Exception:
             self.log.exception("on_dtmf_failed")
+
+    def onCallTsxState(self, prm: Any) -> None:
+        try:  # INFO application/dtmf (pjsua answers dtmf-relay itself)
+            info.on_tsx_state(prm, self.digit, self.log)
+        except Exception:
+            self.log.exception("on_call_tsx_state_failed")
+
+    def digit(self, digit: str, duration_ms: int, method: str) -> None:
+        """A key press from RFC 4733 or SIP INFO; the same press by both counts once."""
+        t_ms = self.t_ms()
+        if not self.dtmf.accept(digit, method, t_ms):
+            self.log.info("dtmf_duplicate", digit=digit, method=method)
+            return
+        if self.session is not None:
+            self.session.push(InputDtmf(digit=digit, duration_ms=duration_ms, t_ms=t_ms))
+        self.host.calllog.add_event(self.id, t_ms, "dtmf", digit)
+        self.host.records.dtmf(self.id, t_ms, digit)
+        self.log.info("dtmf", digit=digit, method=method)
 
     def onCallTransferRequest(self, prm: Any) -> None:
         try:  # a far-end REFER: the SIP guard refuses it first (vio_sbc/sip/trust.py)
@@ -257,10 +278,18 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         if self.session is None:
             assert self.route is not None
             self.session = self.host.open_session(self.id, self.route)
+            if native_tap.available():
+                try:
+                    self.tap = Tap(self.pj_id, owners=2)  # this call and the engine
+                except TapError as exc:
+                    self.log.error("media_tap_failed", error=str(exc))
+            if self.tap is not None:
+                self.session.attach_tap(self.tap, TX_CAP)
             self.host.records.start_recording(self.id, self.session, self.route.trunk,
                                               self.route.number)
-            self.port = CallMediaPort(self.session)
-            self.port.create(f"call-{self.id[:8]}")
+            if self.tap is None:
+                self.port = CallMediaPort(self.session)
+                self.port.create(f"call-{self.id[:8]}")
             try:
                 si = self.getStreamInfo(index)
                 self.codec = f"{si.codecName}/{si.codecClockRate}"
@@ -274,10 +303,16 @@ class SbcCall(pj.Call):  # type: ignore[misc]
                 agent=self.route.agent.name, sample_rate=self.session.sample_rate,
                 direction=self.direction, variables=dict(self.variables),
             ))
-            self.log.info("media_active", codec=self.codec)
+            self.log.info("media_active", codec=self.codec,
+                          media="native" if self.tap is not None else "python")
+        self._aud = aud
+        if self.tap is not None:
+            self.tap.reconnect()  # the call's slot may have changed (re-INVITE)
+            self.tx_on = not self.tx_allowed  # sync_tx sets the tap's switch
+            self.sync_tx()
+            return
         assert self.port is not None
         aud.startTransmit(self.port)
-        self._aud = aud
         self.tx_on = False
         self.sync_tx()
 
@@ -288,6 +323,11 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         The bridge asks a port for frames only when it has listeners, so a silent
         agent costs no `onFrameRequested` call on the clock thread: that halves the
         Python callbacks per call while the caller talks (docs/performance.md)."""
+        if self.tap is not None:  # the tap stays connected; playout waits while muted
+            if self.tx_on is not self.tx_allowed:
+                self.tap.set_tx(self.tx_allowed)
+                self.tx_on = self.tx_allowed
+            return
         s, port, aud = self.session, self.port, self._aud
         if s is None or port is None or aud is None:
             return
@@ -331,6 +371,9 @@ class SbcCall(pj.Call):  # type: ignore[misc]
         if self.session is not None:
             self.session.push(CallEnded(reason=self.hangup_side or "unknown"))
         self._aud = None
+        if self.tap is not None:  # off the bridge; freed once the engine and recording let go
+            self.tap.detach()
+            self.tap.unref()
         if self.port is not None:
             release_port(self.port)
             self.port = None

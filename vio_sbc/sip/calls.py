@@ -48,6 +48,12 @@ class CallTable:
                    if c.route is not None and c.route.trunk.name == trunk
                    and (direction is None or c.direction == direction))
 
+    def live_on_number(self, number: str) -> int:
+        """Live inbound calls on `number` (its `max_calls`)."""
+        return sum(1 for c in self.calls.values()
+                   if c.route is not None and c.direction == "inbound"
+                   and c.route.number.number == number)
+
     def by_direction_and_trunk(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
         for call in self.calls.values():

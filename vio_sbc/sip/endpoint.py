@@ -1,23 +1,54 @@
 """pjsua2 endpoint set-up for the softswitch: endpoint config, transports, codecs,
 and the media/NAT settings every account shares (inbound and trunk accounts).
 
-Called by `Softswitch.start()` on the main thread; nothing here keeps state.
+Called by `Softswitch.start()` on the main thread; nothing here keeps state. The TLS
+listener and its certificate reload are vio_sbc/sip/tlsctl.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pjsua2 as pj
+import structlog
 
+from vio_sbc.callcontrol.srtp import SUITES, SrtpPolicy
 from vio_sbc.config.model import Config
 from vio_sbc.errors import VioError
 from vio_sbc.sip.pjlog import StructlogWriter
 
+log = structlog.get_logger("vio_sbc.sip")
+
 
 class StartupError(VioError):
     pass
+
+
+class VioEndpoint(pj.Endpoint):  # type: ignore[misc]
+    """The pjsua2 Endpoint with the two endpoint-wide callbacks the switch uses: the
+    account an incoming request goes to (the INVITE's SRTP needs, sip/inbound.py) and
+    transport state (failed TLS certificate checks, sip/tlsctl.py). Main thread."""
+
+    def __init__(self, select: Callable[[str, str, int], int],
+                 transport_state: Callable[[Any], None]) -> None:
+        super().__init__()
+        self._select = select
+        self._transport_state = transport_state
+
+    def onSelectAccount(self, prm: Any) -> None:
+        try:
+            rdata = prm.rdata
+            prm.accountIndex = self._select(str(rdata.srcAddress), str(rdata.wholeMsg),
+                                            int(prm.accountIndex))
+        except Exception:
+            log.exception("select_account_failed")
+
+    def onTransportState(self, prm: Any) -> None:
+        try:
+            self._transport_state(prm)
+        except Exception:
+            log.exception("transport_state_failed")
 
 
 def endpoint_config(cfg: Config, writer: StructlogWriter) -> Any:
@@ -49,6 +80,8 @@ def create_transports(ep: Any, cfg: Config) -> None:
     endpoint is destroyed and StartupError raised."""
     host, port = cfg.sip.listen.host, cfg.sip.listen.port
     for kind in cfg.sip.transports:
+        if kind == "tls":
+            continue  # vio_sbc/sip/tlsctl.py
         tc = pj.TransportConfig()
         tc.port = port
         tc.boundAddress = host
@@ -64,7 +97,25 @@ def create_transports(ep: Any, cfg: Config) -> None:
             ) from exc
 
 
-def account_config(cfg: Config) -> Any:
+SRTP_USE = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+            "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
+
+
+def set_srtp(ac: Any, mode: SrtpPolicy) -> None:
+    """SDES with our two suites (callcontrol/srtp.py), any signalling transport: the
+    policy is ours (a plain-transport SRTP trunk gets a config warning)."""
+    ac.mediaConfig.srtpUse = SRTP_USE[mode]
+    ac.mediaConfig.srtpSecureSignaling = 0
+    opt = pj.SrtpOpt()
+    for name in SUITES:
+        crypto = pj.SrtpCrypto()
+        crypto.name = name
+        opt.cryptos.append(crypto)
+    opt.keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
+    ac.mediaConfig.srtpOpt = opt
+
+
+def account_config(cfg: Config, srtp: SrtpPolicy = "off") -> Any:
     """AccountConfig shared by the inbound account and trunk accounts (trunkside.py)."""
     ac = pj.AccountConfig()
     host = cfg.sip.public_address or cfg.sip.listen.host
@@ -74,7 +125,7 @@ def account_config(cfg: Config) -> Any:
     ac.mediaConfig.transportConfig.boundAddress = cfg.sip.listen.host
     if cfg.sip.public_address:
         ac.mediaConfig.transportConfig.publicAddress = cfg.sip.public_address
-    ac.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_DISABLED
+    set_srtp(ac, srtp)
     ac.natConfig.iceEnabled = False
     ac.natConfig.sdpNatRewriteUse = 0
     ac.natConfig.contactRewriteUse = 0

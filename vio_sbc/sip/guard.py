@@ -36,6 +36,7 @@ import structlog
 
 from vio_sbc.callcontrol.dialog import address_network, trunk_networks
 from vio_sbc.callcontrol.limits import LIMITS, effective
+from vio_sbc.cluster.worker import front_of
 from vio_sbc.config.model import Config
 from vio_sbc.sip import native
 
@@ -59,9 +60,11 @@ def allowed_networks(cfg: Config, registrar_sources: Iterable[str]) -> tuple[IPN
     """Every source the switch knows, in a stable order without duplicates: each trunk's
     addresses (`inbound.allow`, outbound host and registrar when they are IP literals;
     `vio_sbc.callcontrol.dialog.trunk_networks`), then the addresses registrars
-    answered from."""
+    answered from, then a cluster worker's front."""
     nets = [n for trunk in cfg.trunks.values() for n in trunk_networks(trunk)]
     nets.extend(n for n in map(address_network, registrar_sources) if n is not None)
+    front = front_of(cfg)  # a cluster worker hears the carriers through its front
+    nets.extend(n for n in (address_network(front.host if front else None),) if n is not None)
     return tuple(dict.fromkeys(nets))
 
 

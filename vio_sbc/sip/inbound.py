@@ -27,9 +27,14 @@ from vio_sbc.callcontrol.inbound import (
     decide_inbound,
 )
 from vio_sbc.callcontrol.outcome import CallEnd, call_outcome
-from vio_sbc.callcontrol.routing import request_uri_user
+from vio_sbc.callcontrol.routing import request_uri_user, trunks_for_source
+from vio_sbc.callcontrol.sipcontext import sip_context
+from vio_sbc.callcontrol.srtp import SrtpPolicy, decide_srtp, read_offer
 from vio_sbc.calllog.records import EndFacts
 from vio_sbc.calllog.summary.extractive import CallFacts
+from vio_sbc.cluster.kamailio import SOURCE_HEADER
+from vio_sbc.cluster.worker import front_of, original_source
+from vio_sbc.config.model import Config
 from vio_sbc.errors import SipRefusal
 from vio_sbc.log import RateLimiter
 from vio_sbc.sip.call import CallHost, SbcCall
@@ -65,6 +70,50 @@ class InboundAccount(pj.Account):  # type: ignore[misc]
             log.exception("incoming_call_failed")
 
 
+MODES: tuple[SrtpPolicy, ...] = ("off", "optional", "mandatory")
+
+
+class InboundAccounts:
+    """The inbound account, once per pjsua SRTP mode (`off` is pjsua's default account).
+
+    pjsua fixes a call's SRTP from its account before onIncomingCall runs, so
+    `select` (Endpoint.onSelectAccount) steers each INVITE to the account of the mode
+    `decide_srtp` wants for its source's trunk and its offer. A request pjsua gave to
+    a trunk account stays there (its credentials answer the trunk's challenges)."""
+
+    def __init__(self, incoming: Callable[[Any, Any], None]) -> None:
+        self.incoming = incoming
+        self.accounts: dict[SrtpPolicy, InboundAccount] = {}
+        self.ids: dict[int, SrtpPolicy] = {}
+
+    def create(self, account_config: Callable[[SrtpPolicy], Any]) -> None:
+        for mode in MODES:
+            acc = InboundAccount(self.incoming)
+            acc.create(account_config(mode), mode == "off")
+            self.accounts[mode] = acc
+            self.ids[int(acc.getId())] = mode
+
+    def select(self, cfg: Config, registrars: Mapping[str, str], src: str, msg: str,
+               chosen: int) -> int:
+        if chosen not in self.ids or not msg.startswith("INVITE "):
+            return chosen
+        trunks = trunks_for_source(cfg, source_of(src), registrars)
+        policy: SrtpPolicy = trunks[0].media.srtp if trunks else "off"
+        plan = decide_srtp(policy, read_offer(_body(msg)))
+        return int(self.accounts[plan.mode].getId())
+
+    def shutdown(self) -> None:
+        for acc in self.accounts.values():
+            acc.shutdown()
+        self.accounts.clear()
+        self.ids.clear()
+
+
+def _body(msg: str) -> str:
+    _head, sep, body = msg.partition("\r\n\r\n")
+    return body if sep else msg.partition("\n\n")[2]
+
+
 def incoming(host: InboundHost, acc: Any, prm: Any) -> None:
     host.stats["invites"] += 1
     rdata = prm.rdata
@@ -76,16 +125,23 @@ def incoming(host: InboundHost, acc: Any, prm: Any) -> None:
                        caller="", callee="")
         invite = Invite(src, unparseable=str(exc))
     else:
+        # a cluster worker: the front's X-Vio-Source header, believed from the front only
+        src = original_source(src, req.header(SOURCE_HEADER), front_of(host.cfg))
         call = SbcCall(host, acc, prm.callId, source=src, transport=req.transport,
                        sip_call_id=req.call_id, caller=addr_uri(req.header("from") or ""),
                        callee=req.uri)
         malformed = (datagram_length_problem(rdata.wholeMsg, req.headers)
                      if req.transport == "udp" else None)
-        invite = Invite(src, req.transport, req.uri, malformed=malformed)
+        invite = Invite(src, req.transport, req.uri, malformed=malformed,
+                        media=read_offer(_body(rdata.wholeMsg)))
     state = InboundState(host.cfg, host.admission, host.registrars(), host.draining,
-                         len(host.table))
+                         len(host.table), host.table.live_on_number)
     answer = decide_inbound(invite, state, time.monotonic())
     if isinstance(answer, Accept):
+        ctx = sip_context(req.headers, req.uri, answer.route.trunk.pass_headers)
+        call.variables = ctx.variables
+        if ctx.variables or ctx.dropped:
+            call.log.info("sip_context", variables=ctx.redacted(), dropped=list(ctx.dropped))
         accept(host, call, answer)
     else:
         refused(host, call, invite, answer)
@@ -96,6 +152,7 @@ def accept(host: InboundHost, call: SbcCall, answer: Accept) -> None:
     call.state.fire(Event.ROUTED)
     host.table.add(call)
     call.route = route
+    call.srtp = answer.srtp
     call.log = call.log.bind(trunk=route.trunk.name, number=route.number.number,
                              agent=route.agent.name)
     call.logged = True
@@ -104,7 +161,7 @@ def accept(host: InboundHost, call: SbcCall, answer: Accept) -> None:
                                         default_agent=int(route.default_agent)))
     host.records.opened(call.id)
     call.log.info("call_received", source=call.source, caller=call.caller,
-                  default_agent=route.default_agent, transport=call.transport)
+                  default_agent=route.default_agent, transport=call.transport, srtp=call.srtp)
     if answer.ring_s > 0:
         call.ring()
         host.later(answer.ring_s, call.accept)

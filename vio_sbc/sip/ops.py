@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from vio_sbc.callcontrol.outbound import OutboundRefused, OutboundRequest, OutboundResult
+from vio_sbc.cluster.worker import as_worker, worker_index
 from vio_sbc.config import load_config
 from vio_sbc.config.loader import UNSET
 from vio_sbc.config.model import Config
@@ -87,8 +88,14 @@ class Operations:
 
     def reload(self, trigger: str) -> tuple[list[str], dict[str, list[str]]]:
         source = self.switch.cfg.source
+        worker = self.switch.cfg.cluster.worker if self.switch.cfg.cluster else None
         try:
             new = load_config(source)
+            if worker is not None:  # a cluster worker re-applies its own view
+                new = as_worker(new, worker_index(worker))
+        except ValueError as exc:  # the reloaded cluster section has no such worker
+            log.error("reload_failed", trigger=trigger, source=source, errors=[str(exc)])
+            return [str(exc)], {}
         except ConfigError as exc:
             errors = [str(i) + SERVER_ENV if _UNSET in i.message else str(i)
                       for i in exc.issues]

@@ -9,6 +9,8 @@ call is answered. Everything runs on the main thread.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 import weakref
 from collections.abc import Callable
@@ -25,8 +27,11 @@ from vio_sbc.callcontrol.outbound import (
 )
 from vio_sbc.callcontrol.outcome import Outcome
 from vio_sbc.callcontrol.routing import Route
+from vio_sbc.callcontrol.sipcontext import outbound_headers
+from vio_sbc.callcontrol.srtp import answered_suite
 from vio_sbc.sip.call import CallHost, SbcCall, audio_only_op
 from vio_sbc.sip.calls import CallTable
+from vio_sbc.sip.tlsctl import TlsControl
 from vio_sbc.sip.trunkside import TrunkManager
 
 ResultCallback = Callable[[OutboundResult], None]
@@ -37,6 +42,7 @@ class OutcallHost(CallHost, Protocol):
 
     table: CallTable
     draining: bool
+    tls: TlsControl
 
     @property
     def trunks(self) -> TrunkManager: ...
@@ -44,7 +50,8 @@ class OutcallHost(CallHost, Protocol):
 
 class OutboundCall(SbcCall):
     def __init__(self, host: CallHost, acc: Any, *, req: OutboundRequest, route: Route,
-                 on_result: ResultCallback | None) -> None:
+                 on_result: ResultCallback | None,
+                 tls_failure: Callable[[str], str | None] = lambda _: None) -> None:
         out = route.trunk.outbound
         assert out is not None
         super().__init__(host, acc, pj.PJSUA_INVALID_ID, source=out.host,
@@ -56,8 +63,24 @@ class OutboundCall(SbcCall):
         self.route = route
         self.req = req
         self.on_result = on_result
+        self.tls_failure = tls_failure
         self.log = self.log.bind(trunk=route.trunk.name, number=route.number.number,
                                  agent=route.agent.name, direction="outbound")
+
+    def onCallTsxState(self, prm: Any) -> None:
+        try:  # the SDP answer to our offer: its crypto line is the call's SRTP
+            e = prm.e
+            if e.type != pj.PJSIP_EVENT_TSX_STATE or e.body.tsxState.type != pj.PJSIP_EVENT_RX_MSG:
+                return
+            msg = str(e.body.tsxState.src.rdata.wholeMsg)
+            if msg.startswith(("SIP/2.0 2", "SIP/2.0 183")) and "m=audio" in msg:
+                suite = answered_suite(msg)
+                if suite != self.srtp:
+                    self.srtp = suite
+                    self.host.calllog.update_call(self.id, srtp=suite)
+                    self.log.info("media_security", srtp=suite)
+        except Exception:
+            self.log.exception("on_call_tsx_state_failed")
 
     def ring_timeout(self) -> None:
         if self.state.state in (State.DIALING, State.RINGING):
@@ -99,7 +122,12 @@ class OutboundCall(SbcCall):
         self.sync_tx()
 
     def _disconnected(self, status: int, reason: str) -> Outcome | None:
-        """The call's end (SbcCall), then its result to whoever placed it."""
+        """The call's end (SbcCall), then its result to whoever placed it. A TLS trunk's
+        call that never got an answer names a failed certificate check of the trunk."""
+        out = self.route.trunk.outbound if self.route is not None else None
+        if out is not None and out.transport == "tls" and status >= 300 and \
+                not self.state.was_answered:
+            reason = self._tls_reason(out.host) or reason
         outcome = super()._disconnected(status, reason)
         if outcome is not None and outcome.result is not None:
             self.log.info("outbound_result", outcome=outcome.result,
@@ -108,6 +136,20 @@ class OutboundCall(SbcCall):
             self.deliver(OutboundResult(self.id, outcome.result, outcome.sip_status, reason,
                                         outcome.result_duration_s))
         return outcome
+
+    def _tls_reason(self, host: str) -> str | None:
+        addresses = [host]
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:  # a host name: the addresses it had (the failure is rare)
+            try:
+                addresses = sorted({str(a[4][0]) for a in socket.getaddrinfo(host, None)})
+            except OSError:
+                return None
+        for address in addresses:
+            if (why := self.tls_failure(address)) is not None:
+                return why
+        return None
 
     def deliver(self, result: OutboundResult) -> None:
         cb, self.on_result = self.on_result, None
@@ -130,7 +172,7 @@ def place_call(host: OutcallHost, req: OutboundRequest,
                          now=time.monotonic())
     route = plan.route
     call = OutboundCall(host, mgr.accounts[route.trunk.name], req=req, route=route,
-                        on_result=on_result)
+                        on_result=on_result, tls_failure=host.tls.failure_for)
     call.logged = True
     host.calllog.open_call(call.new_row(
         trunk=route.trunk.name, status="dialing", number=route.number.number,
@@ -141,9 +183,15 @@ def place_call(host: OutcallHost, req: OutboundRequest,
     pai = pj.SipHeader()
     pai.hName, pai.hValue = "P-Asserted-Identity", plan.identity
     prm.txOption.headers.append(pai)
+    extra = outbound_headers(req.variables)
+    for name, value in extra:
+        hdr = pj.SipHeader()
+        hdr.hName, hdr.hValue = name, value
+        prm.txOption.headers.append(hdr)
     host.table.add(call)
     call.log.info("call_dialing", to=req.to_number, target=plan.target,
-                  caller_id=plan.caller_id, job_id=req.job_id)
+                  caller_id=plan.caller_id, job_id=req.job_id,
+                  x_headers=[name for name, _ in extra])
     try:
         call.makeCall(plan.target, prm)
     except pj.Error as exc:

@@ -1,4 +1,4 @@
-"""Route pjsip's own log lines into structlog (stdout stays JSON only)."""
+"""Route pjsip's own log lines into structlog (stdout carries log lines of one format)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -83,15 +84,26 @@ class StructlogWriter(pj.LogWriter):  # type: ignore[misc]
         getattr(_log, _LEVELS.get(level, "debug"))("pjsip", **fields)
 
 
+_TIME = re.compile(r"^[0-9:.]+\s+")
+
+
 @contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """pjlib prints its banner on stdout in libCreate, before any config applies."""
+def stdout_logged() -> Iterator[None]:
+    """pjlib prints its banner on stdout in libCreate, before any log writer applies:
+    capture fd 1 meanwhile and log each line as a `pjsip` debug event, so the log stream
+    stays in one format (JSON or console) and nothing raw reaches the operator."""
     sys.stdout.flush()
     saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode("utf-8", "replace").splitlines():
+                if line.strip():
+                    _log.debug("pjsip", msg=_TIME.sub("", line.strip())[:MAX_MSG],
+                               thread="main")

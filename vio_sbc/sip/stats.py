@@ -12,15 +12,36 @@ benchmark reads it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 
 from vio_sbc.agent.engine import Engine
+from vio_sbc.ops.http import Health
+from vio_sbc.ops.metrics import Metrics
 from vio_sbc.rtp.port import CallMediaPort
 from vio_sbc.sip.calls import CallTable
+from vio_sbc.sip.periodic import engine_ready
 
 log = structlog.get_logger("vio_sbc.stats")
 FRAMES_PER_S = 50
+
+
+class SttCounts(Protocol):
+    decodes: int
+    dropped: int
+
+
+def watch_media(metrics: Metrics, health: Health, engine: Engine, stt: SttCounts,
+                max_lag_ms: Callable[[], int]) -> None:
+    """/readyz's `media_engine` check (the engine's lag against `media.ready_max_lag_ms`)
+    and the speech recogniser's counters in /metrics."""
+    health.add_check("media_engine", lambda: engine_ready(engine.lag_s(), max_lag_ms()))
+    metrics.gauge_fn("vio_stt_decodes", "Caller turns decoded by speech recognition",
+                     lambda: float(stt.decodes))
+    metrics.gauge_fn("vio_stt_shed", "Caller turns shed, not decoded: the recogniser's "
+                     "queue was full (answered as not understood)", lambda: float(stt.dropped))
 
 
 class MediaStats:

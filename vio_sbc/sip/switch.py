@@ -54,14 +54,21 @@ from vio_sbc.sip.call import AfterPlayout, SbcCall
 from vio_sbc.sip.callend import end_call
 from vio_sbc.sip.calls import CallTable
 from vio_sbc.sip.endpoint import StartupError as StartupError
-from vio_sbc.sip.endpoint import account_config, create_transports, endpoint_config, set_codecs
+from vio_sbc.sip.endpoint import (
+    VioEndpoint,
+    account_config,
+    create_transports,
+    endpoint_config,
+    set_codecs,
+)
 from vio_sbc.sip.guard import SipGuard, patch_problem
-from vio_sbc.sip.inbound import InboundAccount
+from vio_sbc.sip.inbound import InboundAccounts
 from vio_sbc.sip.limits import Limits, check_limits, effective_limits
 from vio_sbc.sip.outcall import place_call
-from vio_sbc.sip.pjlog import StructlogWriter, stdout_to_stderr
-from vio_sbc.sip.stats import MediaStats
+from vio_sbc.sip.pjlog import StructlogWriter, stdout_logged
+from vio_sbc.sip.stats import MediaStats, watch_media
 from vio_sbc.sip.tcpguard import TcpGuard
+from vio_sbc.sip.tlsctl import TlsControl
 from vio_sbc.sip.trunkside import TrunkManager
 from vio_sbc.sip.trust import DialogTrust, ForeignCalls
 
@@ -93,7 +100,8 @@ class Softswitch:
         self.malformed_log = RateLimiter(burst=3, window=60.0)
         self.ep: Any = None
         self._log_writer: StructlogWriter | None = None
-        self.acc: InboundAccount | None = None
+        self.inbound_accounts = InboundAccounts(self.incoming)  # one per SRTP mode
+        self.tls = TlsControl()  # the TLS listener and its certificate (sip/tlsctl.py)
         self.limits: Limits | None = None
         self.stats = {"invites": 0, "answered": 0, "refused": 0, "strangers": 0, "shed": 0,
                       "malformed": 0}
@@ -112,8 +120,6 @@ class Softswitch:
         self.health.add_check("sip_transport", lambda: periodic.transport_ready(
             self.ep is not None, self.draining, self.cfg))
         self.health.add_check("call_log", self.calllog.check)
-        self.health.add_check("media_engine", lambda: periodic.engine_ready(
-            self.engine.lag_s(), self.cfg.media.ready_max_lag_ms))
         self.health.add_check("trunk_registrations",
                               lambda: periodic.registrations_ready(self.registrations))
         self.tick_hooks: list[Callable[[], None]] = []  # run on the main thread every tick
@@ -146,13 +152,15 @@ class Softswitch:
         cfg = self.cfg
         try:
             self._kit = AgentKit(cfg.agents, cfg.rtp.clock_rate, self.tts,
+                                 stt_queue=cfg.media.stt_queue,
+                                 stt_processes=cfg.media.stt_processes,
                                  ws_bridge=self.ws_bridge)
         except VioError as exc:  # e.g. an intent phrase the recogniser cannot know
             raise StartupError(f"agents: {exc}") from exc
         if why_not := patch_problem(cfg.sip.stranger_response):
             raise StartupError(why_not)
-        ep = pj.Endpoint()
-        with stdout_to_stderr():
+        ep = VioEndpoint(self._select_account, self.tls.on_transport_state)
+        with stdout_logged():
             ep.libCreate()
         self.ep = ep
         self._log_writer = StructlogWriter(trace=cfg.log.sip_trace)
@@ -169,6 +177,7 @@ class Softswitch:
             raise StartupError(why)
         self.tcp_guard.configure(cfg.sip.tcp)  # before the listener: its backlog
         create_transports(ep, cfg)
+        self.tls.start(ep, cfg, self.metrics)  # StartupError (endpoint destroyed) on failure
         ep.libStart()
         self.guard.install()
         if self.guard.installed:
@@ -177,11 +186,13 @@ class Softswitch:
         self.tick_hooks.append(self.foreign.tick)
         ep.audDevManager().setNullDev()
         set_codecs(ep, cfg.rtp.codecs)
-        self.acc = InboundAccount(self.incoming)
-        self.acc.create(account_config(cfg), True)
+        self.inbound_accounts.create(lambda mode: account_config(cfg, mode))
+        self.trunks.noverify_transport = self.tls.noverify_id
         self.trunks.apply(cfg)
         prompts = self.kit.warm(cfg.agents)  # every prompt cached before any call
         self.kit.start()
+        watch_media(self.metrics, self.health, self.engine, self.kit.worker,
+                    lambda: self.cfg.media.ready_max_lag_ms)
         self.engine.start()
         log.info("agents_ready", prompts=prompts, recognisers=sorted(
             name for name, stt in self.kit.recognisers.items() if stt is not None))
@@ -234,9 +245,7 @@ class Softswitch:
         self.records.stop()  # finalise recordings, finish queued summaries
         self.table.clear()
         self.trunks.shutdown()
-        if self.acc is not None:
-            self.acc.shutdown()
-            self.acc = None
+        self.inbound_accounts.shutdown()
         gc.collect()
         self.trust.uninstall()
         ep.libDestroy()
@@ -318,6 +327,10 @@ class Softswitch:
     def registrars(self) -> Mapping[str, str]:
         return self.trunks.sources()
 
+    def _select_account(self, src: str, msg: str, chosen: int) -> int:
+        """Endpoint.onSelectAccount: an INVITE's account by the SRTP it needs."""
+        return self.inbound_accounts.select(self.cfg, self.registrars(), src, msg, chosen)
+
     def ended(self, call: SbcCall, status: int, reason: str) -> Outcome | None:
         return end_call(self, call, status, reason)
 
@@ -327,6 +340,7 @@ class Softswitch:
     def status(self) -> dict[str, Any]:
         return {"live_calls": len(self.table), "draining": self.draining,
                 "stats": dict(self.stats), "trunks": self.trunks.status(),
+                "tls": self.tls.status(),
                 "calls": self.table.listing()}
 
     # -- outbound and reload -------------------------------------------------------
@@ -369,6 +383,11 @@ class Softswitch:
         applied, restart = config_diff.split(config_diff.diff(old, new))
         self.cfg = dataclasses.replace(new, **{k: getattr(old, k)
                                                for k in config_diff.RESTART_SECTIONS})
+        if self.tls.reload_from(self.ep, old, new):  # new certificate files: installed
+            applied += [c for c in restart if c.path.startswith("sip.tls")]
+            restart = [c for c in restart if not c.path.startswith("sip.tls")]
+            self.cfg = dataclasses.replace(self.cfg, sip=dataclasses.replace(
+                old.sip, tls=new.sip.tls))
         self.records.cfg = self.cfg  # recording flags, rates and the platform rate
         accounts = self.trunks.apply(self.cfg)
         scrub = vlog.redactor.scrub  # the new config's secrets (set by apply)

@@ -19,6 +19,7 @@ import pjsua2 as pj
 import structlog
 
 from vio_sbc import log as vlog
+from vio_sbc.cluster.worker import front_of
 from vio_sbc.config.model import Config, TrunkConfig
 from vio_sbc.config.values import transport_param, uri_host
 from vio_sbc.sip.endpoint import account_config as sip_account_config
@@ -102,14 +103,17 @@ class TrunkManager:
         self.registrar_sources: dict[str, str] = {}  # registrar IP -> trunk
         self._next_ping: dict[str, float] = {}
         self._pending: dict[str, float] = {}  # trunk -> deadline of its outstanding ping
+        self.noverify_transport: int | None = None  # TLS without server checks (tlsctl.py)
 
     # -- accounts ----------------------------------------------------------------
     def account_config(self, trunk: TrunkConfig) -> Any:
         out = trunk.outbound
         assert out is not None
         cfg = self.config()
-        ac = sip_account_config(cfg)
+        ac = sip_account_config(cfg, trunk.media.srtp)
         ac.idUri = account_id(trunk)
+        if out.transport == "tls" and not out.verify_server and self.noverify_transport is not None:
+            ac.sipConfig.transportId = self.noverify_transport  # sip/tlsctl.py
         reg = trunk.register
         if reg.enabled and self.do_register:
             ac.regConfig.registrarUri = registrar_uri(trunk)
@@ -119,14 +123,22 @@ class TrunkManager:
             ac.regConfig.delayBeforeRefreshSec = refresh_margin_s(reg.expires)
             ac.regConfig.registerOnAdd = True
             ac.regConfig.dropCallsOnFail = False
-            if reg.contact_user:
-                host = cfg.sip.public_address or cfg.sip.listen.host
-                ac.sipConfig.contactForced = (f"<sip:{reg.contact_user}@{host}:"
-                                              f"{cfg.sip.listen.port}"
+            front = front_of(cfg)
+            if front is not None:  # the cluster registers once, for the front's address
+                user = reg.contact_user or out.username or "vio"
+                ac.sipConfig.contactForced = (f"<sip:{user}@{front}"
                                               f"{transport_param(out.transport)}>")
+            elif reg.contact_user:
+                host = cfg.sip.public_address or cfg.sip.listen.host
+                port = cfg.sip.tls.port if out.transport == "tls" else cfg.sip.listen.port
+                ac.sipConfig.contactForced = (f"<{out.scheme}:{reg.contact_user}@{host}:"
+                                              f"{port}{transport_param(out.transport)}>")
         else:
             ac.regConfig.registrarUri = ""
             ac.regConfig.registerOnAdd = False
+        front = front_of(cfg)
+        if front is not None:  # a worker's requests leave through the cluster's front
+            ac.sipConfig.proxies.append(f"sip:{front};lr")
         if out.username and out.password:
             ac.sipConfig.authCreds.append(
                 pj.AuthCredInfo("digest", out.realm, out.username, 0, out.password))
@@ -147,7 +159,8 @@ class TrunkManager:
         for name, trunk in wanted.items():
             old = self.applied.get(name)
             if old is not None and name in self.accounts and (
-                    old.outbound, old.register) == (trunk.outbound, trunk.register):
+                    old.outbound, old.register, old.media) == (
+                    trunk.outbound, trunk.register, trunk.media):
                 self.applied[name] = trunk  # inbound/routing changes need no account change
                 continue
             assert trunk.outbound is not None
@@ -314,6 +327,7 @@ class TrunkManager:
             out.append({
                 "trunk": name, "kind": trunk.kind,
                 "outbound": f"{ob.uri_host}/{ob.transport}" if ob else None,
+                "srtp": trunk.media.srtp,
                 "registration": reg.as_dict() if reg and trunk.register.enabled else None,
                 "health": health.as_dict() if health and ob and ob.options_interval_s > 0
                 else None,

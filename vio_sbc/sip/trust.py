@@ -28,6 +28,7 @@ import structlog
 
 from vio_sbc.callcontrol.dialog import (
     Kind,
+    SourceClass,
     Verdict,
     classify,
     decide,
@@ -35,6 +36,7 @@ from vio_sbc.callcontrol.dialog import (
     trunk_networks,
 )
 from vio_sbc.callcontrol.routing import Route
+from vio_sbc.cluster.worker import front_of
 from vio_sbc.config.model import Config, IPNetwork
 from vio_sbc.log import RateLimiter
 from vio_sbc.ops.metrics import Metrics
@@ -156,7 +158,13 @@ class DialogTrust:
         if call is not None:
             peer = call.source
             own = by_trunk.get(call.route.trunk.name, ()) if call.route is not None else ()
-        source = classify(req.source, peer, own, known)
+        front = front_of(cfg)
+        if front is not None and call is not None and req.source == front.host:
+            # a cluster worker: the front relays its dialogs' requests, each from a trunk's
+            # address (it refuses strangers): the call's own trunk as far as we can tell
+            source = SourceClass.TRUNK
+        else:
+            source = classify(req.source, peer, own, known)
         kind = request_kind(req.method, req.replaces, call is not None)
         verdict = decide(kind, source, cfg.sip.stranger_response)
         if verdict.refused:

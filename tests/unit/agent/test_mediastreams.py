@@ -10,7 +10,13 @@ import pytest
 
 from vio_sbc.agent.audio import tone
 from vio_sbc.agent.frames import Interrupt, OutputAudio, PlayoutMark
-from vio_sbc.agent.mediastreams import Encoder, MediaStreamsError, StreamInfo, parse
+from vio_sbc.agent.mediastreams import (
+    Encoder,
+    MediaStreamsError,
+    StreamClock,
+    StreamInfo,
+    parse,
+)
 from vio_sbc.rtp.g711 import ulaw_decode, ulaw_encode
 
 INFO = StreamInfo(stream_sid="MZ1", call_sid="CA1", account_sid="AC1",
@@ -58,15 +64,16 @@ def _server(event: str, **body: object) -> str:
 
 def test_server_media_clear_mark() -> None:
     ulaw = ulaw_encode(np.frombuffer(tone(1000, 40, 8000), dtype="<i2"))
-    f = parse(_server("media", media={"payload": base64.b64encode(ulaw).decode()}), 8000)
+    payload = base64.b64encode(ulaw).decode()
+    f = parse(_server("media", media={"payload": payload}), 8000, t_ms=0)
     assert isinstance(f, OutputAudio) and f.sample_rate == 8000
     assert f.pcm == ulaw_decode(ulaw).astype("<i2").tobytes()
-    f16 = parse(_server("media", media={"payload": base64.b64encode(ulaw).decode()}), 16000)
+    f16 = parse(_server("media", media={"payload": payload}), 16000, t_ms=0)
     assert isinstance(f16, OutputAudio) and len(f16.pcm) == 2 * len(f.pcm)
-    assert parse(_server("clear"), 8000) == Interrupt()
-    assert parse(_server("mark", mark={"name": "greeting-done"}), 8000) == PlayoutMark(
+    assert parse(_server("clear"), 8000, t_ms=4120) == Interrupt(t_ms=4120)
+    assert parse(_server("mark", mark={"name": "greeting-done"}), 8000, t_ms=0) == PlayoutMark(
         "greeting-done")
-    assert parse(_server("something-new"), 8000) is None
+    assert parse(_server("something-new"), 8000, t_ms=0) is None
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -84,5 +91,19 @@ def test_server_media_clear_mark() -> None:
 ])
 def test_malformed_server_messages(data: str | bytes, message: str) -> None:
     with pytest.raises(MediaStreamsError) as exc:
-        parse(data, 8000)
+        parse(data, 8000, t_ms=0)
     assert str(exc.value) == message
+
+
+def test_stream_clock_follows_the_caller_frames() -> None:
+    now = [100.0]
+    clock = StreamClock(lambda: now[0])
+    assert clock.t_ms() == 0
+    now[0] = 100.25  # no caller audio yet: the time since the stream was opened
+    assert clock.t_ms() == 250
+    clock.saw(4000)  # the frame 4000-4020 ms was handed over now
+    assert clock.t_ms() == 4020
+    now[0] = 100.3
+    assert clock.t_ms() == 4070
+    clock.saw(4020)
+    assert clock.t_ms() == 4040

@@ -4,6 +4,7 @@ and the engine's playout marks."""
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 from collections.abc import Callable
 
@@ -51,12 +52,15 @@ class RecordingLink:
 class RecordingBridge:
     def __init__(self) -> None:
         self.opened: list[tuple[str, float, Encoder, str]] = []
+        self.origins: list[str | None] = []
         self.link = RecordingLink()
         self.deliver: Callable[[Frame], None] | None = None
 
     def open(self, url: str, connect_timeout_s: float, encoder: Encoder,
-             deliver: Callable[[Frame], None], call_id: str) -> RecordingLink:
+             deliver: Callable[[Frame], None], call_id: str, *,
+             origin: str | None) -> RecordingLink:
         self.opened.append((url, connect_timeout_s, encoder, call_id))
+        self.origins.append(origin)
         self.deliver = deliver
         return self.link
 
@@ -75,7 +79,25 @@ def test_start_opens_the_stream_with_call_metadata_and_parameters() -> None:
     assert (url, timeout, call_id) == ("ws://127.0.0.1:9/x", 2.0, "c1")
     assert enc.info.call_sid == "CAc1" and enc.info.stream_sid == "MZc1"
     assert enc.info.custom_parameters == {"from": "sip:+1999@h", "to": "override", "agent": "ws",
+                                          "from_number": "+1999", "to_number": "+14155550100",
                                           "team": "blue"}
+    assert bridge.origins == [None]
+
+
+def test_call_variables_go_in_custom_parameters_before_the_configured_ones() -> None:
+    agent, bridge = _agent(parameters={"team": "blue", "x-customer-id": "configured"})
+    start = dataclasses.replace(START, variables={"x-customer-id": "cust-1", "diversion": "d"})
+    run(agent, [start])
+    assert bridge.opened[0][2].info.custom_parameters == {
+        "from": "sip:+1999@h", "to": "+14155550100", "agent": "ws", "from_number": "+1999",
+        "to_number": "+14155550100", "x-customer-id": "configured", "diversion": "d",
+        "team": "blue"}
+
+
+def test_configured_origin_is_passed_to_the_bridge() -> None:
+    agent, bridge = _agent(origin="https://vio.example.com")
+    run(agent, [START])
+    assert bridge.origins == ["https://vio.example.com"]
 
 
 def test_caller_audio_digits_and_played_marks_go_to_the_link() -> None:

@@ -36,6 +36,8 @@ numbers:
   "+14155550101": {trunk: pbx, ring_seconds: 0}
   "+14155550102": {trunk: pbx, direction: outbound}
   "+14155550199": {trunk: other}
+  "+14155550103": {trunk: pbx, max_calls: 1}
+  "+14155550104": {trunk: pbx, max_calls: 2, max_calls_status: 503}
 """)
 PBX, OTHER, STRANGER = "127.0.0.2", "127.0.0.3", "127.0.0.9"
 URI = "sip:+14155550100@127.0.0.1"
@@ -91,6 +93,17 @@ REFUSALS = [
      {"registrars": {"127.0.0.4": "pbx"}},
      refusal(403, Refused.REFUSED, "forbidden",
              "number +14155550199 belongs to trunk 'other', not pbx", trunk="pbx")),
+    # a number at its own cap: 486 by default, 503 + Retry-After when configured
+    (Invite(PBX, request_uri="sip:+14155550103@h"), {"number_calls": {"+14155550103": 1}.get},
+     refusal(486, Refused.REFUSED, "number_max_calls", "number +14155550103 at max_calls (1)",
+             trunk="pbx")),
+    (Invite(PBX, request_uri="sip:+14155550104@h"), {"number_calls": lambda n: 2},
+     refusal(503, Refused.REFUSED, "number_max_calls", "number +14155550104 at max_calls (2)",
+             "5", "pbx")),
+    # the switch's own cap comes first
+    (Invite(PBX, request_uri="sip:+14155550103@h"),
+     {"live_calls": 2, "number_calls": lambda n: 1},
+     refusal(503, Refused.REFUSED, "max_calls", "sip.max_calls (2) reached", "30", "pbx")),
 ]
 
 
@@ -108,6 +121,34 @@ def test_accept(uri: str, agent: str, ring_s: float) -> None:
     assert isinstance(answer, Accept)
     assert (answer.route.trunk.name, answer.route.agent.name, answer.ring_s) == ("pbx", agent,
                                                                                  ring_s)
+
+
+@pytest.mark.parametrize(("number", "live", "accepted"), [
+    ("+14155550103", 0, True),
+    ("+14155550103", 1, False),
+    ("+14155550104", 1, True),
+    ("+14155550104", 2, False),
+    ("+14155550100", 10**6, True),  # no max_calls: never asked
+])
+def test_number_cap(number: str, live: int, accepted: bool) -> None:
+    asked: list[str] = []
+
+    def calls(n: str) -> int:
+        asked.append(n)
+        return live
+
+    answer = decide_inbound(Invite(PBX, request_uri=f"sip:{number}@h"),
+                            state(number_calls=calls), 1.0)
+    assert isinstance(answer, Accept) is accepted
+    assert asked == ([] if number == "+14155550100" else [number])
+
+
+def test_number_at_cap_spends_no_cps_token() -> None:
+    st = state(number_calls=lambda n: 1, registrars={OTHER: "pbx"})
+    full = decide_inbound(Invite(PBX, request_uri="sip:+14155550103@h"), st, 1.0)
+    assert shape(full)[0] == 486
+    # max_cps is 1/s: the next routed call in the same second still gets the token
+    assert isinstance(decide_inbound(Invite(OTHER, request_uri=URI), st, 1.0), Accept)
 
 
 def test_over_max_cps_after_routing_and_only_for_calls_that_route() -> None:

@@ -44,8 +44,9 @@ def test_a_database_migrated_on_the_calllog_branch_heals(tmp_path: Path) -> None
                "seq INTEGER NOT NULL, speaker TEXT NOT NULL, start_ms INTEGER, end_ms INTEGER, "
                "text TEXT NOT NULL)")
     db.execute("PRAGMA user_version = 3")
-    assert migrate(db) == len(MIGRATIONS) >= 4
-    assert {"dialer_job_id", "transfer_outcome", "summary", "cost", "recording_path"} <= \
+    assert migrate(db) == len(MIGRATIONS) >= 6
+    assert {"dialer_job_id", "transfer_outcome", "summary", "cost", "recording_path", "srtp",
+            "worker"} <= \
         columns(db)
 
 

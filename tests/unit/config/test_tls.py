@@ -108,6 +108,7 @@ def test_trunk_tls_and_srtp(certs: dict[str, Cert]) -> None:
     out = cfg.trunks["pbx"].outbound
     assert out is not None and (out.port, out.verify_server) == (5061, True)
     assert out.target("+14155550100") == "sips:+14155550100@pbx.example.com:5061;transport=tls"
+    assert out.uri == "sips:pbx.example.com:5061;transport=tls"  # OPTIONS, default registrar
     assert cfg.trunks["pbx"].media.srtp == "optional"
     plain = parse_config_text(_trunk(certs, "byoc", "    media: {srtp: off}\n", tls=False))
     assert plain.trunks["pbx"].media.srtp == "off"
