@@ -14,13 +14,13 @@ the intent's own ending phrases, "no" otherwise. Counted per utterance:
 - false transfer: the agent transferred, and the phrase was not that transfer's
 - ending kept: a hangup/transfer phrase that did end (after confirmation or not)
 
-Printed for the policy in force (the agent's `min_confidence`, `confirm_below`) and for
+Printed for the policy given (`--min-confidence`, `--confirm-below`: 0.35/0.65) and for
 "no policy" (the grammar without "yes", every match acts: the agent before issue 20),
 for the voices the thresholds were
 chosen on and for held-out voices, then one JSON line.
 
     .venv/bin/python bench/false_hangup.py                  # config/vio.yaml, receptionist
-    .venv/bin/python bench/false_hangup.py -c FILE --agent NAME [-v]
+    .venv/bin/python bench/false_hangup.py -c FILE --agent NAME [-v] [--min-confidence F]
 """
 
 from __future__ import annotations
@@ -142,10 +142,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-c", "--config", default=str(ROOT / "config" / "vio.yaml"))
     ap.add_argument("--agent", default="receptionist")
+    ap.add_argument("--min-confidence", type=float, default=0.35,
+                    help="the policy measured (the config's default 0 is off)")
+    ap.add_argument("--confirm-below", type=float, default=0.65)
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="print each false hangup/transfer: what was said and heard")
     args = ap.parse_args()
     cfg = load_config(args.config).agents[args.agent]
+    cfg = dataclasses.replace(cfg, scripted=dataclasses.replace(
+        cfg.scripted, min_confidence=args.min_confidence, confirm_below=args.confirm_below))
     stt = PocketsphinxStt(grammar_phrases(cfg.intents))
     caller, tts = Caller(), EspeakTts()
     none = dataclasses.replace(cfg, scripted=dataclasses.replace(

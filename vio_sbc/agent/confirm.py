@@ -34,8 +34,8 @@ class Verdict(Enum):
 
 @dataclass(frozen=True, slots=True)
 class ConfirmPolicy:
-    min_confidence: float = 0.35
-    confirm_below: float = 0.65
+    min_confidence: float = 0.0  # 0/0: off, every match acts (the config's default)
+    confirm_below: float = 0.0
 
     def judge(self, intent: Intent, confidence: float | None) -> Verdict:
         """What to do with `intent` heard at `confidence` (None: the recogniser gave
@@ -43,7 +43,7 @@ class ConfirmPolicy:
         if not ends_call(intent):
             return Verdict.ACT
         c = 0.0 if confidence is None else confidence
-        if c < self.min_confidence:
+        if c < self.min_confidence:  # never with the floor at 0
             return Verdict.REJECT
         return Verdict.CONFIRM if c < self.confirm_below else Verdict.ACT
 

@@ -21,7 +21,7 @@ from vio_sbc.agent.processor import run
 from vio_sbc.agent.scripted import ScriptedAgent
 from vio_sbc.agent.stt import PocketsphinxStt, path_confidence
 from vio_sbc.agent.tts import EspeakTts
-from vio_sbc.config.agents import builtin_agent
+from vio_sbc.config.agents import ScriptedOptions, builtin_agent
 from vio_sbc.config.model import AgentConfig, Intent
 from vio_sbc.rtp.g711 import ulaw_decode, ulaw_encode
 
@@ -79,8 +79,15 @@ def test_path_confidence() -> None:
 
 
 def agent(intents: tuple[Intent, ...] = (SALES, HUMAN, BYE)) -> ScriptedAgent:
-    cfg = AgentConfig(name="r", kind="scripted", greeting="Hi.", intents=intents)
+    cfg = AgentConfig(name="r", kind="scripted", greeting="Hi.", intents=intents,
+                      scripted=ScriptedOptions(min_confidence=0.35, confirm_below=0.65))
     return ScriptedAgent(cfg, FakeTts())
+
+
+def test_policy_off_by_default_every_match_acts() -> None:
+    cfg = AgentConfig(name="r", kind="scripted", greeting="Hi.", intents=(BYE,))
+    out = run(ScriptedAgent(cfg, FakeTts()), [START, Transcription("bye", 0, 500)])
+    assert actions(out) == [HangupRequest("intent:bye")]
 
 
 def said(out: list[Frame]) -> list[str]:
