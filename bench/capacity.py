@@ -304,7 +304,15 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--keep", action="store_true",
                     help="keep the work dir (logs, SIPp files, call logs, recordings)")
+    ap.add_argument("--cluster", type=int, default=0, metavar="N",
+                    help="instead: a Kamailio front + 1..N workers over PostgreSQL "
+                    "(bench/cluster_capacity.py, calls through the front)")
     a = ap.parse_args()
+    if a.cluster:
+        from cluster_capacity import main as cluster_main
+
+        sys.argv = [sys.argv[0], "--workers", ",".join(map(str, range(1, a.cluster + 1)))]
+        return cluster_main()
     deadline = time.monotonic() + a.budget_min * 60
     steps = [int(x) for x in a.steps.split(",")]
     out = Path(a.out)

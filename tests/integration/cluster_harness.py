@@ -38,7 +38,7 @@ CONFIG = """\
 sip: {{listen: "127.0.0.1:{port}", transports: [udp], max_calls: 80, max_cps: 50}}
 rtp: {{ports: "{rtp_min}-{rtp_max}"}}
 storage: {{dir: "{dir}", database: "{url}", recordings: false}}
-cluster: {{front: "{front_ip}:{front_port}", workers: 2, first_worker: {first_worker},
+cluster: {{front: "{front_ip}:{front_port}", workers: {workers}, first_worker: {first_worker},
           probe_interval_s: 1}}
 agents:
   sales: {{kind: scripted, greeting: "Sales here.", stt: {{provider: none}}}}
@@ -53,7 +53,7 @@ trunks:
 numbers:
   "{sales}": {{trunk: pbx, direction: both, agent: sales}}
   "{support}": {{trunk: pbx, direction: inbound, agent: support}}
-dialer: {{enabled: true, lease_s: 4, poll_s: 0.05}}
+dialer: {{enabled: {dialer}, lease_s: 4, poll_s: 0.05}}
 log: {{level: info}}
 """
 
@@ -173,7 +173,8 @@ class Cluster:
         return int(self.proc.returncode)
 
 
-def start_cluster(tmp: Path, url: str, callee_port: int) -> Cluster:
+def start_cluster(tmp: Path, url: str, callee_port: int, workers: int = 2,
+                  dialer: bool = True) -> Cluster:
     port = free_port(WORKERS[0])
     front_port = free_port(FRONT_IP)
     rtp_min, rtp_max = free_rtp_range(WORKERS[0], 200)
@@ -181,6 +182,7 @@ def start_cluster(tmp: Path, url: str, callee_port: int) -> Cluster:
     cfg.write_text(CONFIG.format(
         port=port, rtp_min=rtp_min, rtp_max=rtp_max, dir=tmp / "var", url=url,
         front_ip=FRONT_IP, front_port=front_port, first_worker=WORKERS[0], trunk_ip=TRUNK_IP,
+        workers=workers, dialer="true" if dialer else "false",
         callee_ip=CALLEE_IP, callee_port=callee_port, sales=SALES, support=SUPPORT))
     proc = subprocess.Popen([sys.executable, "-m", "vio_sbc.cli", "cluster", "run", "-c",
                              str(cfg), "--grace", "3"], stdout=subprocess.PIPE,
@@ -189,8 +191,8 @@ def start_cluster(tmp: Path, url: str, callee_port: int) -> Cluster:
     cl = Cluster(proc, cfg, tmp / "var", url, port, front_port)
     threading.Thread(target=cl._reader, daemon=True).start()
     try:
-        cl.wait("both workers listening", lambda: len(cl.named("listening")) >= 2, 60)
-        cl.wait("both workers active at the front", lambda: cl.active_workers() == 2, 30)
+        cl.wait("the workers listening", lambda: len(cl.named("listening")) >= workers, 60)
+        cl.wait("the workers active at the front", lambda: cl.active_workers() == workers, 30)
     except Exception:
         cl.stop()
         raise

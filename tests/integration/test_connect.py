@@ -1,6 +1,7 @@
 """`vio-sbc connect` against the real server: the trunk file is written under the
-config's include, checked, the running server reloaded, and the trunk's OPTIONS health
-read back from it (a SIPp peer answering OPTIONS plays the PBX)."""
+config's include, checked, the running server reloaded, the trunk's OPTIONS health
+read back from it (a SIPp peer answering OPTIONS plays the PBX), and the test call goes
+out through the new trunk."""
 
 from __future__ import annotations
 
@@ -65,5 +66,28 @@ def test_connect_twilio_says_when_the_trunk_does_not_answer(tmp_path: Path,
         assert "Origination: add the Origination SIP URI sip:127.0.0.1:" in out.stdout
         assert "is not reachable from the carrier" in out.stdout
     finally:
+        rc = srv.stop()
+    assert rc == 0, srv.raw[-20:]
+
+
+def test_connect_pbx_offers_a_test_call_through_the_new_trunk(tmp_path: Path) -> None:
+    port = free_port(TERM_IP)
+    peer = start_uas(tmp_path, "uas_options_busy.xml", TERM_IP, port, [])
+    srv = start_server(tmp_path, BASE_CONFIG + "include: [trunks/*.yaml]\n")
+    try:
+        out = connect(srv, "pbx", "--name", "office", "--host", TERM_IP, "--port", str(port),
+                      "--number", "+14155550190", "--test-call", "+14155559000",
+                      "--wait", "20")
+        assert "  OPTIONS: up" in out.stdout, out.stdout + out.stderr
+        assert "test call: +14155550190 -> +14155559000" in out.stdout
+        assert ": busy (486 " in out.stdout, out.stdout + out.stderr
+        assert out.returncode == 1  # written and answering, but the call was not answered
+        call_id = out.stdout.split("test call: ", 1)[1].split("call ", 1)[1].split(":")[0]
+        with srv.db() as c:
+            row = c.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+        assert (row["direction"], row["trunk"], row["status"]) == ("outbound", "office",
+                                                                   "busy")
+    finally:
+        peer.stop()
         rc = srv.stop()
     assert rc == 0, srv.raw[-20:]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -50,6 +52,12 @@ def rms(pcm: bytes) -> float:
     return float(np.sqrt(np.mean(a * a))) if len(a) else 0.0
 
 
+@functools.lru_cache(maxsize=8)
+def _hann(n: int) -> npt.NDArray[np.float64]:
+    w: npt.NDArray[np.float64] = np.hanning(n)
+    return w
+
+
 def tonality(pcm: bytes, half_width: int = 5) -> float:
     """Share of a frame's energy in its strongest spectral peak (±`half_width` bins of
     a 512-point FFT, Hann window). A pure tone gives > 0.99; speech (harmonics
@@ -57,7 +65,7 @@ def tonality(pcm: bytes, half_width: int = 5) -> float:
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     if len(x) == 0:
         return 0.0
-    p = np.abs(np.fft.rfft(x * np.hanning(len(x)), 512)) ** 2
+    p = np.abs(np.fft.rfft(x * _hann(len(x)), 512)) ** 2
     total = float(p.sum())
     if total <= 0:
         return 0.0

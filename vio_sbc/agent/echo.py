@@ -11,6 +11,13 @@ played: its peak correlation is close to 1 whatever its level. A caller
 talking over the prompt is a different waveform: well below the threshold.
 Double talk (caller and echo at once) lowers the peak, so it counts as the
 caller: the bias is towards barge-in, never towards ignoring a real caller.
+
+Cost, the engine's largest per frame (docs/performance.md): nothing is computed
+unless webrtcvad called the frame voiced and the call played audio in the last
+second; the last echo's delay is tried first (a few dot products, no FFT); the full
+search runs on a 4x decimated signal and is refined at full rate around its best
+three lags. (Reusing a search's "caller" verdict for the next frames was tried:
+at an echo's onset it let echo start turns.)
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ def _ncc_span(y: np.ndarray, x: np.ndarray, lo: int, hi: int, yy: float) -> np.n
 
 
 def peak_correlation_fast(frame: np.ndarray, reference: np.ndarray,
-                          hint: int | None = None) -> tuple[float, int]:
+                          hint: int | None = None, hint_only: bool = False
+                          ) -> tuple[float, int]:
     """`peak_correlation` in two steps, and the start it peaked at: the peak of a 4x
     decimated correlation (a 4x shorter FFT) gives candidate lags, refined at full rate
     within ±6 samples. With `hint` (a start that matched before: an echo's delay
@@ -55,8 +63,10 @@ def peak_correlation_fast(frame: np.ndarray, reference: np.ndarray,
         lo = max(0, hint - 6)
         ncc = _ncc_span(y, x, lo, min(last, hint + 6), yy)
         k = int(np.argmax(ncc))
-        if ncc[k] >= HINT_OK:
+        if ncc[k] >= HINT_OK or hint_only:
             return float(ncc[k]), lo + k
+    if hint_only:
+        return 0.0, 0
     d = 4
     yd = y[: n // d * d].reshape(-1, d).mean(axis=1)
     xd = x[: m // d * d].reshape(-1, d).mean(axis=1)
@@ -115,6 +125,7 @@ class EchoGuard:
         self._window: deque[bytes] = deque(maxlen=window)
         self.echo_frames = 0
         self._delay: int | None = None  # samples from the reference's end, last echo
+        self.searches = 0
 
     def is_echo(self, pcm: bytes) -> bool:
         self._window.append(pcm)
@@ -129,9 +140,16 @@ class EchoGuard:
         ref = np.concatenate([np.frombuffer(p, dtype="<i2") if p else np.zeros(n, np.int16)
                               for p in played])
         probe = np.frombuffer(b"".join(self._window), dtype="<i2")
-        hint = None if self._delay is None else len(ref) - len(probe) - self._delay
-        peak, start = peak_correlation_fast(probe, ref, hint)
+        last = len(ref) - len(probe)
+        if self._delay is not None:  # an echo's delay changes little: try it first (cheap)
+            peak, start = peak_correlation_fast(probe, ref, last - self._delay, hint_only=True)
+            if peak >= HINT_OK:
+                self.echo_frames += 1
+                return True
+        self.searches += 1
+        peak, start = peak_correlation_fast(probe, ref)
         echo = peak >= self.threshold
-        self._delay = len(ref) - len(probe) - start if echo else self._delay
+        if echo:
+            self._delay = last - start
         self.echo_frames += echo
         return echo

@@ -49,6 +49,9 @@ def end_call(host: EndHost, call: SbcCall, status: int, reason: str) -> Outcome 
                                    status, reason, call.answered_at, now, call.timed_out))
     fields: dict[str, Any] = {"ended_at": now, "hangup_side": call.hangup_side, **outcome.row()}
     s = call.session
+    if s is not None and call.tap is not None:  # the tap's counters now, not the engine's
+        st = call.tap.state()                   # last copy (a busy engine's is stale)
+        s.rx_frames, s.tx_frames, s.tx_audio_frames = st.rx_frames, st.ticks, st.tx_audio
     if s is not None:
         fields.update(rx_frames=s.rx_frames, tx_frames=s.tx_frames,
                       tx_audio_frames=s.tx_audio_frames, rx_voiced_frames=s.voice.voiced_frames)
