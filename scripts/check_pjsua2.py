@@ -31,10 +31,10 @@ if native.symbol(TRUST) is None:
              "scripts/pjproject-patches/21-dialog-trust.patch (rebuild with "
              "scripts/build-pjsua2.sh)")
 for patch, symbol in (("22-tcp-guard", "vio_tp_accept"), ("23-sip-limits", MAX_PACKET),
-                      ("30-media-tap", "vio_tap_create")):
+                      ("25-conn-reuse", "vio_conn_reuse"), ("30-media-tap", "vio_tap_create")):
     if native.symbol(symbol) is None:
         sys.exit(f"[install] pjsua2 at {lim.library} lacks {symbol}: built without "
                  f"scripts/pjproject-patches/{patch}.patch (rebuild with "
                  "scripts/build-pjsua2.sh)")
 print(f"[install] patches: 10-rtp-source-check ({SYMBOL}), 20-sip-guard ({GUARD}), "
-      f"21-dialog-trust ({TRUST}), 22-tcp-guard, 23-sip-limits, 30-media-tap")
+      f"21-dialog-trust ({TRUST}), 22-tcp-guard, 23-sip-limits, 25-conn-reuse, 30-media-tap")

@@ -27,6 +27,8 @@ GREETING = "Thanks for calling. How can I help?"
 SUPPORT_REPLY = "For support, please visit our help center. Anything else?"
 SALES_REPLY = "Our sales team is available weekdays from nine to five. Anything else?"
 GOODBYE_REPLY = "Thank you for calling. Goodbye."
+CONFIRM_HANGUP = "Did you want to end the call? Please say yes or no."
+FALLBACK = "Sorry, I did not catch that. Could you repeat?"
 
 CONFIG = config_head() + """\
 workspace:
@@ -76,20 +78,44 @@ def _frames(text: str) -> int:
 
 def test_scripted_agent_recognises_keyword_answers_and_hangs_up_on_goodbye(
         srv: Server, tmp_path: Path) -> None:
-    pcap = make_pcap(tmp_path / "support_goodbye.pcap", 3500, "support", 6000, "goodbye", 1000)
-    sf = scenario(tmp_path / "say.xml", [(str(pcap), 500)], end="agent", timeout_ms=25000)
+    """"goodbye" ends the call: at once (the confirmation policy is off by default), or
+    after "Did you want to end the call?" and the caller's "yes" when an agent sets
+    min_confidence/confirm_below and the match is weak (vio_sbc/agent/confirm.py)."""
+    pcap = make_pcap(tmp_path / "support_goodbye.pcap", 3500, "support", 6000, "goodbye",
+                     5500, "yes", 1000)
+    sf = scenario(tmp_path / "say.xml", [(str(pcap), 500)], end="agent", timeout_ms=30000)
     r = run_sipp(srv.addr, str(sf), number="+14155550101", timeout=60)
-    assert r.rc == 0, r.output + r.errors
     row = _row(srv, r.call_id)
+    assert r.rc == 0, (_events(srv, row, "say:caller"), _events(srv, row, "say:agent"))
     assert row["agent"] == "receptionist"
     assert row["hangup_side"] == "agent"
     heard = _events(srv, row, "say:caller")
     assert heard[0] == "support" and heard[1] in ("goodbye", "bye"), heard
-    assert _events(srv, row, "say:agent") == [GREETING, SUPPORT_REPLY, GOODBYE_REPLY]
+    agent = _events(srv, row, "say:agent")
+    assert agent in ([GREETING, SUPPORT_REPLY, GOODBYE_REPLY],
+                     [GREETING, SUPPORT_REPLY, CONFIRM_HANGUP, GOODBYE_REPLY]), agent
+    if CONFIRM_HANGUP in agent:
+        assert heard[2] == "yes", heard
     assert _events(srv, row, "barge_in") == []
     # everything the agent said reached the wire
-    said = _frames(GREETING) + _frames(SUPPORT_REPLY) + _frames(GOODBYE_REPLY)
+    said = sum(_frames(t) for t in agent)
     assert row["tx_audio_frames"] >= said - 3
+
+
+def test_sales_misheard_as_bye_does_not_hang_up(srv: Server, tmp_path: Path) -> None:
+    """Issue 20: the caller's "sales" (espeak en-us+m3) came back from the grammar as
+    "bye" and the call was hung up. With "yes" in the grammar it is heard as "sales"
+    (seen here); with a confidence floor set, a "bye" heard for it is not understood;
+    either way the call goes on until the caller hangs up."""
+    pcap = make_pcap(tmp_path / "sales.pcap", 3500, "sales", 1000)
+    sf = scenario(tmp_path / "sales.xml", [(str(pcap), 9000)], end="caller")
+    r = run_sipp(srv.addr, str(sf), number="+14155550101", timeout=40)
+    assert r.rc == 0, r.output + r.errors
+    row = _row(srv, r.call_id)
+    heard = _events(srv, row, "say:caller")
+    assert row["hangup_side"] == "caller", heard
+    assert (heard, _events(srv, row, "say:agent")) in (
+        (["bye"], [GREETING, FALLBACK]), (["sales"], [GREETING, SALES_REPLY]))
 
 
 def test_caller_talking_over_the_greeting_stops_it(srv: Server, tmp_path: Path) -> None:

@@ -194,3 +194,25 @@ def test_kill_9_of_a_worker_under_load(cluster: Cluster, callee: Callee, tmp_dir
     load = rows(cluster, inbound.prefix)
     assert len(load) == 60
     assert {r["status"] for r in load if r["id"] not in cut} == {"ended"}
+
+
+def test_a_reload_regenerates_the_front(cluster: Cluster, tmp_dir: Path) -> None:
+    """SIGHUP to `cluster run` after adding an address to the trunk's ACL: the front is
+    regenerated and restarted, and a call from that address now goes through."""
+    new_ip = "127.0.0.4"
+    run = callers(cluster.front, tmp_dir, "uac_expect_403.xml", number=SALES, calls=1,
+                  rate=1, limit=1, hold_ms=0, source=new_ip, tag="before")
+    assert run.wait(30) == 0, run.output()[-2000:]
+    text = cluster.config.read_text()
+    cluster.config.write_text(text.replace(f'allow: ["{TRUNK_IP}/32"]',
+                                           f'allow: ["{TRUNK_IP}/32", "{new_ip}/32"]'))
+    cluster.proc.send_signal(signal.SIGHUP)
+    cluster.wait("the front reloaded",
+                 lambda: bool(cluster.named("cluster_reloaded", front="restart")), 20)
+    cluster.wait("the workers active again", lambda: cluster.active_workers() == 2, 20)
+    cluster.wait("both workers reloaded", lambda: len(cluster.named("config_reloaded")) >= 2, 20)
+    run = callers(cluster.front, tmp_dir, "uac_cluster.xml", number=SALES, calls=1, rate=1,
+                  limit=1, hold_ms=200, source=new_ip, tag="after")
+    assert run.wait(30) == 0, run.output()[-2000:]
+    cluster.wait("its row", lambda: len(rows(cluster, run.prefix)) == 1, 10)
+    assert rows(cluster, run.prefix)[0]["source"] == new_ip

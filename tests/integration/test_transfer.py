@@ -94,3 +94,25 @@ def test_refer_rejected_keeps_the_call_and_tells_the_agent(server: Server) -> No
     assert said == ["Hello.", "Transferring.", "The transfer failed. I am still here."]
     kinds = [k for k, _ in ev]
     assert kinds.index("transfer") < len(kinds) - 1 - kinds[::-1].index("say:agent")
+
+
+def test_refer_without_a_final_notify_times_out_and_the_agent_keeps_the_call(
+        tmp_path: Path) -> None:
+    """SIPp accepts the REFER (202) and sends NOTIFY 100 only: after
+    sip.transfer_timeout_s (2 s) the transfer has failed 408, the agent says its
+    transfer_failed line, and the call goes on until the caller hangs up."""
+    srv = start_server(tmp_path, CONFIG.replace("rtp:\n", "  transfer_timeout_s: 2\nrtp:\n", 1))
+    try:
+        r = run_sipp(srv.addr, "uac_refer_no_final_notify.xml", number="+14155550105")
+        assert r.rc == 0, r.output + r.errors
+        row = srv.call_row(sip_call_id(srv, r.call_id))
+        timeout = srv.wait_event("transfer_timeout", call_id=row["id"])
+        ev = _events(srv, row["id"])
+    finally:
+        rc = srv.stop()
+    assert rc == 0
+    assert timeout["timeout_s"] == 2
+    assert row["transfer_outcome"] == "failed 408 no final NOTIFY"
+    assert row["hangup_side"] == "caller"
+    assert [d for k, d in ev if k == "transfer_status"][-1] == "408 no final NOTIFY"
+    assert ("say:agent", "The transfer failed. I am still here.") in ev

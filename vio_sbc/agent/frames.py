@@ -156,3 +156,4 @@ class Transcription(Frame):
     text: str
     start_ms: int
     end_ms: int
+    confidence: float | None = None  # the recogniser's own score, 0..1 (None: none given)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from vio_sbc.agent.agents import ScriptedAgent, make_agent
 from vio_sbc.agent.bargein import BargeIn
+from vio_sbc.agent.confirm import grammar_phrases
 from vio_sbc.agent.echo import EchoGuard
 from vio_sbc.agent.engine import PipelineFactory, Session
 from vio_sbc.agent.processor import Processor
@@ -70,7 +71,7 @@ class AgentKit:
             if self._built.get(cfg.name) == cfg:
                 fresh[cfg.name] = self.recognisers.get(cfg.name)
                 continue
-            phrases = [p for i in cfg.intents for p in i.phrases]
+            phrases = grammar_phrases(cfg.intents)  # + yes/no to confirm an ending intent
             if cfg.kind == "scripted" and phrases:  # nothing to listen for: no decoder
                 fresh[cfg.name] = make_stt(cfg.stt, phrases)
         self.recognisers = {k: v for k, v in fresh.items() if v is not None}

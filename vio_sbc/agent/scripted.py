@@ -4,7 +4,9 @@ fallback, max turns, goodbye. A Processor; no I/O of its own but TTS rendering
 
 Caller turns arrive as `Transcription` frames (from the STT worker); digits as
 `InputDtmf`; digits that match no intent are logged and otherwise ignored (stray
-keys are common). Intent matching is pure (`match_phrase`, `DigitRouter`).
+keys are common). Intent matching is pure (`match_phrase`, `DigitRouter`); a spoken
+intent that ends or transfers the call goes through `ConfirmPolicy`
+(vio_sbc/agent/confirm.py): too weak is not understood, weak is confirmed first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from vio_sbc.agent.confirm import ConfirmPolicy, Verdict
 from vio_sbc.agent.frames import (
     CallStarted,
     Frame,
@@ -85,10 +88,15 @@ class ScriptedAgent:
         self.turns = 0
         self.t_ms = 0
         self.done = False
+        opts = cfg.scripted
+        self.policy = ConfirmPolicy(opts.min_confidence, opts.confirm_below)
+        self.confirming: Intent | None = None  # asked "did you want to ...?" about it
 
     def prompts(self) -> list[str]:
         """Every text this agent may say (to warm the TTS cache)."""
-        texts = [self.greeting, self.cfg.fallback, self.cfg.goodbye, self.transfer_failed]
+        opts = self.cfg.scripted
+        texts = [self.greeting, self.cfg.fallback, self.cfg.goodbye, self.transfer_failed,
+                 opts.confirm_hangup, opts.confirm_transfer, opts.not_confirmed]
         return texts + [i.reply for i in self.intents if i.reply]
 
     def _say(self, text: str) -> list[Frame]:
@@ -138,11 +146,32 @@ class ScriptedAgent:
         if isinstance(frame, Transcription):
             heard = TranscriptLine("caller", frame.text or "[not understood]",
                                    frame.start_ms, frame.end_ms)
-            return [heard, *self._act(match_phrase(frame.text, self.intents))]
+            return [heard, *self._heard(frame)]
         if isinstance(frame, InputDtmf):
             line = TranscriptLine("caller", f"[DTMF {frame.digit}]", frame.t_ms, frame.t_ms)
+            self.confirming = None  # a key is an answer of its own: never doubted
             intent, _ = self.digits.press(frame.digit)
             if intent is None:
                 return (line,)  # a prefix of some intent's digits, or a stray key: logged only
             return [line, *self._act(intent)]
         return ()
+
+    def _heard(self, frame: Transcription) -> list[Frame]:
+        """A caller turn: the answer to a pending confirmation, or a new intent."""
+        pending, self.confirming = self.confirming, None
+        if pending is not None:
+            if self.policy.confirmed(frame.text, frame.confidence):
+                return self._act(pending)
+            return self._say(self.cfg.scripted.not_confirmed)
+        intent = match_phrase(frame.text, self.intents)
+        if intent is None:
+            return self._act(None)
+        verdict = self.policy.judge(intent, frame.confidence)
+        if verdict is Verdict.REJECT:
+            return self._act(None)
+        if verdict is Verdict.CONFIRM:
+            self.confirming = intent
+            opts = self.cfg.scripted
+            return self._say(opts.confirm_hangup if intent.action == "hangup"
+                             else opts.confirm_transfer)
+        return self._act(intent)

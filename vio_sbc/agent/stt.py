@@ -18,6 +18,7 @@ the full language model got none of the keywords right).
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -50,7 +51,9 @@ class SttError(VioError):
 
 
 class Stt(Protocol):
-    """A speech recogniser: one utterance of 16-bit mono PCM in, its text out."""
+    """A speech recogniser: one utterance of 16-bit mono PCM in, its text out. One that
+    also scores its answer has `recognise(pcm, rate) -> (text, confidence 0..1 | None)`
+    (PocketsphinxStt), which the worker prefers."""
 
     def transcribe(self, pcm: bytes, sample_rate: int) -> str: ...
 
@@ -83,6 +86,18 @@ class PocketsphinxStt:
             self._dec = Decoder(samprate=MODEL_RATE, loglevel="FATAL")
 
     def transcribe(self, pcm: bytes, sample_rate: int) -> str:
+        return self.recognise(pcm, sample_rate)[0]
+
+    def recognise(self, pcm: bytes, sample_rate: int) -> tuple[str, float | None]:
+        """The text heard and the recogniser's confidence in it (0..1; None for "").
+
+        The confidence is pocketsphinx's own acoustic score of the whole path it chose
+        (words, and the silence and fillers around them, which absorb any speech the
+        grammar cannot match), in natural log relative to the best-scoring state of
+        each frame, per frame of the recognised words, mapped linearly: 0 dB-like
+        "as good as the best state" is 1, -20 per word frame or worse is 0. A phrase
+        said plainly scores 0.5-0.7; a sentence the grammar forced onto a short word
+        (the issue's "sales" heard as "bye") scores near 0 (bench/false_hangup.py)."""
         samples = np.frombuffer(pcm, dtype="<i2")
         audio = resample(samples, sample_rate, MODEL_RATE).astype("<i2").tobytes()
         dec = self._dec
@@ -90,7 +105,28 @@ class PocketsphinxStt:
         dec.process_raw(audio, full_utt=True)
         dec.end_utt()
         hyp = dec.hyp()
-        return " ".join(hyp.hypstr.split()) if hyp is not None else ""
+        text = " ".join(hyp.hypstr.split()) if hyp is not None else ""
+        if not text or not self.phrases:
+            return text, None
+        return text, path_confidence([(s.word, s.ascore, s.start_frame, s.end_frame)
+                                      for s in dec.seg() or ()])
+
+
+FILLERS = ("<s>", "</s>", "<sil>")
+CONFIDENCE_SPAN = 20.0  # per-word-frame log score at which the confidence is 0
+
+
+def path_confidence(segments: Sequence[tuple[str, float, int, int]]) -> float:
+    """`recognise`'s confidence from the decoder's segments (word, acoustic score as
+    a probability, first frame, last frame): the path's log score per word frame,
+    1 + score / 20, clipped to 0..1. A score that underflowed to 0 counts as -10^4."""
+    words = [s for s in segments if s[0] not in FILLERS and not s[0].startswith(("[", "+"))]
+    frames = sum(max(1, end - start + 1) for _, _, start, end in words)
+    if frames == 0:
+        return 0.0
+    total = sum(math.log(a) if a > 0 else -1e4 for w, a, _, _ in segments
+                if w not in ("<s>", "</s>"))
+    return min(1.0, max(0.0, 1.0 + total / frames / CONFIDENCE_SPAN))
 
 
 def make_stt(settings: SttSettings, phrases: Sequence[str] = ()) -> Stt | None:
@@ -153,16 +189,22 @@ class SttWorker:
                          decode_ms_max=round(took[-1], 1) if took else None)
                 return
             t0 = time.perf_counter()
+            confidence: float | None = None
             try:
-                text = job.stt.transcribe(job.pcm, job.sample_rate)
+                scored = getattr(job.stt, "recognise", None)
+                if scored is not None:
+                    text, confidence = scored(job.pcm, job.sample_rate)
+                else:
+                    text = job.stt.transcribe(job.pcm, job.sample_rate)
             except Exception:
                 log.exception("stt_failed")
-                text = ""
+                text, confidence = "", None
             ms = (time.perf_counter() - t0) * 1000
             self.decodes += 1
             self.decode_ms.append(ms)
             try:
-                job.deliver(Transcription(text=text, start_ms=job.start_ms, end_ms=job.end_ms))
+                job.deliver(Transcription(text=text, start_ms=job.start_ms, end_ms=job.end_ms,
+                                          confidence=confidence))
             except Exception:
                 log.exception("stt_deliver_failed")
 

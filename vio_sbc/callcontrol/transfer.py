@@ -7,7 +7,8 @@ from (the trunk that will carry the new call).
 
 pjsua reports a transfer as a series of (status, reason, final): 202 when the
 REFER is accepted, then each NOTIFY's sipfrag status (100, 180, 200...); a
-REFER answered 4xx-6xx (or timed out, 408) is reported once, final.
+REFER answered 4xx-6xx (or timed out, 408) is reported once, final. No final
+NOTIFY within `sip.transfer_timeout_s` of the REFER: `on_timeout`, failed 408.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def refer_uri(target: str, host: str) -> str:
     return target
 
 
+NO_FINAL_NOTIFY = "no final NOTIFY"
+
+
 class Outcome(str, Enum):
     COMPLETED = "completed"
     FAILED = "failed"
@@ -64,6 +68,13 @@ class TransferAttempt:
             self.outcome = Outcome.FAILED
         elif 200 <= status < 300 and (final or status != 202):
             self.outcome = Outcome.COMPLETED
+        return self.outcome
+
+    def on_timeout(self) -> Outcome | None:
+        """The final NOTIFY did not come in time: failed (once; None if decided)."""
+        if self.outcome is not None:
+            return None
+        self.status, self.reason, self.outcome = 408, NO_FINAL_NOTIFY, Outcome.FAILED
         return self.outcome
 
     @property

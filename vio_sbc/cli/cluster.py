@@ -53,7 +53,7 @@ def cmd_cluster_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     out = front_dir(cfg.storage.dir)
     write_front_files(cfg, out, args.config)
-    return run_cluster(cfg, args.config, out, grace_s=args.grace)
+    return run_cluster(cfg, args.config, out, grace_s=args.grace)  # SIGHUP: reload
 
 
 def register(sub: Any) -> None:
@@ -69,7 +69,9 @@ def register(sub: Any) -> None:
     k.set_defaults(func=cmd_kamailio_cfg)
     r = csub.add_parser("run", help="run the front and the workers in the foreground",
                         description="Start Kamailio (the front) and the config's workers on "
-                        "loopback; a worker that dies is restarted; SIGTERM stops all.")
+                        "loopback; a worker that dies is restarted; SIGHUP reloads (the front's "
+                        "files regenerated, the front restarted if its routing changed, every "
+                        "worker reloaded); SIGTERM stops all.")
     r.add_argument("-c", "--config", default="config/vio.yaml", help="config file")
     r.add_argument("--grace", type=float, default=10.0, help="workers' drain grace, seconds")
     r.set_defaults(func=cmd_cluster_run)

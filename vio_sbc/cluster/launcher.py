@@ -8,6 +8,14 @@ would): at its start it closes its own calls left live as `interrupted` and the 
 resolves its attempts once their leases expire. The front exiting stops everything
 (nothing would reach the workers). SIGTERM or SIGINT: the workers drain (`--grace`),
 then the front stops; every process is stopped by its own PID, SIGKILL after a bound.
+
+SIGHUP reloads: the config is read again (invalid: everything keeps running, the
+errors are logged), the front's files regenerated; a changed `kamailio.cfg` (trunks,
+ACLs, limits) restarts the front (Kamailio cannot reload its routing script; calls in
+progress keep their Record-Route, requests in that second are retransmitted), a
+changed `dispatcher.list` alone is reloaded in place (`kamcmd dispatcher.reload`);
+every worker gets SIGHUP (its own reload). A changed number of workers needs a
+restart of the launcher.
 """
 
 from __future__ import annotations
@@ -44,6 +52,25 @@ def worker_command(config: str, i: int, grace_s: float) -> list[str]:
 
 
 _OUT = threading.Lock()
+
+
+def _apply_reload(config: str, front_dir: Path, cfg: Config, front: subprocess.Popen[bytes],
+                  workers: dict[int, subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    what = _reload(config, front_dir, cfg)
+    if what is None:
+        return front
+    if what == "restart":
+        _stop(front, 10)
+        front = _spawn(front_command(front_dir))
+        log.info("front_restarted", pid=front.pid)
+    elif what == "dispatcher":
+        subprocess.run(["kamcmd", "-s", f"unix:{front_dir.resolve()}/kamailio_ctl",
+                        "dispatcher.reload"], capture_output=True, timeout=10)
+    for proc in workers.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGHUP)
+    log.info("cluster_reloaded", front=what)
+    return front
 
 
 def _forward(stream: IO[bytes]) -> None:
@@ -100,6 +127,43 @@ class _Locked:
         return sys.stdout.isatty()
 
 
+def refresh_front(cfg: Config, front_dir: Path, source: str) -> set[str]:
+    """Write the front's files for `cfg`; the names of those that changed."""
+    from vio_sbc.cluster.kamailio import Where, kamailio_files
+    from vio_sbc.fileperm import private_dir
+
+    private_dir(str(front_dir))
+    changed = set()
+    for name, text in kamailio_files(cfg, Where(str(front_dir.resolve())), source).items():
+        path = front_dir / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.add(name)
+    return changed
+
+
+def _reload(config: str, front_dir: Path, running: Config) -> str | None:
+    """SIGHUP's work (see the module doc): what to do with the front, or None when the
+    config does not load."""
+    from vio_sbc.config import load_config
+    from vio_sbc.errors import ConfigError
+
+    try:
+        new = load_config(config)
+    except (ConfigError, OSError) as exc:
+        log.error("cluster_reload_failed", errors=[str(i) for i in getattr(exc, "issues", [exc])])
+        return None
+    if new.cluster is None or running.cluster is None or \
+            new.cluster.workers != running.cluster.workers:
+        log.warning("cluster_workers_changed", detail="restart `vio-sbc cluster run` for it")
+    changed = refresh_front(new, front_dir, config)
+    if "kamailio.cfg" in changed:
+        return "restart"
+    if "dispatcher.list" in changed:
+        return "dispatcher"
+    return "unchanged"
+
+
 def run_cluster(cfg: Config, config: str, front_dir: Path, *, grace_s: float) -> int:
     from vio_sbc import log as vlog
 
@@ -111,8 +175,14 @@ def run_cluster(cfg: Config, config: str, front_dir: Path, *, grace_s: float) ->
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.append(signal.Signals(signum).name)
 
+    hup: list[int] = []
+
+    def _on_hup(signum: int, _frame: FrameType | None) -> None:
+        hup.append(signum)
+
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_hup)
     front = _spawn(front_command(front_dir))
     log.info("front_started", pid=front.pid, front=str(cl.front), config=str(front_dir))
     workers: dict[int, subprocess.Popen[bytes]] = {}
@@ -123,6 +193,9 @@ def run_cluster(cfg: Config, config: str, front_dir: Path, *, grace_s: float) ->
                  address=cl.worker_address(i))
     rc = 0
     while not stop:
+        if hup:
+            hup.clear()
+            front = _apply_reload(config, front_dir, cfg, front, workers)
         if front.poll() is not None:
             log.error("front_exited", code=front.returncode)
             rc = 1

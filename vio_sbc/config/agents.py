@@ -193,6 +193,18 @@ class ScriptedOptions:
                               metadata=setting(string()))
     transfer_failed: str = field(default="Sorry, I could not transfer your call.",
                                  metadata=setting(string(nonempty=True)))
+    # a spoken intent that ends or transfers the call (vio_sbc/agent/confirm.py): below
+    # min_confidence it is not understood, below confirm_below the agent asks first.
+    # 0/0: off (every match acts) until calibrated on calls; the bench's are 0.35/0.65
+    min_confidence: float = field(default=0.0, metadata=setting(number(0, 1)))
+    confirm_below: float = field(default=0.0, metadata=setting(number(0, 1)))
+    confirm_hangup: str = field(default="Did you want to end the call? Please say yes or no.",
+                                metadata=setting(string(nonempty=True)))
+    confirm_transfer: str = field(
+        default="Did you want to be transferred? Please say yes or no.",
+        metadata=setting(string(nonempty=True)))
+    not_confirmed: str = field(default="All right. How else can I help?",
+                               metadata=setting(string(nonempty=True)))
 
 
 @dataclass(frozen=True, slots=True)

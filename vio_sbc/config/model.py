@@ -153,6 +153,8 @@ class SipSettings:
                                                          metadata=setting(_stranger))
     # new calls per second, all trunks together; 0 = no limit
     max_cps: float = field(default=50.0, metadata=setting(number(lo=0)))
+    # a blind transfer (REFER) without its final NOTIFY by then has failed (408)
+    transfer_timeout_s: float = field(default=30.0, metadata=setting(number(lo=1, hi=600)))
     admission: AdmissionSettings = field(default=AdmissionSettings(),
                                          metadata=setting(sub(AdmissionSettings)))
     tcp: TcpSettings = field(default=TcpSettings(), metadata=setting(sub(TcpSettings)))

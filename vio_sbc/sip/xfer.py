@@ -2,7 +2,8 @@
 
 `start_transfer` sends the REFER (`Call.xfer`); `on_transfer_status` is called
 from `SbcCall.onCallTransferStatus` (main thread) with each status pjsua
-reports. The outcome goes to the call log (`transfer_outcome`, plus
+reports; no final report within `sip.transfer_timeout_s` fails it (408). The
+outcome goes to the call log (`transfer_outcome`, plus
 `transfer` / `transfer_status` events) and the log stream; a completed
 transfer ends our leg (the transferor's BYE, RFC 5589), a failed one keeps the
 call and tells the agent (TransferFailed).
@@ -20,10 +21,12 @@ from vio_sbc.agent.frames import TransferFailed
 from vio_sbc.callcontrol.callstate import CallState
 from vio_sbc.callcontrol.transfer import Outcome, TransferAttempt, TransferTargetError, refer_uri
 from vio_sbc.calllog.store import CallLog
+from vio_sbc.config.model import Config
 
 
 class TransferHost(Protocol):
     calllog: CallLog
+    cfg: Config
 
     def later(self, delay_s: float, fn: Callable[[], None]) -> None: ...
 
@@ -71,6 +74,19 @@ def start_transfer(call: Transferable, target: str) -> None:
         attempt.on_status(500, "Server Internal Error", True)
         _record(call, attempt)
         _failed(call, attempt, 500, "Server Internal Error")
+        return
+    timeout_s = call.host.cfg.sip.transfer_timeout_s
+    call.host.later(timeout_s, lambda: _timed_out(call, attempt, timeout_s))
+
+
+def _timed_out(call: Transferable, attempt: TransferAttempt, timeout_s: float) -> None:
+    if call.transfer is not attempt or call.state.final or attempt.on_timeout() is None:
+        return
+    call.log.warning("transfer_timeout", refer_to=attempt.uri, timeout_s=timeout_s)
+    call.host.calllog.add_event(call.id, call.t_ms(), "transfer_status",
+                                f"{attempt.status} {attempt.reason}")
+    _record(call, attempt)
+    _failed(call, attempt, attempt.status, attempt.reason)
 
 
 def on_transfer_status(call: Transferable, prm: Any) -> None:

@@ -63,3 +63,14 @@ def test_final_without_a_result_fails_and_pending_summary() -> None:
     t = TransferAttempt("1001", "sip:1001@h")
     assert t.summary == "pending 0"
     assert t.on_status(100, "Trying", True) is Outcome.FAILED
+
+
+def test_timeout_without_a_final_notify_fails_once() -> None:
+    got, t = _run([(202, "Accepted", False), (100, "Trying", False)])
+    assert got == [None, None]
+    assert t.on_timeout() is Outcome.FAILED
+    assert t.summary == "failed 408 no final NOTIFY"
+    assert t.on_status(200, "OK", True) is None  # a NOTIFY after the timeout changes nothing
+    assert t.on_timeout() is None
+    _, t2 = _run([(202, "Accepted", False), (200, "OK", True)])
+    assert t2.on_timeout() is None and t2.summary == "completed 200 OK"

@@ -207,7 +207,7 @@ PINNED = [
     ("sip:\n  lisen: 127.0.0.1:5060\n",
      "vio.yaml:2: sip.lisen: unknown key 'lisen' (did you mean 'listen'? expected one of: "
      "admission, limits, listen, max_calls, max_cps, public_address, stranger_response, tcp, "
-     "tls, transports, user_agent)"),
+     "tls, transfer_timeout_s, transports, user_agent)"),
     ("base: &b {kind: echo}\n", "vio.yaml:1: base: unknown key 'base' (expected one of: agents, "
      "cluster, dialer, http, include, log, media, numbers, rtp, sip, storage, summary, "
      "trunks, workspace)"),
@@ -296,8 +296,8 @@ def test_every_error_is_reported_at_once() -> None:
         "vio.yaml:2: sip.listen: port must be between 1 and 65535, got 70000",
         "vio.yaml:3: sip.max_calls: expected an integer, got string 'abc'",
         "vio.yaml:4: sip.colour: unknown key 'colour' (expected one of: admission, limits, "
-        "listen, max_calls, max_cps, public_address, stranger_response, tcp, tls, transports, "
-        "user_agent)",
+        "listen, max_calls, max_cps, public_address, stranger_response, tcp, tls, "
+        "transfer_timeout_s, transports, user_agent)",
         "vio.yaml:6: rtp.ports: MIN must be even (RTP uses even ports), got 20001",
         "vio.yaml:8: workspace.default_agent: unknown agent 'nobody' (defined: receptionist)",
         "vio.yaml:10: trunks.pbx: missing required key 'kind'",
