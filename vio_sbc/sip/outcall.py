@@ -104,17 +104,20 @@ class OutboundCall(SbcCall):
             self.host.calllog.update_call(self.id, status="answered",
                                           answered_at=self.answered_at)
             self.log.info("call_answered")
-            if self.port is not None:  # early media: now the agent may speak
+            if self._has_media():  # early media: now the agent may speak
                 self._connect_media_out()
         elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self._disconnected(int(ci.lastStatusCode), str(ci.lastReason))
 
     def _connect_media(self, index: int) -> None:
         super()._connect_media(index)
-        if self.state.state in (State.DIALING, State.RINGING) and self.port is not None:
+        if self.state.state in (State.DIALING, State.RINGING) and self._has_media():
             # early media: the agent hears the far end but does not talk into it yet
             self.tx_allowed = False
             self.sync_tx()
+
+    def _has_media(self) -> bool:
+        return self.port is not None or self.tap is not None  # Python port or native tap
 
     def _connect_media_out(self) -> None:
         # port -> call is connected by sync_tx while the agent has audio (call.py)
