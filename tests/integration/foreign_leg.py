@@ -27,6 +27,7 @@ import pjsua2 as pj
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.integration.pj_client import start_endpoint
 from vio_sbc import log as vlog
 from vio_sbc.sip import native
 from vio_sbc.sip.trust import ForeignCalls
@@ -57,26 +58,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=20.0)
     a = ap.parse_args()
     vlog.configure("info")
-    ep = pj.Endpoint()
-    ep.libCreate()
-    ec = pj.EpConfig()
-    ec.uaConfig.threadCnt = 0
-    ec.uaConfig.mainThreadOnly = True
-    ec.medConfig.clockRate = 8000
-    ec.medConfig.sndClockRate = 8000
-    ec.logConfig.consoleLevel = 0
-    ec.logConfig.level = 0
-    ep.libInit(ec)
-    tc = pj.TransportConfig()
-    tc.boundAddress = a.local
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:qa@{a.local}"
-    acfg.mediaConfig.transportConfig.boundAddress = a.local
-    acfg.mediaConfig.transportConfig.port = a.rtp_port
-    acfg.mediaConfig.transportConfig.portRange = 20
+    ep, acfg = start_endpoint(a.local, a.rtp_port)
     acc = pj.Account()
     acc.create(acfg)
     lib = native.library()

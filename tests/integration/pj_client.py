@@ -48,6 +48,33 @@ class Acc(pj.Account):  # type: ignore[misc]
         emit(event="reg", code=prm.code, expiration=prm.expiration)
 
 
+def start_endpoint(local: str, rtp_port: int, user: str = "qa"
+                   ) -> tuple[pj.Endpoint, pj.AccountConfig]:
+    """A started single-threaded pjsua2 endpoint on `local` (UDP, null audio, 8 kHz) and
+    the account config of `user` with RTP from `rtp_port`; the caller adds to it."""
+    ep = pj.Endpoint()
+    ep.libCreate()
+    ec = pj.EpConfig()
+    ec.uaConfig.threadCnt = 0
+    ec.uaConfig.mainThreadOnly = True
+    ec.medConfig.clockRate = 8000
+    ec.medConfig.sndClockRate = 8000
+    ec.logConfig.consoleLevel = 0
+    ec.logConfig.level = 0
+    ep.libInit(ec)
+    tc = pj.TransportConfig()
+    tc.boundAddress = local
+    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    acfg = pj.AccountConfig()
+    acfg.idUri = f"sip:{user}@{local}"
+    acfg.mediaConfig.transportConfig.boundAddress = local
+    acfg.mediaConfig.transportConfig.port = rtp_port
+    acfg.mediaConfig.transportConfig.portRange = 20
+    return ep, acfg
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["call", "register"])
@@ -60,26 +87,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--rtp-port", type=int, default=46000)
     a = ap.parse_args()
-    ep = pj.Endpoint()
-    ep.libCreate()
-    ec = pj.EpConfig()
-    ec.uaConfig.threadCnt = 0
-    ec.uaConfig.mainThreadOnly = True
-    ec.medConfig.clockRate = 8000
-    ec.medConfig.sndClockRate = 8000
-    ec.logConfig.consoleLevel = 0
-    ec.logConfig.level = 0
-    ep.libInit(ec)
-    tc = pj.TransportConfig()
-    tc.boundAddress = a.local
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:{a.user or 'qa'}@{a.local}"
-    acfg.mediaConfig.transportConfig.boundAddress = a.local
-    acfg.mediaConfig.transportConfig.port = a.rtp_port
-    acfg.mediaConfig.transportConfig.portRange = 20
+    ep, acfg = start_endpoint(a.local, a.rtp_port, a.user or "qa")
     if a.user:
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.user, 0,
                                                         a.password or ""))
